@@ -1,0 +1,36 @@
+"""The one pydantic base every manifest model shares: frozen, camelCase, unknown fields refused.
+
+Refusing unknown fields is what turns a typo (`maxTrial:`) into an error naming the field
+instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+
+class Model(BaseModel):
+    """A manifest object: immutable, written in camelCase, strict about unknown fields."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=False,
+    )
+
+
+class OpenModel(BaseModel):
+    """A Kubernetes object we read a few fields of and pass the rest through untouched."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
+    """One `x-kubernetes-validations` entry: the API server's copy of a cross-field check."""
+    entry = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry

@@ -1,0 +1,68 @@
+"""How validation problems are named for users: `spec.parameters[2].min: must be > 0 ...`.
+
+pydantic reports a location tuple and a message; users think in manifest paths. This module
+turns one into the other and lets cross-field validators name the exact field they blame
+(a model validator otherwise reports the whole object). No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from pydantic import ValidationError
+
+
+class FieldError(ValueError):
+    """A validator's complaint about one field (relative to the model being validated)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class StudyInvalid(ValueError):
+    """A manifest that cannot run; `problems` holds one `path: message` line per fault."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("invalid Study:\n" + "\n".join(f"  {p}" for p in problems))
+        self.problems = list(problems)
+
+
+def render_path(loc: Iterable[str | int], root: str = "") -> str:
+    """`("spec", "parameters", 2, "min")` -> `spec.parameters[2].min`."""
+    path = root
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith(("function-", "tagged-union[")):
+            continue  # pydantic's internal validator frames are not manifest fields
+        else:
+            path = f"{path}.{part}" if path else part
+    return path
+
+
+_FRIENDLY = {
+    "extra_forbidden": "unknown field; check its spelling (fields are camelCase)",
+    "missing": "required field is missing",
+}
+
+
+def render_problems(error: ValidationError, root: str = "") -> list[str]:
+    """One line per pydantic error, with the field path first and the fix after it."""
+    lines: list[str] = []
+    for item in error.errors():
+        path = render_path(item["loc"], root)
+        ctx = item.get("ctx") or {}
+        cause = ctx.get("error")
+        if isinstance(cause, FieldError):
+            path = f"{path}.{cause.field}" if path else cause.field
+            message = cause.message
+        elif item["type"] in _FRIENDLY:
+            message = _FRIENDLY[item["type"]]
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+            if item["type"] == "literal_error" and "expected" in ctx:
+                message = f"must be one of {ctx['expected']}"
+        lines.append(f"{path}: {message}")
+    return lines

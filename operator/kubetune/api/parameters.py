@@ -1,0 +1,149 @@
+"""The search space as users write it: one `Parameter` per hyperparameter.
+
+Each cross-field check is written twice on purpose: as a Python validator (for `kubetune run`
+and `kubetune validate`) and as a CEL rule in the generated CRD (so the API server refuses the
+same manifest). `tests/unit/api/test_bad_manifests.py` holds both to the same table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from kubetune.api.base import Model, cel
+from kubetune.api.errors import FieldError
+
+ParamValue = float | int | str
+Params = dict[str, ParamValue]
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+_PARAMETER_RULES = [
+    cel(
+        "self.type == 'categorical' || (has(self.min) && has(self.max))",
+        "min and max are required for float and int parameters",
+    ),
+    cel(
+        "!has(self.min) || !has(self.max) || self.min < self.max",
+        "min must be < max",
+        ".min",
+    ),
+    cel(
+        "!has(self.log) || !self.log || !has(self.min) || self.min > 0.0",
+        "must be > 0 when log is true",
+        ".min",
+    ),
+    cel(
+        "self.type != 'categorical' || (has(self.values) && size(self.values) > 0)",
+        "categorical parameters need a non-empty list of values",
+        ".values",
+    ),
+    cel(
+        "self.type == 'categorical' || !has(self.values)",
+        "values are only for categorical parameters; use min/max for float and int",
+        ".values",
+    ),
+    cel(
+        "self.type != 'categorical' || (!has(self.min) && !has(self.max) && !has(self.step)"
+        " && (!has(self.log) || !self.log))",
+        "categorical parameters take values only, not min/max/step/log",
+        ".type",
+    ),
+    cel(
+        "!has(self.step) || !has(self.log) || !self.log",
+        "step cannot be combined with log; use one of them",
+        ".step",
+    ),
+    cel(
+        "self.type != 'int' || ((!has(self.min) || self.min == double(int(self.min)))"
+        " && (!has(self.max) || self.max == double(int(self.max))))",
+        "int parameters need whole-number min and max",
+        ".min",
+    ),
+    cel(
+        "self.type != 'int' || !has(self.step) || self.step == double(int(self.step))",
+        "int parameters need a whole-number step",
+        ".step",
+    ),
+]
+
+
+class Parameter(Model):
+    """One hyperparameter: a float or int range (optionally log-scaled or stepped) or a list."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _PARAMETER_RULES})
+
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        max_length=63,
+        description="Name used in placeholders: ${trial.params.NAME}. Letters, digits, _.",
+    )
+    type: Literal["float", "int", "categorical"] = Field(
+        description="float, int (whole numbers) or categorical (one of `values`)."
+    )
+    min: float | None = Field(default=None, description="Lower bound, inclusive (float, int).")
+    max: float | None = Field(default=None, description="Upper bound, inclusive (float, int).")
+    step: float | None = Field(
+        default=None,
+        gt=0,
+        description="Grid spacing from min: values are min, min+step, ... <= max. Optional.",
+    )
+    log: bool = Field(
+        default=False, description="Search on a log scale (needs min > 0). Default false."
+    )
+    values: list[ParamValue] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="The choices of a categorical parameter (strings or numbers).",
+        json_schema_extra={"items": {"x-kubernetes-preserve-unknown-fields": True}},
+    )
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> Parameter:
+        if self.type == "categorical":
+            self._check_categorical()
+        else:
+            self._check_range()
+        return self
+
+    def _check_categorical(self) -> None:
+        if not self.values:
+            raise FieldError("values", "categorical parameters need a non-empty list of values")
+        for field in ("min", "max", "step"):
+            if getattr(self, field) is not None:
+                raise FieldError(
+                    field, "categorical parameters take values only, not min/max/step/log"
+                )
+        if self.log:
+            raise FieldError("log", "categorical parameters take values only, not min/max/step/log")
+        if len({repr(v) for v in self.values}) != len(self.values):
+            raise FieldError("values", "must not repeat a value")
+
+    def _check_range(self) -> None:
+        if self.values is not None:
+            raise FieldError(
+                "values", "values are only for categorical parameters; use min/max for float and int"
+            )
+        for field in ("min", "max"):
+            value = getattr(self, field)
+            if value is None:
+                raise FieldError(field, f"required for {self.type} parameters")
+            if not math.isfinite(value):
+                raise FieldError(field, "must be a finite number")
+        assert self.min is not None and self.max is not None
+        if self.min >= self.max:
+            raise FieldError("min", f"must be < max ({self.max:g}), got {self.min:g}")
+        if self.log and self.min <= 0:
+            raise FieldError("min", f"must be > 0 when log is true, got {self.min:g}")
+        if self.step is not None and self.log:
+            raise FieldError("step", "step cannot be combined with log; use one of them")
+        if self.type == "int":
+            for field in ("min", "max", "step"):
+                value = getattr(self, field)
+                if value is not None and value != int(value):
+                    raise FieldError(field, f"int parameters need whole numbers, got {value:g}")
+        if self.step is not None and self.step > self.max - self.min:
+            raise FieldError("step", f"must be <= max - min ({self.max - self.min:g})")

@@ -1,0 +1,129 @@
+"""Per-algorithm settings: one small model per sampler and per stopping rule, and their registries.
+
+Adding an algorithm means one settings model here, one registry line, and one engine module.
+The CRD's `settings` object is generated from the union of these models, with a CEL rule per
+field naming the algorithms that accept it, so the API server refuses a misplaced setting.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from kubetune.api.base import Model
+from kubetune.api.errors import FieldError
+
+
+class GridSettings(Model):
+    grid_points: int | None = Field(
+        default=None,
+        ge=2,
+        le=1000,
+        description="grid: points per float parameter that has no step (evenly spaced, "
+        "geometric when log). Default: none, so a float without step is refused.",
+    )
+
+
+class RandomSettings(Model):
+    pass
+
+
+class SobolSettings(Model):
+    pass
+
+
+class BayesianSettings(Model):
+    n_initial_points: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="bayesian: space-filling (Sobol) trials before the Gaussian process takes "
+        "over. Default: 2 x dimensions + 1, between 5 and 20.",
+    )
+    acquisition: Literal["ei", "pi", "lcb"] = Field(
+        default="ei",
+        description="bayesian: acquisition function: expected improvement (ei, default), "
+        "probability of improvement (pi), lower confidence bound (lcb).",
+    )
+
+
+class MedianSettings(Model):
+    start_step: int = Field(
+        default=1, ge=0, description="median: no trial is stopped before this step. Default 1."
+    )
+    min_trials: int = Field(
+        default=3,
+        ge=1,
+        description="median: how many other trials must have reached a step before the rule "
+        "compares at it. Default 3.",
+    )
+
+
+class RungSettings(Model):
+    """Shared by asha and hyperband: both stop at rungs min, min*eta, min*eta^2, ... < max."""
+
+    min_budget: float = Field(
+        default=1, gt=0, description="asha/hyperband: the first rung (a step). Default 1."
+    )
+    max_budget: float = Field(
+        gt=0,
+        description="asha/hyperband: the full budget every trial runs with (e.g. epochs); "
+        "also what ${trial.budget} becomes. Required.",
+    )
+    reduction_factor: int = Field(
+        default=3,
+        ge=2,
+        le=10,
+        description="asha/hyperband: eta; a trial continues past a rung only if it is in the "
+        "top 1/eta of the trials at that rung. Default 3.",
+    )
+    min_trials: int = Field(
+        default=1,
+        ge=1,
+        description="asha/hyperband: trials needed at a rung before anyone is stopped there. "
+        "Default 1 (the first trial always passes).",
+    )
+    budget_parameter: str | None = Field(
+        default=None,
+        description="asha/hyperband: the name of a search-space parameter that carries the "
+        "budget (e.g. epochs); it is fixed to maxBudget instead of searched. Optional.",
+    )
+
+    @model_validator(mode="after")
+    def _check_rungs(self) -> RungSettings:
+        if self.min_budget >= self.max_budget:
+            raise FieldError(
+                "minBudget", f"must be < maxBudget ({self.max_budget:g}), got {self.min_budget:g}"
+            )
+        return self
+
+
+class AshaSettings(RungSettings):
+    pass
+
+
+class HyperbandSettings(RungSettings):
+    pass
+
+
+class NoStoppingSettings(Model):
+    pass
+
+
+SamplerName = Literal["grid", "random", "sobol", "bayesian"]
+StoppingName = Literal["none", "median", "asha", "hyperband"]
+
+SAMPLER_SETTINGS: dict[str, type[Model]] = {
+    "grid": GridSettings,
+    "random": RandomSettings,
+    "sobol": SobolSettings,
+    "bayesian": BayesianSettings,
+}
+
+STOPPING_SETTINGS: dict[str, type[Model]] = {
+    "none": NoStoppingSettings,
+    "median": MedianSettings,
+    "asha": AshaSettings,
+    "hyperband": HyperbandSettings,
+}

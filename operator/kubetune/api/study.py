@@ -1,0 +1,337 @@
+"""The `Study` resource (kubetune.io/v1alpha1): what a user writes, and the status kubetune keeps.
+
+`load_study` is the door for every shell: it turns a parsed manifest into a validated `Study`
+or raises `StudyInvalid` listing each problem as `spec.path: what is wrong and what is valid`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from kubetune.api.base import Model, OpenModel, cel
+from kubetune.api.errors import FieldError, StudyInvalid, render_problems
+from kubetune.api.parameters import NAME_PATTERN, Parameter, ParamValue
+from kubetune.api.settings import (
+    SAMPLER_SETTINGS,
+    STOPPING_SETTINGS,
+    GridSettings,
+    RungSettings,
+    SamplerName,
+    StoppingName,
+)
+from kubetune.api.template import TrialTemplate, find_placeholders
+
+GROUP = "kubetune.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+STUDY_NAME_MAX = 50  # leaves room for "-NNNNN" trial suffixes inside a 63-character label
+
+
+class Objective(Model):
+    metric: str = Field(
+        pattern=NAME_PATTERN, description="The metric to optimise, as the trial reports it."
+    )
+    goal: Literal["maximize", "minimize"] = Field(description="maximize or minimize.")
+    target: float | None = Field(
+        default=None,
+        description="Stop the study once a trial reaches this value (>= when maximizing, "
+        "<= when minimizing). Optional.",
+    )
+    additional_metrics: list[str] = Field(
+        default_factory=list,
+        description="Other metrics to record (not optimised). Default none.",
+    )
+
+
+def _validate_settings(registry: dict[str, type[Model]], name: str, raw: dict[str, Any]) -> None:
+    try:
+        registry[name].model_validate(raw)
+    except ValidationError as error:
+        first = render_problems(error)[0]
+        field, _, message = first.partition(": ")
+        if not field:
+            raise FieldError("settings", message) from None
+        raise FieldError(f"settings.{field}", message) from None
+
+
+class Algorithm(Model):
+    name: SamplerName = Field(
+        default="bayesian", description="grid, random, sobol or bayesian. Default bayesian."
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed for reproducible suggestions. Default: derived from the study name, "
+        "so a study resumes and restarts with the same suggestions.",
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the chosen algorithm (see README)."
+    )
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> Algorithm:
+        _validate_settings(SAMPLER_SETTINGS, self.name, self.settings)
+        return self
+
+    @cached_property
+    def typed_settings(self) -> Model:
+        return SAMPLER_SETTINGS[self.name].model_validate(self.settings)
+
+
+class EarlyStopping(Model):
+    name: StoppingName = Field(
+        default="none", description="none, median, asha or hyperband. Default none."
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the chosen rule (see README)."
+    )
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> EarlyStopping:
+        _validate_settings(STOPPING_SETTINGS, self.name, self.settings)
+        return self
+
+    @cached_property
+    def typed_settings(self) -> Model:
+        return STOPPING_SETTINGS[self.name].model_validate(self.settings)
+
+
+class Budget(Model):
+    max_trials: int = Field(
+        default=20, ge=1, le=100_000, description="Trials to run in all. Default 20."
+    )
+    parallelism: int = Field(
+        default=1, ge=1, le=10_000, description="Trials running at once. Default 1."
+    )
+    max_failed_trials: int = Field(
+        default=3,
+        ge=0,
+        description="The study fails once more than this many trials failed. Default 3.",
+    )
+    timeout: str | None = Field(
+        default=None,
+        pattern=DURATION_PATTERN,
+        description="Stop the study after this long, e.g. 90s, 30m, 2h, 1h30m. Optional.",
+    )
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        if not self.timeout:
+            return None
+        match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", self.timeout)
+        assert match is not None
+        hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+        return float(hours * 3600 + minutes * 60 + seconds)
+
+
+class MetricsSource(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.format != 'regex' || has(self.regex)",
+                    "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)",
+                    ".regex",
+                )
+            ]
+        }
+    )
+
+    format: Literal["kubetune", "keyvalue", "regex"] = Field(
+        default="kubetune",
+        description="How trials report: kubetune (kubetune.report lines, default), keyvalue "
+        "(name=value pairs; kubetune lines are read too) or regex.",
+    )
+    regex: str | None = Field(
+        default=None,
+        description="For format regex: a Python regex with named groups name and value "
+        "(and optionally step), matched against each output line.",
+    )
+
+    @model_validator(mode="after")
+    def _check_regex(self) -> MetricsSource:
+        if self.format != "regex":
+            if self.regex is not None:
+                raise FieldError("regex", "only used with format: regex")
+            return self
+        if not self.regex:
+            raise FieldError(
+                "regex", "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)"
+            )
+        try:
+            groups = re.compile(self.regex).groupindex
+        except re.error as error:
+            raise FieldError("regex", f"not a valid regex: {error}") from None
+        missing = {"name", "value"} - set(groups)
+        if missing:
+            raise FieldError("regex", f"needs the named groups {sorted(missing)}, e.g. (?P<value>...)")
+        return self
+
+
+class Resources(Model):
+    gpus: int = Field(
+        default=0, ge=0, le=64, description="GPUs per trial (nvidia.com/gpu). Default 0."
+    )
+    gpu_type: str | None = Field(
+        default=None,
+        description="GPU product (node label nvidia.com/gpu.product) trials must land on.",
+    )
+
+
+class StudySpec(Model):
+    objective: Objective
+    parameters: list[Parameter] = Field(min_length=1, max_length=100)
+    algorithm: Algorithm = Field(default_factory=Algorithm)
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    budget: Budget = Field(default_factory=Budget)
+    metrics: MetricsSource = Field(default_factory=MetricsSource)
+    resources: Resources = Field(default_factory=Resources)
+    trial_template: TrialTemplate
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> StudySpec:
+        names = [p.name for p in self.parameters]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise FieldError(f"parameters[{index}].name", f"duplicate parameter name {name!r}")
+        if self.objective.metric in self.objective.additional_metrics:
+            raise FieldError(
+                "objective.additionalMetrics", "must not repeat the objective metric"
+            )
+        self._check_grid()
+        self._check_budget_parameter()
+        self._check_placeholders(names)
+        return self
+
+    def _check_grid(self) -> None:
+        settings = self.algorithm.typed_settings
+        if not isinstance(settings, GridSettings) or settings.grid_points:
+            return
+        for index, param in enumerate(self.parameters):
+            if param.type == "float" and param.step is None:
+                raise FieldError(
+                    f"parameters[{index}].step",
+                    "grid search needs a step for float parameters, "
+                    "or set spec.algorithm.settings.gridPoints",
+                )
+
+    def _check_budget_parameter(self) -> None:
+        settings = self.early_stopping.typed_settings
+        if not isinstance(settings, RungSettings) or settings.budget_parameter is None:
+            return
+        numeric = [p.name for p in self.parameters if p.type != "categorical"]
+        if settings.budget_parameter not in numeric:
+            raise FieldError(
+                "earlyStopping.settings.budgetParameter",
+                f"must name a float or int parameter, one of {numeric}",
+            )
+
+    def _check_placeholders(self, names: list[str]) -> None:
+        known = {"trial.name", "trial.budget", "study.name"} | {f"trial.params.{n}" for n in names}
+        for expression in find_placeholders(self.trial_template):
+            if expression not in known:
+                raise FieldError(
+                    "trialTemplate",
+                    f"unknown placeholder ${{{expression}}}; known: "
+                    + ", ".join(f"${{{k}}}" for k in sorted(known)),
+                )
+
+    @property
+    def max_budget(self) -> float | None:
+        settings = self.early_stopping.typed_settings
+        return settings.max_budget if isinstance(settings, RungSettings) else None
+
+
+class ObjectMeta(OpenModel):
+    name: str = Field(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", max_length=STUDY_NAME_MAX)
+    namespace: str | None = None
+
+
+# ----- status: written by the shells, read by users -----------------------------------------
+
+
+class Condition(Model):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str | None = None
+
+
+class TrialCounts(Model):
+    total: int = 0
+    pending: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    early_stopped: int = 0
+    killed: int = 0
+
+
+class BestTrial(Model):
+    name: str
+    params: dict[str, ParamValue]
+    objective: float
+
+
+class StopRecord(Model):
+    trial: str
+    step: int
+    value: float
+    rule: str
+    threshold: float
+    reason: str
+
+
+class StudyStatus(Model):
+    phase: Literal["Created", "Running", "Succeeded", "Failed"] = "Created"
+    conditions: list[Condition] = Field(default_factory=list)
+    trials: TrialCounts = Field(default_factory=TrialCounts)
+    best_trial: BestTrial | None = None
+    next_suggestions: list[dict[str, ParamValue]] = Field(default_factory=list)
+    early_stopped: list[StopRecord] = Field(default_factory=list)
+    progress: str | None = Field(default=None, description="Trials finished / maxTrials.")
+    finished_because: str | None = None
+    observed_generation: int | None = None
+    start_time: str | None = None
+    completion_time: str | None = None
+
+
+class Study(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    f"size(self.metadata.name) <= {STUDY_NAME_MAX}",
+                    f"metadata.name must be at most {STUDY_NAME_MAX} characters "
+                    "(trial and Job names add a suffix)",
+                )
+            ]
+        }
+    )
+
+    api_version: Literal["kubetune.io/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["Study"]
+    metadata: ObjectMeta
+    spec: StudySpec
+    status: StudyStatus | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+def load_study(manifest: Any) -> Study:
+    """Validate a parsed manifest; every problem comes back as `path: what would be valid`."""
+    if not isinstance(manifest, dict):
+        raise StudyInvalid([f"(top level): expected a Study mapping, got {type(manifest).__name__}"])
+    try:
+        return Study.model_validate(manifest)
+    except ValidationError as error:
+        raise StudyInvalid(render_problems(error)) from None

@@ -1,0 +1,93 @@
+"""The trial's Job template: a batch/v1 Job's metadata and spec, as in a CronJob's jobTemplate.
+
+Only the fields kubetune reads are modelled (containers' command, args, env, image); every other
+Job and Pod field passes through untouched, so users can write any Job they already know.
+Placeholders `${trial.params.NAME}`, `${trial.name}`, `${trial.budget}`, `${study.name}`
+are substituted per trial by `render_placeholders`, the one implementation both shells use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field
+
+from kubetune.api.base import Model, OpenModel
+
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+class EnvVar(OpenModel):
+    name: str
+    value: str | None = None
+
+
+class Container(OpenModel):
+    name: str = Field(description="Container name; the first container is the trainer.")
+    image: str = Field(description="Image the trial runs (ignored by `kubetune run`).")
+    command: list[str] | None = None
+    args: list[str] | None = None
+    env: list[EnvVar] | None = None
+    working_dir: str | None = Field(default=None, alias="workingDir")
+
+
+class PodSpec(OpenModel):
+    containers: list[Container] = Field(min_length=1)
+
+
+class PodTemplate(OpenModel):
+    spec: PodSpec
+
+
+class JobSpec(OpenModel):
+    template: PodTemplate
+
+
+class TemplateMetadata(Model):
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class TrialTemplate(Model):
+    metadata: TemplateMetadata | None = Field(
+        default=None, description="Labels and annotations for each trial's Job."
+    )
+    spec: JobSpec = Field(
+        description="A batch/v1 JobSpec. The first container is the trainer; placeholders "
+        "${trial.params.NAME}, ${trial.name}, ${trial.budget}, ${study.name} are substituted."
+    )
+
+    @property
+    def trainer(self) -> Container:
+        return self.spec.template.spec.containers[0]
+
+
+def find_placeholders(template: TrialTemplate) -> list[str]:
+    """Every `${...}` expression in the template, in order of appearance."""
+    text = json.dumps(template.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return PLACEHOLDER.findall(text)
+
+
+def render_placeholders(text: str, values: Mapping[str, str]) -> str:
+    """Substitute `${key}`; unknown keys are left as written (validation refused them earlier)."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def placeholder_values(
+    study: str, trial: str, params: Mapping[str, Any], budget: float | None
+) -> dict[str, str]:
+    """The substitution table of one trial; numbers print the way a CLI flag expects them."""
+    values = {"study.name": study, "trial.name": trial}
+    values["trial.budget"] = "" if budget is None else _render_number(budget)
+    for name, value in params.items():
+        values[f"trial.params.{name}"] = _render_number(value) if not isinstance(value, str) else value
+    return values
+
+
+def _render_number(value: float | int) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)

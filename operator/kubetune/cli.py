@@ -1,0 +1,209 @@
+"""The `kubetune` command: `run` a Study locally, `validate` a manifest, render `crds`.
+
+Argument parsing and file handling only; studies run in `kubetune.local`, decisions come from
+`kubetune.engine`. Errors users can fix exit with status 2 and a message naming the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kubetune import __version__
+from kubetune.api import Study, StudyInvalid, load_study
+from kubetune.api.crd import render_crds
+from kubetune.engine import Finish, TrialState
+from kubetune.engine.decide import find_best
+from kubetune.local.gpus import detect_gpus
+from kubetune.local.progress import Progress, render_best_table
+from kubetune.local.results import ResultsFile
+from kubetune.local.runner import LocalRunner, RunOptions
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed without a traceback, exit status 2."""
+
+
+def read_study(path: Path) -> Study:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path} is not valid YAML: {error}") from None
+    studies = [d for d in documents if isinstance(d, dict) and d.get("kind") == "Study"]
+    if len(studies) != 1:
+        raise UsageError(f"{path} must hold exactly one document of kind: Study, found {len(studies)}")
+    return load_study(studies[0])
+
+
+def _spec_changes(stored: dict[str, Any], study: Study) -> list[str]:
+    """Spec fields that differ from the stored run; budget may change (to extend a study)."""
+    current = study.model_dump(mode="json", by_alias=True, exclude_none=True)["spec"]
+    before = stored.get("spec", {})
+    keys = sorted((set(current) | set(before)) - {"budget"})
+    return [f"spec.{k}" for k in keys if current.get(k) != before.get(k)]
+
+
+def open_results(study: Study, out_dir: Path, resume: bool, fresh: bool) -> ResultsFile:
+    path = out_dir / "results.jsonl"
+    if not path.exists():
+        return ResultsFile(path)
+    if fresh:
+        path.rename(path.with_name(f"results.{time.strftime('%Y%m%dT%H%M%S')}.jsonl"))
+        return ResultsFile(path)
+    if not resume:
+        raise UsageError(
+            f"{path} already holds results of this study; pass --resume to continue it, "
+            "or --fresh to start over (the old file is kept beside it)"
+        )
+    results = ResultsFile.load(path)
+    changed = _spec_changes(results.manifest or {}, study)
+    if changed:
+        raise UsageError(
+            f"cannot resume: {', '.join(changed)} changed since {path} was written "
+            "(only spec.budget may change); use --fresh or another --out"
+        )
+    return results
+
+
+def summary(study: Study, results: ResultsFile, finish: Finish, plots: list[str]) -> dict[str, Any]:
+    history = results.history(study.name, time.time())
+    best = find_best(study.spec, history)
+    counts = Counter(t.state.value for t in history.trials)
+    return {
+        "study": study.name,
+        "trials": len(history.trials),
+        "counts": {s.value: counts.get(s.value, 0) for s in TrialState},
+        "best": None
+        if best is None
+        else {"trial": best.trial, "params": dict(best.params), "objective": best.objective},
+        "finishedBecause": finish.reason,
+        "succeeded": finish.succeeded,
+        "message": finish.message,
+        "results": str(results.path),
+        "plots": plots,
+    }
+
+
+def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
+    from kubetune.local import plot  # matplotlib loads only when plots are wanted
+
+    metric = study.spec.objective.metric
+    maximize = study.spec.objective.goal == "maximize"
+    rows = results.rows()
+    written = [out_dir / "objective.png"]
+    plot.write_objective_plot(rows, metric, maximize, written[0])
+    if plot.write_curves_plot(rows, metric, out_dir / "curves.png"):
+        written.append(out_dir / "curves.png")
+    return [str(p) for p in written]
+
+
+def command_run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    study = read_study(path)
+    out_dir = Path(args.out) if args.out else Path("kubetune-runs") / study.name
+    results = open_results(study, out_dir, args.resume, args.fresh)
+    gpus = [g for g in args.gpus.split(",") if g] if args.gpus is not None else detect_gpus()
+    spec = study.spec
+    maximize = spec.objective.goal == "maximize"
+    progress = Progress(spec.objective.metric, spec.budget.max_trials, maximize, quiet=args.quiet)
+    options = RunOptions(out_dir=out_dir, workdir=path.resolve().parent, gpus=gpus)
+    try:
+        runner = LocalRunner(study, results, options, progress)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not args.quiet:
+        print(f"kubetune {__version__}: study {study.name}, results in {results.path}", file=sys.stderr)
+    try:
+        finish = runner.run()
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; the results file is consistent. Continue with: "
+            f"kubetune run {args.file} --resume" + (f" --out {args.out}" if args.out else ""),
+            file=sys.stderr,
+        )
+        return 130
+    plots = [] if args.no_plot else write_plots(study, results, out_dir)
+    report = summary(study, results, finish, plots)
+    if args.output == "json":
+        print(json.dumps(report, indent=2, default=float))
+    else:
+        print(render_best_table(results.rows(), spec.objective.metric, maximize))
+        print(f"\n{report['trials']} trials; {finish.reason}: {finish.message}")
+        if plots:
+            print("plots: " + ", ".join(plots))
+    return 0 if finish.succeeded else 1
+
+
+def command_validate(args: argparse.Namespace) -> int:
+    study = read_study(Path(args.file))
+    print(f"{args.file}: Study {study.name} is valid")
+    return 0
+
+
+def command_crds(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, crd in render_crds().items():
+        (out / name).write_text(render_yaml(crd))
+        print(f"wrote {out / name}")
+    return 0
+
+
+def render_yaml(document: dict[str, Any]) -> str:
+    header = "# Generated by `make crds` from kubetune.api; do not edit by hand.\n"
+    return header + yaml.safe_dump(document, sort_keys=False, width=100)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubetune", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"kubetune {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a Study locally, trials as processes")
+    run.add_argument("file", help="the Study manifest (YAML)")
+    run.add_argument("--out", help="results folder (default: kubetune-runs/STUDY)")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted study")
+    again.add_argument("--fresh", action="store_true", help="start over, keeping the old file")
+    run.add_argument("--output", choices=["text", "json"], default="text")
+    run.add_argument("--gpus", help="GPU ids to hand out, e.g. 0,1 (default: detected)")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
+    run.set_defaults(handler=command_run)
+
+    validate = commands.add_parser("validate", help="check a Study manifest")
+    validate.add_argument("file")
+    validate.set_defaults(handler=command_validate)
+
+    crds = commands.add_parser("crds", help="write the CRDs generated from the API models")
+    crds.add_argument("--out", default="crds")
+    crds.set_defaults(handler=command_crds)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UsageError as error:
+        print(f"kubetune: {error}", file=sys.stderr)
+        return 2
+    except StudyInvalid as error:
+        print(f"kubetune: {args.file}: {error}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The engine: search space, samplers, stopping rules and the study state machine.
+
+Pure by contract: no I/O, no clock (callers pass `now`), no environment, no global random
+state (every draw comes from a generator seeded by the study seed and the history length).
+`decide(spec, history, now)` is the one door in; both shells call it the same way.
+"""
+
+from kubetune.engine.decide import decide
+from kubetune.engine.decision import Best, Decision, Finish, NewTrial, StopDecision
+from kubetune.engine.history import History, Report, TrialRecord, TrialState
+
+__all__ = [
+    "Best",
+    "Decision",
+    "Finish",
+    "History",
+    "NewTrial",
+    "Report",
+    "StopDecision",
+    "TrialRecord",
+    "TrialState",
+    "decide",
+]

@@ -1,0 +1,65 @@
+"""What the engine hands back to a shell: trials to create, trials to stop, and why.
+
+Plain frozen values; a shell renders them (Trial objects, Jobs, processes, status) and never
+has to re-derive a reason, a threshold or a best trial on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kubetune.api.parameters import ParamValue
+
+Params = Mapping[str, ParamValue]
+
+
+@dataclass(frozen=True)
+class NewTrial:
+    name: str
+    index: int
+    params: Params
+    budget: float | None
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """An early stop with everything a user needs to audit it."""
+
+    trial: str
+    step: int
+    value: float
+    rule: str
+    threshold: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """Why the study is over. `succeeded` picks the Study's final phase."""
+
+    reason: str  # MaxTrialsReached | TargetReached | GridExhausted | TooManyFailures | Timeout
+    succeeded: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Best:
+    trial: str
+    params: Params
+    objective: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    create: tuple[NewTrial, ...] = ()
+    stop: tuple[StopDecision, ...] = ()
+    kill: tuple[str, ...] = ()
+    finish: Finish | None = None
+    best: Best | None = None
+    next_suggestions: tuple[Params, ...] = field(default=())
+
+    @property
+    def done(self) -> bool:
+        """True when the study is over and nothing is left running."""
+        return self.finish is not None and not self.kill

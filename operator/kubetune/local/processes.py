@@ -1,0 +1,129 @@
+"""Trial processes: start one from the trial template, stream its output, stop it for real.
+
+Each trial runs in its own session (process group) so that stopping it ends its children
+too: SIGTERM first, SIGKILL after a grace period. A reader thread per trial copies every
+output line to the trial's log file and onto the runner's event queue, followed by the exit
+code; the runner's loop is the only consumer, so no state is shared between threads.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.study import Study
+from kubetune.api.template import placeholder_values, render_placeholders
+
+GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Line:
+    trial: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Exit:
+    trial: str
+    code: int
+    tail: tuple[str, ...]
+
+
+Event = Line | Exit
+
+
+def build_command(
+    study: Study, trial: str, params: Mapping[str, Any], budget: float | None
+) -> tuple[list[str], dict[str, str], str | None]:
+    """The trainer container's command, env and working dir with placeholders substituted."""
+    container = study.spec.trial_template.trainer
+    values = placeholder_values(study.name, trial, params, budget)
+    argv = [render_placeholders(a, values) for a in (container.command or []) + (container.args or [])]
+    if not argv:
+        raise ValueError(
+            "spec.trialTemplate.spec.template.spec.containers[0].command: kubetune run needs a "
+            "command (the image's entrypoint is not known locally)"
+        )
+    if argv[0] in ("python", "python3"):
+        argv[0] = sys.executable  # the interpreter kubetune runs in, so trials see its packages
+    env = {e.name: render_placeholders(e.value or "", values) for e in container.env or []}
+    env.update({"KUBETUNE_STUDY": study.name, "KUBETUNE_TRIAL": trial})
+    return argv, env, container.working_dir
+
+
+class TrialProcess:
+    def __init__(self, trial: str, popen: subprocess.Popen[str]) -> None:
+        self.trial = trial
+        self.popen = popen
+        self.kill_at: float | None = None
+
+    def terminate(self, now: float) -> None:
+        if self.kill_at is None and self.popen.poll() is None:
+            _signal_group(self.popen, signal.SIGTERM)
+            self.kill_at = now + GRACE_SECONDS
+
+    def enforce(self, now: float) -> None:
+        """SIGKILL a trial that ignored SIGTERM for the grace period."""
+        if self.kill_at is not None and now >= self.kill_at and self.popen.poll() is None:
+            _signal_group(self.popen, signal.SIGKILL)
+
+
+def _signal_group(popen: subprocess.Popen[str], sig: signal.Signals) -> None:
+    try:
+        os.killpg(popen.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def start_trial(
+    trial: str,
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    events: queue.Queue[Event],
+) -> TrialProcess:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    popen = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,
+    )
+    thread = threading.Thread(
+        target=_pump, args=(trial, popen, log_path, events), name=f"trial-{trial}", daemon=True
+    )
+    thread.start()
+    return TrialProcess(trial, popen)
+
+
+def _pump(
+    trial: str, popen: subprocess.Popen[str], log_path: Path, events: queue.Queue[Event]
+) -> None:
+    tail: list[str] = []
+    assert popen.stdout is not None
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} started: {' '.join(popen.args)}\n")  # type: ignore[arg-type]
+        for text in popen.stdout:
+            log.write(text)
+            log.flush()
+            line = text.rstrip("\n")
+            tail = [*tail[-9:], line]
+            events.put(Line(trial, line))
+    events.put(Exit(trial, popen.wait(), tuple(tail)))

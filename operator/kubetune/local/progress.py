@@ -1,0 +1,99 @@
+"""What `kubetune run` shows while it works and when it ends.
+
+On a terminal, one status line is redrawn in place; otherwise (CI logs, pipes) one line per
+finished trial. Everything goes to stderr so that `--output json` keeps stdout clean.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from kubetune.engine import Best, Decision, TrialState
+from kubetune.local.results import TrialRow
+
+
+def render_params(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_short(v)}" for k, v in params.items())
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def best_rows(rows: Sequence[TrialRow], maximize: bool, limit: int) -> list[TrialRow]:
+    done = [r for r in rows if r.state == TrialState.SUCCEEDED and r.objective is not None]
+    done.sort(key=lambda r: (-r.objective if maximize else r.objective, r.index))  # type: ignore[operator]
+    return done[:limit]
+
+
+class Progress:
+    def __init__(
+        self, metric: str, max_trials: int, maximize: bool, stream: TextIO | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self.metric = metric
+        self.max_trials = max_trials
+        self.maximize = maximize
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.live = self.stream.isatty() and not quiet
+        self._drawn = False
+
+    def _summary(self, rows: Sequence[TrialRow], best: Best | None) -> str:
+        counts = Counter(r.state for r in rows)
+        done = sum(counts[s] for s in TrialState if not s.active)
+        text = (
+            f"[{done}/{self.max_trials}] running {counts[TrialState.RUNNING]}"
+            f" · failed {counts[TrialState.FAILED]}"
+            f" · stopped {counts[TrialState.EARLY_STOPPED]}"
+        )
+        if best is not None:
+            text += f" · best {self.metric}={best.objective:.6g} ({best.trial})"
+        return text
+
+    def _print(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self._drawn:
+            self.stream.write("\r\033[K")
+            self._drawn = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def update(self, rows: Sequence[TrialRow], best: Best | None) -> None:
+        if self.live:
+            self.stream.write("\r\033[K" + self._summary(rows, best))
+            self.stream.flush()
+            self._drawn = True
+
+    def trial_done(self, row: TrialRow) -> None:
+        value = f" {self.metric}={row.objective:.6g}" if row.objective is not None else ""
+        why = f": {row.reason}" if row.reason else ""
+        self._print(f"{row.name} {row.state.value}{value} [{render_params(row.params)}]{why}")
+
+    def finished(self, rows: Sequence[TrialRow], decision: Decision) -> None:
+        assert decision.finish is not None
+        self._print(self._summary(rows, decision.best))
+        self._print(f"study finished: {decision.finish.reason}: {decision.finish.message}")
+
+
+def render_best_table(rows: Sequence[TrialRow], metric: str, maximize: bool, limit: int = 5) -> str:
+    best = best_rows(rows, maximize, limit)
+    if not best:
+        return "no trial succeeded"
+    names = list(best[0].params)
+    table = [
+        [str(i + 1), r.name, f"{r.objective:.6g}", *(_short(r.params[n]) for n in names)]
+        for i, r in enumerate(best)
+    ]
+    return render_table(["#", "trial", metric, *names], table)
