@@ -29,8 +29,11 @@ def main() -> None:
         features / 16.0, labels, test_size=0.3, random_state=0, stratify=labels
     )
     model = MLPClassifier(
-        hidden_layer_sizes=(args.hidden,), learning_rate_init=args.lr, alpha=args.alpha,
-        batch_size=64, random_state=0,
+        hidden_layer_sizes=(args.hidden,),
+        learning_rate_init=args.lr,
+        alpha=args.alpha,
+        batch_size=64,
+        random_state=0,
     )
     classes = np.unique(labels)
     for epoch in range(1, args.epochs + 1):

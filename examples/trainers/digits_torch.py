@@ -24,11 +24,15 @@ def main() -> None:
     parser.add_argument("--allow-cpu", action="store_true")
     args = parser.parse_args()
     if not torch.cuda.is_available() and not args.allow_cpu:
-        raise SystemExit("no CUDA device visible (CUDA_VISIBLE_DEVICES="
-                         f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        raise SystemExit(
+            "no CUDA device visible (CUDA_VISIBLE_DEVICES="
+            f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r})"
+        )
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"device={device} name={torch.cuda.get_device_name(0) if device.type == 'cuda' else 'cpu'}"
-          f" CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}")
+    print(
+        f"device={device} name={torch.cuda.get_device_name(0) if device.type == 'cuda' else 'cpu'}"
+        f" CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')}"
+    )
 
     x, y = load_digits(return_X_y=True)
     train_x, val_x, train_y, val_y = train_test_split(x / 16.0, y, test_size=0.3, random_state=0)
@@ -37,8 +41,12 @@ def main() -> None:
     train_y, val_y = to(train_y, torch.long), to(val_y, torch.long)
     torch.manual_seed(0)
     model = nn.Sequential(
-        nn.Linear(64, args.width), nn.ReLU(), nn.Dropout(args.dropout),
-        nn.Linear(args.width, args.width), nn.ReLU(), nn.Dropout(args.dropout),
+        nn.Linear(64, args.width),
+        nn.ReLU(),
+        nn.Dropout(args.dropout),
+        nn.Linear(args.width, args.width),
+        nn.ReLU(),
+        nn.Dropout(args.dropout),
         nn.Linear(args.width, 10),
     ).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from kubetune import __version__
-from kubetune.api import Study, StudyInvalid, load_study
+from kubetune.api import InvalidStudyError, Study, load_study
 from kubetune.api.crd import render_crds
 from kubetune.engine import Finish, TrialState
 from kubetune.engine.decide import find_best
@@ -42,7 +42,9 @@ def read_study(path: Path) -> Study:
         raise UsageError(f"{path} is not valid YAML: {error}") from None
     studies = [d for d in documents if isinstance(d, dict) and d.get("kind") == "Study"]
     if len(studies) != 1:
-        raise UsageError(f"{path} must hold exactly one document of kind: Study, found {len(studies)}")
+        raise UsageError(
+            f"{path} must hold exactly one document of kind: Study, found {len(studies)}"
+        )
     return load_study(studies[0])
 
 
@@ -96,7 +98,7 @@ def summary(study: Study, results: ResultsFile, finish: Finish, plots: list[str]
 
 
 def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
-    from kubetune.local import plot  # matplotlib loads only when plots are wanted
+    from kubetune.local import plot  # noqa: PLC0415 - matplotlib loads only when plots are wanted
 
     metric = study.spec.objective.metric
     maximize = study.spec.objective.goal == "maximize"
@@ -123,7 +125,10 @@ def command_run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     if not args.quiet:
-        print(f"kubetune {__version__}: study {study.name}, results in {results.path}", file=sys.stderr)
+        print(
+            f"kubetune {__version__}: study {study.name}, results in {results.path}",
+            file=sys.stderr,
+        )
     try:
         finish = runner.run()
     except KeyboardInterrupt:
@@ -199,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"kubetune: {error}", file=sys.stderr)
         return 2
-    except StudyInvalid as error:
+    except InvalidStudyError as error:
         print(f"kubetune: {args.file}: {error}", file=sys.stderr)
         return 2
     return code

@@ -4,17 +4,17 @@ Pure: no I/O beyond what callers hand in. The engine builds on these models; not
 imports the engine, the shells, kopf or the Kubernetes client.
 """
 
-from kubetune.api.errors import FieldError, StudyInvalid
+from kubetune.api.errors import FieldError, InvalidStudyError
 from kubetune.api.parameters import Parameter, Params, ParamValue
 from kubetune.api.study import Study, StudySpec, load_study
 
 __all__ = [
     "FieldError",
+    "InvalidStudyError",
     "ParamValue",
     "Parameter",
     "Params",
     "Study",
-    "StudyInvalid",
     "StudySpec",
     "load_study",
 ]

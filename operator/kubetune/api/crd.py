@@ -80,7 +80,9 @@ def _settings_schema(
     for name, model in registry.items():
         schema = render_schema(model)
         for field, field_schema in schema.get("properties", {}).items():
-            properties.setdefault(field, field_schema)
+            # No defaults here: the server would write one algorithm's defaults into another's
+            # settings. The operator applies them from the model of the chosen algorithm.
+            properties.setdefault(field, {k: v for k, v in field_schema.items() if k != "default"})
             owners.setdefault(field, []).append(name)
         for required in schema.get("required", []):
             rules.append(

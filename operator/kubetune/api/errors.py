@@ -21,7 +21,7 @@ class FieldError(ValueError):
         self.message = message
 
 
-class StudyInvalid(ValueError):
+class InvalidStudyError(ValueError):
     """A manifest that cannot run; `problems` holds one `path: message` line per fault."""
 
     def __init__(self, problems: Sequence[str]) -> None:

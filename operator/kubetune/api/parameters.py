@@ -8,7 +8,7 @@ same manifest). `tests/unit/api/test_bad_manifests.py` holds both to the same ta
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -20,7 +20,7 @@ Params = dict[str, ParamValue]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
-_PARAMETER_RULES = [
+_PARAMETER_RULES: list[Any] = [
     cel(
         "self.type == 'categorical' || (has(self.min) && has(self.max))",
         "min and max are required for float and int parameters",
@@ -61,6 +61,11 @@ _PARAMETER_RULES = [
         " && (!has(self.max) || self.max == double(int(self.max))))",
         "int parameters need whole-number min and max",
         ".min",
+    ),
+    cel(
+        "!has(self.step) || !has(self.min) || !has(self.max) || self.step <= self.max - self.min",
+        "step must be <= max - min",
+        ".step",
     ),
     cel(
         "self.type != 'int' || !has(self.step) || self.step == double(int(self.step))",
@@ -125,7 +130,8 @@ class Parameter(Model):
     def _check_range(self) -> None:
         if self.values is not None:
             raise FieldError(
-                "values", "values are only for categorical parameters; use min/max for float and int"
+                "values",
+                "values are only for categorical parameters; use min/max for float and int",
             )
         for field in ("min", "max"):
             value = getattr(self, field)

@@ -1,7 +1,7 @@
 """The `Study` resource (kubetune.io/v1alpha1): what a user writes, and the status kubetune keeps.
 
 `load_study` is the door for every shell: it turns a parsed manifest into a validated `Study`
-or raises `StudyInvalid` listing each problem as `spec.path: what is wrong and what is valid`.
+or raises `InvalidStudyError` listing each problem as `spec.path: what is wrong and what is valid`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from kubetune.api.base import Model, OpenModel, cel
-from kubetune.api.errors import FieldError, StudyInvalid, render_problems
+from kubetune.api.errors import FieldError, InvalidStudyError, render_problems
 from kubetune.api.parameters import NAME_PATTERN, Parameter, ParamValue
 from kubetune.api.settings import (
     SAMPLER_SETTINGS,
@@ -85,6 +85,20 @@ class Algorithm(Model):
 
 
 class EarlyStopping(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.settings) || !has(self.settings.minBudget) || "
+                    "!has(self.settings.maxBudget) || "
+                    "self.settings.minBudget < self.settings.maxBudget",
+                    "settings.minBudget must be < settings.maxBudget",
+                    ".settings",
+                )
+            ]
+        }
+    )
+
     name: StoppingName = Field(
         default="none", description="none, median, asha or hyperband. Default none."
     )
@@ -135,6 +149,11 @@ class MetricsSource(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
+                    "!has(self.regex) || (has(self.format) && self.format == 'regex')",
+                    "regex is only used with format: regex",
+                    ".regex",
+                ),
+                cel(
                     "self.format != 'regex' || has(self.regex)",
                     "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)",
                     ".regex",
@@ -162,7 +181,8 @@ class MetricsSource(Model):
             return self
         if not self.regex:
             raise FieldError(
-                "regex", "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)"
+                "regex",
+                "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)",
             )
         try:
             groups = re.compile(self.regex).groupindex
@@ -170,7 +190,9 @@ class MetricsSource(Model):
             raise FieldError("regex", f"not a valid regex: {error}") from None
         missing = {"name", "value"} - set(groups)
         if missing:
-            raise FieldError("regex", f"needs the named groups {sorted(missing)}, e.g. (?P<value>...)")
+            raise FieldError(
+                "regex", f"needs the named groups {sorted(missing)}, e.g. (?P<value>...)"
+            )
         return self
 
 
@@ -184,7 +206,38 @@ class Resources(Model):
     )
 
 
+_SPEC_RULES = [
+    cel(
+        "self.parameters.all(p, self.parameters.exists_one(q, q.name == p.name))",
+        "parameter names must be unique",
+        ".parameters",
+    ),
+    cel(
+        "!has(self.objective.additionalMetrics) || "
+        "!(self.objective.metric in self.objective.additionalMetrics)",
+        "additionalMetrics must not repeat the objective metric",
+        ".objective",
+    ),
+    cel(
+        "!has(self.algorithm) || !has(self.algorithm.name) || self.algorithm.name != 'grid' || "
+        "(has(self.algorithm.settings) && has(self.algorithm.settings.gridPoints)) || "
+        "self.parameters.all(p, p.type != 'float' || has(p.step))",
+        "grid search needs a step for float parameters, or set spec.algorithm.settings.gridPoints",
+        ".parameters",
+    ),
+    cel(
+        "!has(self.earlyStopping) || !has(self.earlyStopping.settings) || "
+        "!has(self.earlyStopping.settings.budgetParameter) || self.parameters.exists(p, "
+        "p.name == self.earlyStopping.settings.budgetParameter && p.type != 'categorical')",
+        "earlyStopping.settings.budgetParameter must name a float or int parameter",
+        ".earlyStopping",
+    ),
+]
+
+
 class StudySpec(Model):
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _SPEC_RULES})
+
     objective: Objective
     parameters: list[Parameter] = Field(min_length=1, max_length=100)
     algorithm: Algorithm = Field(default_factory=Algorithm)
@@ -201,9 +254,7 @@ class StudySpec(Model):
             if name in names[:index]:
                 raise FieldError(f"parameters[{index}].name", f"duplicate parameter name {name!r}")
         if self.objective.metric in self.objective.additional_metrics:
-            raise FieldError(
-                "objective.additionalMetrics", "must not repeat the objective metric"
-            )
+            raise FieldError("objective.additionalMetrics", "must not repeat the objective metric")
         self._check_grid()
         self._check_budget_parameter()
         self._check_placeholders(names)
@@ -330,8 +381,10 @@ class Study(Model):
 def load_study(manifest: Any) -> Study:
     """Validate a parsed manifest; every problem comes back as `path: what would be valid`."""
     if not isinstance(manifest, dict):
-        raise StudyInvalid([f"(top level): expected a Study mapping, got {type(manifest).__name__}"])
+        raise InvalidStudyError(
+            [f"(top level): expected a Study mapping, got {type(manifest).__name__}"]
+        )
     try:
         return Study.model_validate(manifest)
     except ValidationError as error:
-        raise StudyInvalid(render_problems(error)) from None
+        raise InvalidStudyError(render_problems(error)) from None

@@ -83,7 +83,9 @@ def placeholder_values(
     values = {"study.name": study, "trial.name": trial}
     values["trial.budget"] = "" if budget is None else _render_number(budget)
     for name, value in params.items():
-        values[f"trial.params.{name}"] = _render_number(value) if not isinstance(value, str) else value
+        values[f"trial.params.{name}"] = (
+            _render_number(value) if not isinstance(value, str) else value
+        )
     return values
 
 

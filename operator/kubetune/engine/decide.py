@@ -14,7 +14,7 @@ import numpy as np
 
 from kubetune.api.study import StudySpec
 from kubetune.engine.decision import Best, Decision, Finish, NewTrial
-from kubetune.engine.encoding import build_space
+from kubetune.engine.encoding import Params, build_space
 from kubetune.engine.history import History, TrialState
 from kubetune.engine.samplers import SAMPLERS
 from kubetune.engine.stopping import STOPPING_RULES
@@ -50,12 +50,16 @@ def counted(history: History) -> int:
     return sum(1 for t in history.trials if t.state != TrialState.KILLED)
 
 
-def _early_finish(spec: StudySpec, history: History, best: Best | None, now: float) -> Finish | None:
+def _early_finish(
+    spec: StudySpec, history: History, best: Best | None, now: float
+) -> Finish | None:
     """Reasons to end the study at once, killing whatever still runs."""
     target = spec.objective.target
     if best is not None and target is not None:
-        reached = best.objective >= target if spec.objective.goal == "maximize" else (
-            best.objective <= target
+        reached = (
+            best.objective >= target
+            if spec.objective.goal == "maximize"
+            else (best.objective <= target)
         )
         if reached:
             return Finish(
@@ -73,13 +77,14 @@ def _early_finish(spec: StudySpec, history: History, best: Best | None, now: flo
             f"({spec.budget.max_failed_trials})",
         )
     timeout = spec.budget.timeout_seconds
-    if timeout is not None and history.started_at is not None:
-        if now - history.started_at >= timeout:
-            return Finish(
-                "Timeout",
-                best is not None,
-                f"the study ran for budget.timeout ({spec.budget.timeout})",
-            )
+    if (
+        timeout is not None
+        and history.started_at is not None
+        and now - history.started_at >= timeout
+    ):
+        return Finish(
+            "Timeout", best is not None, f"the study ran for budget.timeout ({spec.budget.timeout})"
+        )
     return None
 
 
@@ -102,7 +107,7 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
     wanted = max(0, min(left, slots))
     space = build_space(spec)
     seed = study_seed(spec, history.study)
-    suggestions: list[dict[str, object]] = []
+    suggestions: list[Params] = []
     if wanted:
         sampler = SAMPLERS[spec.algorithm.name](spec, space, seed)
         rng = np.random.default_rng([seed, len(history.trials)])
@@ -115,7 +120,9 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
     if not active and not create:
         if left <= 0:
             finish = _final_finish(
-                "MaxTrialsReached", f"all {spec.budget.max_trials} trials (budget.maxTrials) ran", best
+                "MaxTrialsReached",
+                f"all {spec.budget.max_trials} trials (budget.maxTrials) ran",
+                best,
             )
         else:
             finish = _final_finish("GridExhausted", "every point of the grid was tried", best)

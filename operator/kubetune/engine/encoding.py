@@ -60,7 +60,7 @@ class Dimension:
             return p.min + u * (p.max - p.min)
         step = p.step or 1.0
         value = p.min + int(u * count) * step
-        return int(round(value)) if p.type == "int" else round(value, 12)
+        return round(value) if p.type == "int" else round(value, 12)
 
     def encode(self, value: ParamValue) -> float:
         """The centre of the cell `value` decodes from, so encode(decode(u)) is stable."""

@@ -12,10 +12,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+import matplotlib.pyplot as plt
 
-from kubetune.engine import TrialState  # noqa: E402
-from kubetune.local.results import TrialRow  # noqa: E402
+from kubetune.engine import TrialState
+from kubetune.local.results import TrialRow
 
 _COLOURS = {
     TrialState.SUCCEEDED: "tab:blue",
@@ -31,7 +31,9 @@ def write_objective_plot(rows: Sequence[TrialRow], metric: str, maximize: bool, 
     best_x: list[int] = []
     best_y: list[float] = []
     for row in rows:
-        value = row.objective if row.objective is not None else (row.stop.value if row.stop else None)
+        value = (
+            row.objective if row.objective is not None else (row.stop.value if row.stop else None)
+        )
         if value is None:
             continue
         ax.scatter(row.index, value, color=_COLOURS.get(row.state, "black"), s=22, zorder=3)
@@ -56,8 +58,17 @@ def write_objective_plot(rows: Sequence[TrialRow], metric: str, maximize: bool, 
 
 def write_curves_plot(rows: Sequence[TrialRow], metric: str, path: Path) -> bool:
     """Learning curves; returns False (and writes nothing) when no trial reported by step."""
-    curves = [(r, [(rep.step, rep.metrics[metric]) for rep in r.reports
-                   if rep.step is not None and metric in rep.metrics]) for r in rows]
+    curves = [
+        (
+            r,
+            [
+                (rep.step, rep.metrics[metric])
+                for rep in r.reports
+                if rep.step is not None and metric in rep.metrics
+            ],
+        )
+        for r in rows
+    ]
     curves = [(r, c) for r, c in curves if len(c) > 1]
     if not curves:
         return False

@@ -8,6 +8,7 @@ code; the runner's loop is the only consumer, so no state is shared between thre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -48,7 +49,9 @@ def build_command(
     """The trainer container's command, env and working dir with placeholders substituted."""
     container = study.spec.trial_template.trainer
     values = placeholder_values(study.name, trial, params, budget)
-    argv = [render_placeholders(a, values) for a in (container.command or []) + (container.args or [])]
+    argv = [
+        render_placeholders(a, values) for a in (container.command or []) + (container.args or [])
+    ]
     if not argv:
         raise ValueError(
             "spec.trialTemplate.spec.template.spec.containers[0].command: kubetune run needs a "
@@ -79,10 +82,8 @@ class TrialProcess:
 
 
 def _signal_group(popen: subprocess.Popen[str], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
         os.killpg(popen.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def start_trial(

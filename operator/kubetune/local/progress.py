@@ -24,7 +24,9 @@ def _short(value: Any) -> str:
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines)
@@ -38,7 +40,11 @@ def best_rows(rows: Sequence[TrialRow], maximize: bool, limit: int) -> list[Tria
 
 class Progress:
     def __init__(
-        self, metric: str, max_trials: int, maximize: bool, stream: TextIO | None = None,
+        self,
+        metric: str,
+        max_trials: int,
+        maximize: bool,
+        stream: TextIO | None = None,
         quiet: bool = False,
     ) -> None:
         self.metric = metric

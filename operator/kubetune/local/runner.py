@@ -8,6 +8,7 @@ decision is the engine's; this module only turns them into processes and results
 from __future__ import annotations
 
 import queue
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from kubetune.api.study import Study
 from kubetune.engine import Decision, Finish, History, StopDecision, TrialState, decide
 from kubetune.engine.history import final_objective
 from kubetune.local.gpus import GpuPool
-from kubetune.local.processes import Event, Exit, Line, TrialProcess, build_command, start_trial
+from kubetune.local.processes import Event, Exit, TrialProcess, build_command, start_trial
 from kubetune.local.progress import Progress
 from kubetune.local.results import ResultsFile
 from kubetune.metrics.lines import BadValue, LineParser, build_parser
@@ -63,8 +64,11 @@ class LocalRunner:
         return self.results.history(self.study.name, self.clock())
 
     def run(self) -> Finish:
-        self.results.write("study", self.clock(), manifest=self.study.model_dump(
-            mode="json", by_alias=True, exclude_none=True))
+        self.results.write(
+            "study",
+            self.clock(),
+            manifest=self.study.model_dump(mode="json", by_alias=True, exclude_none=True),
+        )
         try:
             return self._loop()
         except KeyboardInterrupt:
@@ -101,7 +105,11 @@ class LocalRunner:
             self._end(name, TrialState.KILLED, f"study finished: {decision.finish.reason}")
         for new in decision.create:
             self.results.write(
-                "created", now, trial=new.name, index=new.index, params=dict(new.params),
+                "created",
+                now,
+                trial=new.name,
+                index=new.index,
+                params=dict(new.params),
                 budget=new.budget,
             )
         return bool(decision.stop or decision.kill or decision.create)
@@ -223,6 +231,6 @@ class LocalRunner:
         for process in self.processes.values():
             try:
                 process.popen.wait(timeout=max(0.0, deadline - self.clock()))
-            except Exception:  # noqa: BLE001 - a stuck child must not block the interrupt
+            except subprocess.TimeoutExpired:  # a stuck child must not block the interrupt
                 process.enforce(float("inf"))
         self.results.write("interrupted", self.clock())

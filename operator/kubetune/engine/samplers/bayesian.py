@@ -94,7 +94,7 @@ class BayesianSampler:
             model = _condition(kernel, lied_x, lied_y, rng)
             point = self._maximise(model, units, losses, taken, best, rng)
             taken.append(list(point))
-            chosen.append(self.space.decode(point))
+            chosen.append(self.space.decode(point.tolist()))
         return chosen
 
     def _features(self, units: np.ndarray) -> np.ndarray:

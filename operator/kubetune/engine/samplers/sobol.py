@@ -25,7 +25,8 @@ def sobol_points(size: int, seed: int, start: int, count: int) -> np.ndarray:
         engine.fast_forward(start)
     with warnings.catch_warnings():  # balance warnings: we index the sequence, not sample it
         warnings.simplefilter("ignore", UserWarning)
-        return engine.random(count)
+        points: np.ndarray = engine.random(count)
+    return points
 
 
 class SobolSampler:

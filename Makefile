@@ -1,0 +1,47 @@
+# kubetune: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: venv demo test unit lint format crds crds-check bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: set up, then tune an SVC on digits locally (examples/quickstart.yaml)
+demo: venv
+	$(BIN)/kubetune run examples/quickstart.yaml --fresh
+
+## test: lint, then every test
+test: lint
+	$(BIN)/python -m pytest
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit
+
+lint: venv
+	$(BIN)/ruff check operator tests benchmarks examples
+	$(BIN)/ruff format --check operator tests benchmarks examples
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: venv
+	$(BIN)/ruff check --fix operator tests benchmarks examples
+	$(BIN)/ruff format operator tests benchmarks examples
+
+## crds: regenerate crds/ from the pydantic models
+crds: venv
+	$(BIN)/kubetune crds --out crds
+
+## bench: samplers on Branin, Hartmann-6 and digits SVC; prints a table, writes JSON
+bench: venv
+	$(BIN)/python benchmarks/run.py --out benchmarks/results/latest.json
+
+clean:
+	rm -rf $(VENV) kubetune-runs .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,78 @@
+"""Builders for Study manifests, specs and trial histories used across the tests."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kubetune.api import Study, load_study
+from kubetune.engine import History, Report, StopDecision, TrialRecord, TrialState
+
+
+def manifest(**spec: Any) -> dict[str, Any]:
+    """A valid Study manifest; keyword arguments replace whole spec sections."""
+    base: dict[str, Any] = {
+        "apiVersion": "kubetune.io/v1alpha1",
+        "kind": "Study",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "objective": {"metric": "accuracy", "goal": "maximize"},
+            "parameters": [
+                {"name": "lr", "type": "float", "min": 0.0001, "max": 0.1, "log": True},
+                {"name": "layers", "type": "int", "min": 1, "max": 4},
+                {"name": "optimizer", "type": "categorical", "values": ["adam", "sgd"]},
+            ],
+            "algorithm": {"name": "random", "seed": 1},
+            "budget": {"maxTrials": 6, "parallelism": 2},
+            "trialTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "trainer",
+                                    "image": "trainer:1",
+                                    "command": ["python", "train.py"],
+                                    "args": ["--lr=${trial.params.lr}"],
+                                }
+                            ]
+                        }
+                    }
+                }
+            },
+        },
+    }
+    base["spec"].update(copy.deepcopy(spec))
+    return base
+
+
+def study(**spec: Any) -> Study:
+    return load_study(manifest(**spec))
+
+
+def trial(
+    index: int,
+    params: dict[str, Any] | None = None,
+    state: TrialState = TrialState.SUCCEEDED,
+    objective: float | None = None,
+    series: list[tuple[int, float]] | None = None,
+    metric: str = "accuracy",
+    stop: StopDecision | None = None,
+    study_name: str = "demo",
+) -> TrialRecord:
+    reports = tuple(Report(step, {metric: value}) for step, value in series or [])
+    if objective is not None and state == TrialState.SUCCEEDED and not reports:
+        reports = (Report(None, {metric: objective}),)
+    return TrialRecord(
+        name=f"{study_name}-{index}",
+        index=index,
+        params=params or {},
+        state=state,
+        reports=reports,
+        objective=objective,
+        stop=stop,
+    )
+
+
+def history(*trials: TrialRecord, started_at: float | None = 0.0, name: str = "demo") -> History:
+    return History(study=name, trials=tuple(trials), started_at=started_at)
