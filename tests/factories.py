@@ -33,7 +33,7 @@ def manifest(**spec: Any) -> dict[str, Any]:
                                     "name": "trainer",
                                     "image": "trainer:1",
                                     "command": ["python", "train.py"],
-                                    "args": ["--lr=${trial.params.lr}"],
+                                    "args": ["--trial=${trial.name}"],
                                 }
                             ]
                         }

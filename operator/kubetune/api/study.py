@@ -157,7 +157,7 @@ class MetricsSource(Model):
                     "self.format != 'regex' || has(self.regex)",
                     "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)",
                     ".regex",
-                )
+                ),
             ]
         }
     )
@@ -206,7 +206,7 @@ class Resources(Model):
     )
 
 
-_SPEC_RULES = [
+_SPEC_RULES: list[Any] = [
     cel(
         "self.parameters.all(p, self.parameters.exists_one(q, q.name == p.name))",
         "parameter names must be unique",

@@ -54,7 +54,9 @@ class Dimension:
         if p.log:
             upper = p.max + 1 if p.type == "int" else p.max
             x = math.exp(math.log(p.min) + u * (math.log(upper) - math.log(p.min)))
-            return min(int(x), int(p.max)) if p.type == "int" else min(max(x, p.min), p.max)
+            if p.type == "int":  # the epsilon undoes exp(log(8)) == 7.999...
+                return min(max(int(x + 1e-9), int(p.min)), int(p.max))
+            return min(max(x, p.min), p.max)
         count = self.choices
         if count is None:
             return p.min + u * (p.max - p.min)

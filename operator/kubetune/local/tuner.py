@@ -44,7 +44,9 @@ class Asked:
 
 
 class Tuner:
-    def __init__(self, spec: StudySpec, study: str = "study", clock: Callable[[], float] = time.time):
+    def __init__(
+        self, spec: StudySpec, study: str = "study", clock: Callable[[], float] = time.time
+    ) -> None:
         self.spec = spec
         self.study = study
         self.clock = clock
@@ -105,8 +107,10 @@ class Tuner:
                 return stop
         return None
 
-    def tell(self, name: str, value: float | None = None, *, failed: bool = False, **metrics: float) -> None:
-        """Finish a trial with its objective (`tell(name, 0.93)` or by metric name), or as failed."""
+    def tell(
+        self, name: str, value: float | None = None, *, failed: bool = False, **metrics: float
+    ) -> None:
+        """Finish a trial with its objective (`tell(name, 0.93)` or by metric name), or failed."""
         trial = self._open(name)
         metric = self.spec.objective.metric
         objective = value if value is not None else metrics.get(metric)
@@ -114,7 +118,7 @@ class Tuner:
             reason = "told failed" if failed else f"objective metric {metric!r} not given"
             self._trials[name] = replace(trial, state=TrialState.FAILED, reason=reason)
             return
-        reports = trial.reports + (Report(None, {metric: objective, **metrics}),)
+        reports = (*trial.reports, Report(None, {metric: objective, **metrics}))
         self._trials[name] = replace(
             trial, state=TrialState.SUCCEEDED, objective=objective, reports=reports
         )

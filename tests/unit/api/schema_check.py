@@ -59,18 +59,12 @@ def _structural(value: Any, schema: Schema, path: str, problems: list[str]) -> N
     if "maximum" in schema and isinstance(value, int | float) and value > schema["maximum"]:
         problems.append(f"{path}: must be less than or equal to {schema['maximum']}")
     if isinstance(value, list | str):
-        if (
-            "minItems" in schema
-            and len(value) < schema["minItems"]
-            or "minLength" in schema
-            and len(value) < schema["minLength"]
+        if ("minItems" in schema and len(value) < schema["minItems"]) or (
+            "minLength" in schema and len(value) < schema["minLength"]
         ):
             problems.append(f"{path}: too short")
-        if (
-            "maxItems" in schema
-            and len(value) > schema["maxItems"]
-            or "maxLength" in schema
-            and len(value) > schema["maxLength"]
+        if ("maxItems" in schema and len(value) > schema["maxItems"]) or (
+            "maxLength" in schema and len(value) > schema["maxLength"]
         ):
             problems.append(f"{path}: too long")
     if kind == "object" and isinstance(value, dict):

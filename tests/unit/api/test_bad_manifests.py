@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from factories import manifest
-from schema_check import api_server_problems
 
 from kubetune.api import InvalidStudyError, load_study
 from kubetune.api.crd import render_crds
+
+from factories import manifest
+from schema_check import api_server_problems
 
 Mutate = Callable[[dict[str, Any]], None]
 SCHEMA = render_crds()["kubetune.io_studies.yaml"]["spec"]["versions"][0]["schema"][

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 import yaml
-from factories import manifest
-from schema_check import api_server_problems
 
 from kubetune.api import load_study
 from kubetune.api.crd import render_crds
 from kubetune.cli import render_yaml
+
+from factories import manifest
+from schema_check import api_server_problems
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

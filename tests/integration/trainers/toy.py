@@ -1,0 +1,45 @@
+"""A trial for the runner's tests: behaves as `--mode` says, reports a known function of --x.
+
+score(x) = 1 - (x - 0.3)^2, reported at steps 1..--steps (scaled by step/steps), so the best
+trial and the stopping rules' verdicts are predictable.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+import kubetune
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--x", type=float, required=True)
+parser.add_argument("--mode", default="ok")
+parser.add_argument("--steps", type=int, default=1)
+parser.add_argument("--sleep", type=float, default=0.0)
+args = parser.parse_args()
+
+
+def on_term(signum: int, frame: object) -> None:
+    print(f"got SIGTERM at pid {os.getpid()}", flush=True)
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, on_term)
+print(f"trial {os.environ.get('KUBETUNE_TRIAL')} x={args.x} mode={args.mode}", flush=True)
+if args.mode == "crash":
+    print("Traceback: something broke", flush=True)
+    sys.exit(3)
+if args.mode == "garbage":
+    print('kubetune-report {"metrics": {"score": "nan"}}', flush=True)
+    time.sleep(30)  # must be stopped by the runner, not waited for
+if args.mode == "silent":
+    print("training done, forgot to report", flush=True)
+    sys.exit(0)
+device = os.environ.get("CUDA_VISIBLE_DEVICES")
+extra = {"device": float(device)} if device not in (None, "") else {}
+for step in range(1, args.steps + 1):
+    time.sleep(args.sleep)
+    kubetune.report(
+        step=step, score=(1 - (args.x - 0.3) ** 2) * step / args.steps, x=args.x, **extra
+    )

@@ -1,0 +1,176 @@
+"""Contract tests over every registered sampler, then what each one promises on its own."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from kubetune.api import StudySpec
+from kubetune.engine import TrialState
+from kubetune.engine.encoding import Params, Space, build_space
+from kubetune.engine.history import History
+from kubetune.engine.samplers import SAMPLERS
+
+from factories import history, study, trial
+
+GRID = {"name": "grid", "settings": {"gridPoints": 3}}
+
+
+def spec_for(name: str) -> StudySpec:
+    algorithm = GRID if name == "grid" else {"name": name, "seed": 5}
+    return study(algorithm=algorithm).spec
+
+
+def in_space(space: Space, params: Params) -> bool:
+    for d in space.dims:
+        p, v = d.param, params[d.param.name]
+        if p.type == "categorical":
+            if v not in (p.values or []):
+                return False
+        elif not (p.min <= v <= p.max) or (p.type == "int" and not isinstance(v, int)):  # type: ignore[operator]
+            return False
+    return True
+
+
+def observed(spec: StudySpec, n: int, seed: int = 0) -> History:
+    """n finished trials at random points, scored by a smooth function of the params."""
+    space = build_space(spec)
+    rng = np.random.default_rng(seed)
+    trials = []
+    for i in range(n):
+        params = space.decode(rng.random(space.size).tolist())
+        score = -((np.log10(params["lr"]) + 2.5) ** 2) - 0.1 * params["layers"]
+        trials.append(trial(i, params, objective=float(score)))
+    return history(*trials)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_every_sampler_handles_an_empty_history(name: str) -> None:
+    spec = spec_for(name)
+    space = build_space(spec)
+    points = SAMPLERS[name](spec, space, 5).suggest(history(), 3, np.random.default_rng(0))
+    assert len(points) == 3
+    assert all(in_space(space, p) for p in points)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+@pytest.mark.parametrize("n", [0, 3, 12])
+def test_every_sampler_is_reproducible_from_seed_and_history(name: str, n: int) -> None:
+    spec = spec_for(name)
+    space = build_space(spec)
+    past = observed(spec, n)
+    first = SAMPLERS[name](spec, space, 5).suggest(past, 2, np.random.default_rng([5, n]))
+    again = SAMPLERS[name](spec, space, 5).suggest(past, 2, np.random.default_rng([5, n]))
+    assert first == again
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_every_sampler_stays_in_bounds_with_history(name: str) -> None:
+    spec = spec_for(name)
+    space = build_space(spec)
+    points = SAMPLERS[name](spec, space, 5).suggest(observed(spec, 15), 4, np.random.default_rng(1))
+    assert points
+    assert all(in_space(space, p) for p in points)
+
+
+@pytest.mark.parametrize("name", ["random", "sobol", "bayesian"])
+def test_a_different_seed_gives_different_suggestions(name: str) -> None:
+    spec = spec_for(name)
+    space = build_space(spec)
+    a = SAMPLERS[name](spec, space, 1).suggest(history(), 2, np.random.default_rng(1))
+    b = SAMPLERS[name](spec, space, 2).suggest(history(), 2, np.random.default_rng(2))
+    assert a != b
+
+
+def test_grid_is_the_exact_cartesian_product_then_exhausted() -> None:
+    spec = study(
+        algorithm={"name": "grid"},
+        parameters=[
+            {"name": "a", "type": "int", "min": 1, "max": 3},
+            {"name": "b", "type": "float", "min": 0, "max": 1, "step": 0.5},
+            {"name": "c", "type": "categorical", "values": ["x", "y"]},
+        ],
+    ).spec
+    space = build_space(spec)
+    sampler = SAMPLERS["grid"](spec, space, 0)
+    seen: list[Params] = []
+    while True:
+        past = history(*(trial(i, p, objective=0.0) for i, p in enumerate(seen)))
+        batch = sampler.suggest(past, 4, np.random.default_rng(0))
+        if not batch:
+            break
+        seen.extend(batch)
+    expected = set(itertools.product([1, 2, 3], [0.0, 0.5, 1.0], ["x", "y"]))
+    assert [tuple(p.values()) for p in seen] == sorted(
+        expected, key=lambda t: (t[0], t[1], t[2] == "y")
+    )
+    assert len(seen) == len(expected) == 18
+
+
+def test_grid_does_not_repeat_a_running_or_failed_point() -> None:
+    spec = study(algorithm=GRID).spec
+    sampler = SAMPLERS["grid"](spec, build_space(spec), 0)
+    first = sampler.suggest(history(), 2, np.random.default_rng(0))
+    past = history(
+        trial(0, first[0], state=TrialState.RUNNING), trial(1, first[1], state=TrialState.FAILED)
+    )
+    assert not set(map(str, first)) & set(
+        map(str, sampler.suggest(past, 2, np.random.default_rng(0)))
+    )
+
+
+def test_sobol_continues_the_same_sequence_after_a_restart() -> None:
+    spec = spec_for("sobol")
+    sampler = SAMPLERS["sobol"](spec, build_space(spec), 5)
+    four = sampler.suggest(history(), 4, np.random.default_rng(0))
+    two = sampler.suggest(
+        history(trial(0, four[0]), trial(1, four[1])), 2, np.random.default_rng(9)
+    )
+    assert two == four[2:]
+
+
+def test_bayesian_batch_is_spread_not_near_duplicates() -> None:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    batch = SAMPLERS["bayesian"](spec, space, 5).suggest(
+        observed(spec, 20), 4, np.random.default_rng(3)
+    )
+    units = np.array([space.encode(p) for p in batch])
+    distances = [np.abs(a - b).max() for a, b in itertools.combinations(units, 2)]
+    assert len({str(p) for p in batch}) == 4
+    assert min(distances) > 0.01
+
+
+def test_bayesian_ignores_failed_trials() -> None:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    base = observed(spec, 15)
+    failed = trial(15, space.decode([0.1, 0.1, 0.1]), state=TrialState.FAILED)
+    poisoned = history(*base.trials, failed)
+    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    # Same generator state: a failed trial must not change the model, only the trial count.
+    a = sampler.suggest(base, 1, np.random.default_rng(7))
+    b = sampler.suggest(poisoned, 1, np.random.default_rng(7))
+    assert a == b
+
+
+def test_bayesian_avoids_what_is_already_running() -> None:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    past = observed(spec, 15)
+    [first] = sampler.suggest(past, 1, np.random.default_rng(2))
+    running = history(*past.trials, trial(15, first, state=TrialState.RUNNING, objective=None))
+    [second] = sampler.suggest(running, 1, np.random.default_rng(2))
+    assert second != first
+
+
+def test_bayesian_finds_the_optimum_region_of_a_smooth_function() -> None:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    points = sampler.suggest(observed(spec, 25), 1, np.random.default_rng(0))
+    # the optimum is lr = 10^-2.5 with 1 layer; a GP on 25 points should land near it
+    assert abs(np.log10(points[0]["lr"]) + 2.5) < 0.5
