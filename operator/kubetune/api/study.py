@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
@@ -48,18 +48,35 @@ class Objective(Model):
     )
 
 
-def _validate_settings(registry: dict[str, type[Model]], name: str, raw: dict[str, Any]) -> None:
-    try:
-        registry[name].model_validate(raw)
-    except ValidationError as error:
-        first = render_problems(error)[0]
-        field, _, message = first.partition(": ")
-        if not field:
-            raise FieldError("settings", message) from None
-        raise FieldError(f"settings.{field}", message) from None
+class Chosen(Model):
+    """A sampler or a stopping rule picked by `name`, whose `settings` that name's model checks.
+
+    The settings stay a plain mapping in the manifest (one CRD field for every algorithm);
+    `typed_settings` is the validated model the engine reads.
+    """
+
+    REGISTRY: ClassVar[dict[str, type[Model]]] = {}
+    name: str
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the chosen algorithm (see README)."
+    )
+
+    @model_validator(mode="after")
+    def _check_settings(self) -> Chosen:
+        try:
+            self.REGISTRY[self.name].model_validate(self.settings)
+        except ValidationError as error:
+            field, _, message = render_problems(error)[0].partition(": ")
+            raise FieldError(f"settings.{field}" if field else "settings", message) from None
+        return self
+
+    @cached_property
+    def typed_settings(self) -> Model:
+        return self.REGISTRY[self.name].model_validate(self.settings)
 
 
-class Algorithm(Model):
+class Algorithm(Chosen):
+    REGISTRY: ClassVar[dict[str, type[Model]]] = SAMPLER_SETTINGS
     name: SamplerName = Field(
         default="bayesian", description="grid, random, sobol or bayesian. Default bayesian."
     )
@@ -70,21 +87,9 @@ class Algorithm(Model):
         description="Seed for reproducible suggestions. Default: derived from the study name, "
         "so a study resumes and restarts with the same suggestions.",
     )
-    settings: dict[str, Any] = Field(
-        default_factory=dict, description="Settings of the chosen algorithm (see README)."
-    )
-
-    @model_validator(mode="after")
-    def _check_settings(self) -> Algorithm:
-        _validate_settings(SAMPLER_SETTINGS, self.name, self.settings)
-        return self
-
-    @cached_property
-    def typed_settings(self) -> Model:
-        return SAMPLER_SETTINGS[self.name].model_validate(self.settings)
 
 
-class EarlyStopping(Model):
+class EarlyStopping(Chosen):
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
@@ -99,21 +104,10 @@ class EarlyStopping(Model):
         }
     )
 
+    REGISTRY: ClassVar[dict[str, type[Model]]] = STOPPING_SETTINGS
     name: StoppingName = Field(
         default="none", description="none, median, asha or hyperband. Default none."
     )
-    settings: dict[str, Any] = Field(
-        default_factory=dict, description="Settings of the chosen rule (see README)."
-    )
-
-    @model_validator(mode="after")
-    def _check_settings(self) -> EarlyStopping:
-        _validate_settings(STOPPING_SETTINGS, self.name, self.settings)
-        return self
-
-    @cached_property
-    def typed_settings(self) -> Model:
-        return STOPPING_SETTINGS[self.name].model_validate(self.settings)
 
 
 class Budget(Model):

@@ -58,8 +58,3 @@ class Decision:
     finish: Finish | None = None
     best: Best | None = None
     next_suggestions: tuple[Params, ...] = field(default=())
-
-    @property
-    def done(self) -> bool:
-        """True when the study is over and nothing is left running."""
-        return self.finish is not None and not self.kill

@@ -15,6 +15,9 @@ Why each choice:
 - Failed trials are left out (a crash says nothing about the objective); early-stopped trials
   count with their best reported value, which is what got them stopped.
 - Until `nInitialPoints` trials have results, points come from the study's Sobol sequence.
+- BLAS runs single-threaded while the sampler works: its matrices are at most 500 x 500, where
+  OpenBLAS's threads cost more than they give, and on a busy machine (trials running beside
+  the engine) they spin against the trials: one ask measured 1.4 s threaded, 0.2 s not.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from scipy.stats import norm
 from skopt.learning import GaussianProcessRegressor
 from skopt.learning.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from threadpoolctl import threadpool_limits
 
 from kubetune.api.settings import BayesianSettings
 from kubetune.api.study import StudySpec
@@ -62,7 +66,8 @@ class BayesianSampler:
         units = np.array([self.space.encode(p) for p, _ in observed])
         losses = np.array([loss for _, loss in observed])
         pending = [self.space.encode(t.params) for t in history.active]
-        return self._propose(units, losses, pending, count, rng)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._propose(units, losses, pending, count, rng)
 
     def _observations(self, history: History) -> list[tuple[Params, float]]:
         metric_sign = self.sign
