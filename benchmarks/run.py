@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tasks import TASKS, Task  # noqa: E402 - the benchmark folder is not a package
+from kubetune.api import StudySpec, load_study
+from kubetune.engine import History, Report, TrialRecord, TrialState, decide
 
-from kubetune.api import StudySpec, load_study  # noqa: E402
-from kubetune.engine import History, Report, TrialRecord, TrialState, decide  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# benchmarks/ is a folder of scripts, not a package
+from tasks import TASKS, Task
 
 SAMPLERS = ["random", "sobol", "bayesian"]
 CHECKPOINTS = [10, 20, 40]
