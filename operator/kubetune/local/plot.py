@@ -44,8 +44,10 @@ def write_objective_plot(rows: Sequence[TrialRow], metric: str, maximize: bool, 
             best_y.append(best)
     if best_x:
         ax.step(best_x, best_y, where="post", color="tab:green", label="best so far")
+    present = {row.state for row in rows}
     for state, colour in _COLOURS.items():
-        ax.scatter([], [], color=colour, label=state.value, s=22)
+        if state in present:
+            ax.scatter([], [], color=colour, label=state.value, s=22)
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} per trial ({'max' if maximize else 'min'}imize)")
