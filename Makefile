@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test unit lint format crds crds-check bench clean
+.PHONY: venv demo test unit lint format crds bench clean cluster-build cluster-up cluster-down prometheus-up
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/kubetune run examples/quickstart.yaml --fresh
 
-## test: lint, then every test
-test: lint
+## test: lint, build the local cluster's binaries (cached after the first run), every test
+test: lint cluster-build
 	$(BIN)/python -m pytest
 
 unit: venv
@@ -42,6 +42,21 @@ crds: venv
 ## bench: samplers on Branin, Hartmann-6 and digits SVC; prints a table, writes JSON
 bench: venv
 	$(BIN)/python benchmarks/run.py --out benchmarks/results/latest.json
+
+## cluster-up: the local Kubernetes cluster (etcd, apiserver, controller manager, scheduler,
+## kwok with 2 CPU + 2 GPU fake nodes). The first run builds it from the Go module proxy.
+cluster-build:
+	hack/build.sh
+
+cluster-up:
+	hack/cluster-up.sh
+
+cluster-down:
+	hack/cluster-down.sh
+
+## prometheus-up: Prometheus and the Pushgateway (Debian's packages) on 127.0.0.1
+prometheus-up:
+	hack/prometheus-up.sh
 
 clean:
 	rm -rf $(VENV) kubetune-runs .mypy_cache .ruff_cache .pytest_cache
