@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -170,6 +171,36 @@ def render_yaml(document: dict[str, Any]) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, width=100)
 
 
+def command_operator(args: argparse.Namespace) -> int:
+    import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
+
+    from kubetune.controller import handlers  # noqa: F401, PLC0415 - registers the handlers
+
+    settings = {
+        "KUBETUNE_COLLECTOR_ADDRESS": args.collector_address,
+        "KUBETUNE_COLLECTOR_URL": args.collector_url,
+        "KUBETUNE_SIDECAR_IMAGE": args.sidecar_image,
+        "KUBETUNE_METRICS_ADDRESS": args.metrics_address,
+    }
+    os.environ.update({k: v for k, v in settings.items() if v is not None})
+    namespaces = args.namespace or []
+    kopf.configure(verbose=args.verbose)
+    kopf.run(
+        standalone=not args.peering,
+        peering_name=args.peering,
+        namespaces=namespaces,
+        clusterwide=not namespaces,
+        liveness_endpoint=args.liveness,
+    )
+    return 0
+
+
+def command_sidecar(args: argparse.Namespace) -> int:
+    from kubetune.metrics import sidecar  # noqa: PLC0415
+
+    return sidecar.main()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubetune", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kubetune {__version__}")
@@ -190,6 +221,28 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a Study manifest")
     validate.add_argument("file")
     validate.set_defaults(handler=command_validate)
+
+    operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
+    operator.add_argument(
+        "--namespace", action="append", help="watch this namespace (repeat); default all"
+    )
+    operator.add_argument(
+        "--collector-address", help="collector listen address (default 0.0.0.0:8443)"
+    )
+    operator.add_argument("--collector-url", help="the URL sidecars post reports to")
+    operator.add_argument("--sidecar-image", help="image of the metrics sidecar")
+    operator.add_argument(
+        "--metrics-address", help="the operator's own /metrics (default 0.0.0.0:8080)"
+    )
+    operator.add_argument(
+        "--peering", help="kopf peering name for several replicas (default: standalone)"
+    )
+    operator.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
+    operator.add_argument("--verbose", action="store_true")
+    operator.set_defaults(handler=command_operator)
+
+    sidecar = commands.add_parser("sidecar", help="the metrics sidecar in a trial pod (reads env)")
+    sidecar.set_defaults(handler=command_sidecar)
 
     crds = commands.add_parser("crds", help="write the CRDs generated from the API models")
     crds.add_argument("--out", default="crds")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from kubetune.api.base import Model, cel
 from kubetune.api.errors import FieldError
@@ -98,13 +98,26 @@ class Parameter(Model):
     log: bool = Field(
         default=False, description="Search on a log scale (needs min > 0). Default false."
     )
-    values: list[ParamValue] | None = Field(
+    values: list[int | str] | None = Field(
         default=None,
         min_length=1,
         max_length=1000,
-        description="The choices of a categorical parameter (strings or numbers).",
-        json_schema_extra={"items": {"x-kubernetes-preserve-unknown-fields": True}},
+        description="The choices of a categorical parameter: strings or integers "
+        '(quote decimals, "0.1", or use a float parameter with a step).',
+        # int-or-string keeps the items typed for CEL: untyped items hide the field from rules
+        json_schema_extra={"items": {"x-kubernetes-int-or-string": True}},
     )
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _strings_or_integers(cls, values: Any) -> Any:
+        for value in values if isinstance(values, list) else []:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValueError(
+                    f"categorical values must be strings or integers, got {value!r}; "
+                    'quote decimals ("0.1") or use a float parameter with a step'
+                )
+        return values
 
     @model_validator(mode="after")
     def _check_shape(self) -> Parameter:

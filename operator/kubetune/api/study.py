@@ -138,6 +138,26 @@ class Budget(Model):
         return float(hours * 3600 + minutes * 60 + seconds)
 
 
+class PrometheusSource(Model):
+    url: str = Field(
+        pattern=r"^https?://[^\s]+$",
+        description="Prometheus server, e.g. http://prometheus.monitoring:9090.",
+    )
+    query: str = Field(
+        min_length=1,
+        description="PromQL returning the trial's metric; ${trial.name} is substituted. A "
+        "`step` label on the samples gives each value its step.",
+    )
+
+    @model_validator(mode="after")
+    def _check_query(self) -> PrometheusSource:
+        if "${trial.name}" not in self.query:
+            raise FieldError(
+                "query", "must contain ${trial.name} so each trial reads its own series"
+            )
+        return self
+
+
 class MetricsSource(Model):
     model_config = ConfigDict(
         json_schema_extra={
@@ -165,6 +185,10 @@ class MetricsSource(Model):
         default=None,
         description="For format regex: a Python regex with named groups name and value "
         "(and optionally step), matched against each output line.",
+    )
+    prometheus: PrometheusSource | None = Field(
+        default=None,
+        description="Read metrics from Prometheus instead of the trial's output (cluster only).",
     )
 
     @model_validator(mode="after")
@@ -200,7 +224,20 @@ class Resources(Model):
     )
 
 
+_IMMUTABLE = ("objective", "parameters", "algorithm", "earlyStopping")
 _SPEC_RULES: list[Any] = [
+    *(
+        cel(
+            f"self.{field} == oldSelf.{field}"
+            if field in ("objective", "parameters")
+            else f"has(self.{field}) == has(oldSelf.{field}) && "
+            f"(!has(self.{field}) || self.{field} == oldSelf.{field})",
+            f"spec.{field} cannot change once the Study exists: its trials were chosen for the "
+            "old one. Create a new Study (budget, parallelism and the template may change)",
+            f".{field}",
+        )
+        for field in _IMMUTABLE
+    ),
     cel(
         "self.parameters.all(p, self.parameters.exists_one(q, q.name == p.name))",
         "parameter names must be unique",

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from kubetune.api.base import Model, OpenModel
 from kubetune.api.parameters import ParamValue
+from kubetune.api.study import StopRecord
 
 MAX_REPORTS = 200
 
@@ -39,7 +40,9 @@ class TrialStatus(Model):
     reason: str | None = None
     message: str | None = None
     objective: float | None = None
+    stop: StopRecord | None = None
     reports: list[ReportPoint] = Field(default_factory=list, max_length=MAX_REPORTS)
+    last_seq: int | None = Field(default=None, description="Highest report sequence recorded.")
     job_name: str | None = None
     start_time: str | None = None
     completion_time: str | None = None

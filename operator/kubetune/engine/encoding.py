@@ -68,7 +68,7 @@ class Dimension:
         """The centre of the cell `value` decodes from, so encode(decode(u)) is stable."""
         p = self.param
         if p.type == "categorical":
-            assert p.values is not None
+            assert p.values is not None and not isinstance(value, float)
             return (p.values.index(value) + 0.5) / len(p.values)
         assert p.min is not None and p.max is not None and not isinstance(value, str)
         if p.log:

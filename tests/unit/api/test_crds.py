@@ -37,7 +37,10 @@ def _walk(node: Any, path: str, problems: list[str]) -> None:
         return
     if "properties" in node and "additionalProperties" in node:
         problems.append(f"{path}: properties and additionalProperties together")
-    if "type" not in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+    untyped_ok = node.get("x-kubernetes-preserve-unknown-fields") or node.get(
+        "x-kubernetes-int-or-string"
+    )
+    if "type" not in node and not untyped_ok:
         problems.append(f"{path}: no type")
     for key in ("$ref", "anyOf", "allOf", "oneOf", "const", "title"):
         if key in node:

@@ -1,0 +1,138 @@
+"""kopf handlers: a few lines each, handing off to `reconcile`.
+
+Run with `kubetune operator` or `kopf run -m kubetune.controller.handlers`; configuration
+comes from the environment (the CLI sets it from its flags):
+  KUBETUNE_COLLECTOR_SECRET / _SECRET_FILE   HMAC key for per-trial tokens (keep it stable
+                                             across restarts: running trials hold tokens)
+  KUBETUNE_COLLECTOR_ADDRESS                 where the collector listens (0.0.0.0:8443)
+  KUBETUNE_COLLECTOR_URL                     what sidecars post to
+  KUBETUNE_SIDECAR_IMAGE                     the image of the metrics sidecar
+  KUBETUNE_METRICS_ADDRESS                   the operator's own /metrics ("" turns it off)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from kubetune import __version__
+from kubetune.api.study import GROUP, VERSION
+from kubetune.controller import manifests
+from kubetune.controller.collector import serve_collector
+from kubetune.controller.kube import Kube
+from kubetune.controller.reconcile import OperatorConfig, Reconciler
+from kubetune.controller.telemetry import Telemetry
+
+log = logging.getLogger("kubetune.operator")
+_reconciler: Reconciler | None = None
+PROMETHEUS_INTERVAL = 2.0
+SAFETY_INTERVAL = 10.0
+
+
+def _secret() -> bytes:
+    if os.environ.get("KUBETUNE_COLLECTOR_SECRET"):
+        return os.environ["KUBETUNE_COLLECTOR_SECRET"].encode()
+    path = os.environ.get("KUBETUNE_COLLECTOR_SECRET_FILE")
+    if path:
+        with open(path, "rb") as stream:
+            return stream.read().strip()
+    log.warning(
+        "no KUBETUNE_COLLECTOR_SECRET: using a random one; "
+        "trials started before a restart will have their reports refused"
+    )
+    return secrets.token_bytes(32)
+
+
+def _address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+def reconciler() -> Reconciler:
+    assert _reconciler is not None, "the operator has not started"
+    return _reconciler
+
+
+@kopf.on.startup()
+def start(settings: kopf.OperatorSettings, **_: Any) -> None:
+    global _reconciler  # noqa: PLW0603 - kopf's handlers are module-level functions
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kubetune.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="kubetune.io")
+    settings.posting.level = logging.WARNING
+    settings.execution.max_workers = 16
+    telemetry = Telemetry()
+    sidecar = manifests.SidecarSettings(
+        image=os.environ.get("KUBETUNE_SIDECAR_IMAGE", f"kubetune/kubetune:{__version__}"),
+        collector_url=os.environ.get(
+            "KUBETUNE_COLLECTOR_URL", "http://kubetune-collector.kubetune-system.svc:8443"
+        ),
+    )
+    _reconciler = Reconciler(Kube(), OperatorConfig(secret=_secret(), sidecar=sidecar), telemetry)
+    host, port = _address(os.environ.get("KUBETUNE_COLLECTOR_ADDRESS", "0.0.0.0:8443"))
+    server = serve_collector(host, port, _reconciler.record_reports)
+    log.info("collector listening on %s:%d", *server.server_address[:2])
+    metrics = os.environ.get("KUBETUNE_METRICS_ADDRESS", "0.0.0.0:8080")
+    if metrics:
+        telemetry.serve(*_address(metrics))
+
+
+@kopf.on.resume(GROUP, VERSION, "studies")
+@kopf.on.create(GROUP, VERSION, "studies")
+@kopf.on.update(GROUP, VERSION, "studies", field="spec")
+def study_changed(namespace: str | None, name: str, **_: Any) -> None:
+    assert namespace is not None  # Study is namespaced
+    reconciler().reconcile_study(namespace, name)
+
+
+@kopf.on.event(GROUP, VERSION, "trials")
+def trial_changed(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+    if event.get("type") != "DELETED":
+        reconciler().reconcile_study(body["metadata"]["namespace"], body["spec"]["study"])
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={manifests.TRIAL_LABEL: kopf.PRESENT})
+def job_changed(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+    if event.get("type") != "DELETED":
+        reconciler().sync_job(_plain(body))
+
+
+def _running(status: Mapping[str, Any], **_: Any) -> bool:
+    return status.get("phase") not in ("Succeeded", "Failed")
+
+
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "studies",
+    interval=PROMETHEUS_INTERVAL,
+    when=_running,
+    field="spec.metrics.prometheus",
+    value=kopf.PRESENT,
+)
+def pull_prometheus(namespace: str | None, name: str, **_: Any) -> None:
+    assert namespace is not None
+    reconciler().poll_prometheus(namespace, name)
+
+
+@kopf.timer(GROUP, VERSION, "studies", interval=SAFETY_INTERVAL, when=_running)
+def tick(namespace: str | None, name: str, **_: Any) -> None:
+    """Timeouts have no event of their own; a slow tick also heals anything a watch missed."""
+    assert namespace is not None
+    reconciler().reconcile_study(namespace, name)
+
+
+def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
+    def convert(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            return {k: convert(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [convert(v) for v in node]
+        return node
+
+    result: dict[str, Any] = convert(body)
+    return result

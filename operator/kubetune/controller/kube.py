@@ -1,0 +1,172 @@
+"""The only module that calls the Kubernetes API: thin verbs over the official client.
+
+Every call is counted (`calls`), which the operator benchmark reports as API requests per
+trial. Creates are idempotent (an existing object is not an error: names are deterministic,
+so a retry or a restart finds what it already made).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from collections import Counter
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from kubetune.api.study import GROUP, VERSION
+from kubetune.controller.manifests import STUDY_LABEL
+
+Obj = dict[str, Any]
+
+
+class Kube:
+    def __init__(self) -> None:
+        try:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except config.ConfigException:
+            config.load_kube_config()  # type: ignore[no-untyped-call]
+        self.api = client.ApiClient()
+        self.custom = client.CustomObjectsApi(self.api)
+        self.batch = client.BatchV1Api(self.api)
+        self.core = client.CoreV1Api(self.api)
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count(self, verb: str) -> None:
+        with self._lock:
+            self.calls[verb] += 1
+
+    # ----- studies and trials ------------------------------------------------------------
+
+    def fetch_study(self, namespace: str, name: str) -> Obj | None:
+        self._count("get_study")
+        try:
+            study: Obj = cast(
+                Obj,
+                self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, "studies", name
+                ),
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return study
+
+    def list_trials(self, namespace: str, study: str) -> list[Obj]:
+        self._count("list_trials")
+        listing = self.custom.list_namespaced_custom_object(
+            GROUP, VERSION, namespace, "trials", label_selector=f"{STUDY_LABEL}={study}"
+        )
+        items: list[Obj] = cast(Obj, listing)["items"]
+        return items
+
+    def fetch_trial(self, namespace: str, name: str) -> Obj | None:
+        self._count("get_trial")
+        try:
+            trial: Obj = cast(
+                Obj,
+                self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "trials", name),
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return trial
+
+    def create_trial(self, trial: Obj) -> Obj:
+        self._count("create_trial")
+        namespace = trial["metadata"]["namespace"]
+        try:
+            created: Obj = cast(
+                Obj,
+                self.custom.create_namespaced_custom_object(
+                    GROUP, VERSION, namespace, "trials", trial
+                ),
+            )
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            found = self.fetch_trial(namespace, trial["metadata"]["name"])
+            assert found is not None
+            return found
+        return created
+
+    def patch_trial_status(self, namespace: str, name: str, status: Obj) -> Obj:
+        self._count("patch_trial_status")
+        patched: Obj = cast(
+            Obj,
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, "trials", name, {"status": status}
+            ),
+        )
+        return patched
+
+    def patch_study_status(self, namespace: str, name: str, status: Obj) -> None:
+        self._count("patch_study_status")
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, "studies", name, {"status": status}
+        )
+
+    # ----- jobs ----------------------------------------------------------------------------
+
+    def create_job(self, job: Obj) -> None:
+        self._count("create_job")
+        try:
+            self.batch.create_namespaced_job(job["metadata"]["namespace"], cast(Any, job))
+        except ApiException as error:
+            if error.status != 409:
+                raise
+
+    def fetch_job(self, namespace: str, name: str) -> Obj | None:
+        self._count("get_job")
+        try:
+            job = self.batch.read_namespaced_job(name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        result: Obj = self.api.sanitize_for_serialization(job)  # type: ignore[no-untyped-call]
+        return result
+
+    def delete_job(self, namespace: str, name: str) -> None:
+        """Delete a trial's Job and its pods (Background propagation; the default orphans pods)."""
+        self._count("delete_job")
+        try:
+            self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background")
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    # ----- events --------------------------------------------------------------------------
+
+    def emit_event(self, obj: Obj, reason: str, message: str, kind: str = "Normal") -> None:
+        self._count("create_event")
+        meta = obj["metadata"]
+        now = dt.datetime.now(dt.UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(
+                generate_name=f"{meta['name']}.", namespace=meta["namespace"]
+            ),
+            involved_object=client.V1ObjectReference(
+                api_version=obj["apiVersion"],
+                kind=obj["kind"],
+                name=meta["name"],
+                namespace=meta["namespace"],
+                uid=meta.get("uid"),
+            ),
+            reason=reason,
+            message=message[:1000],
+            type=kind,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+            source=client.V1EventSource(component="kubetune-operator"),
+            reporting_component="kubetune.io/operator",
+            reporting_instance="kubetune-operator",
+        )
+        with contextlib.suppress(ApiException):  # best effort: never fail a reconcile over one
+            self.core.create_namespaced_event(meta["namespace"], event)

@@ -1,0 +1,170 @@
+"""Pure builders of the objects the operator creates: a Trial per engine suggestion, a Job per
+Trial (placeholders substituted, labels, owner references, the GPU shortcut, the metrics
+sidecar). No I/O: dicts in, dicts out, so every rule here is unit-tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubetune.api.study import API_VERSION, Study
+from kubetune.api.template import placeholder_values, render_placeholders
+from kubetune.engine import NewTrial
+
+STUDY_LABEL = "kubetune.io/study"
+TRIAL_LABEL = "kubetune.io/trial"
+OUTPUT_DIR = "/kubetune"
+OUTPUT_FILE = f"{OUTPUT_DIR}/output.log"
+SIDECAR_NAME = "kubetune-metrics"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class SidecarSettings:
+    image: str
+    collector_url: str
+
+
+def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def build_trial(study_obj: Mapping[str, Any], new: NewTrial) -> dict[str, Any]:
+    study = study_obj["metadata"]["name"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Trial",
+        "metadata": {
+            "name": new.name,
+            "namespace": study_obj["metadata"]["namespace"],
+            "labels": {STUDY_LABEL: study, TRIAL_LABEL: new.name},
+            "ownerReferences": [owner_reference(study_obj)],
+        },
+        "spec": {
+            "study": study,
+            "index": new.index,
+            "params": dict(new.params),
+            **({"budget": new.budget} if new.budget is not None else {}),
+        },
+    }
+
+
+def _substitute(node: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(node, str):
+        return render_placeholders(node, values)
+    if isinstance(node, list):
+        return [_substitute(item, values) for item in node]
+    if isinstance(node, dict):
+        return {k: _substitute(v, values) for k, v in node.items()}
+    return node
+
+
+def _add_gpus(pod: dict[str, Any], study: Study) -> None:
+    resources = study.spec.resources
+    if not resources.gpus:
+        return
+    trainer = pod["containers"][0]
+    limits = trainer.setdefault("resources", {}).setdefault("limits", {})
+    limits[GPU_RESOURCE] = str(resources.gpus)
+    tolerations = pod.setdefault("tolerations", [])
+    tolerations.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+    selector = pod.setdefault("nodeSelector", {})
+    selector["nvidia.com/gpu.present"] = "true"
+    if resources.gpu_type:
+        selector["nvidia.com/gpu.product"] = resources.gpu_type
+
+
+def _wrap_trainer(trainer: dict[str, Any]) -> None:
+    """Tee the trainer's output into the shared volume, keeping its exit code (POSIX sh)."""
+    argv = list(trainer.get("command") or []) + list(trainer.get("args") or [])
+    script = (
+        f'{{ "$@" 2>&1; echo $? > {OUTPUT_DIR}/exit-code; }} | tee -a {OUTPUT_FILE}; '
+        f"exit $(cat {OUTPUT_DIR}/exit-code)"
+    )
+    trainer["command"] = ["/bin/sh", "-c", script, "kubetune-trainer", *argv]
+    trainer.pop("args", None)
+    mounts = trainer.setdefault("volumeMounts", [])
+    mounts.append({"name": "kubetune-output", "mountPath": OUTPUT_DIR})
+
+
+def build_sidecar(study: Study, trial: str, token: str, sidecar: SidecarSettings) -> dict[str, Any]:
+    objective = study.spec.objective
+    metrics = [objective.metric, *objective.additional_metrics]
+    env = {
+        "KUBETUNE_TRIAL": trial,
+        "KUBETUNE_TOKEN": token,
+        "KUBETUNE_COLLECTOR_URL": sidecar.collector_url,
+        "KUBETUNE_OUTPUT": OUTPUT_FILE,
+        "KUBETUNE_METRICS": ",".join(metrics),
+        "KUBETUNE_FORMAT": study.spec.metrics.format,
+        "KUBETUNE_REGEX": study.spec.metrics.regex or "",
+    }
+    return {
+        "name": SIDECAR_NAME,
+        "image": sidecar.image,
+        "restartPolicy": "Always",  # a native sidecar: the Job completes when the trainer exits
+        "command": ["kubetune", "sidecar"],
+        "env": [{"name": k, "value": v} for k, v in env.items()]
+        + [
+            {
+                "name": "KUBETUNE_NAMESPACE",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+            }
+        ],
+        "volumeMounts": [{"name": "kubetune-output", "mountPath": OUTPUT_DIR}],
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+    }
+
+
+def build_job(
+    study: Study, trial_obj: Mapping[str, Any], token: str, sidecar: SidecarSettings | None
+) -> dict[str, Any]:
+    """The trial's Job: the user's template, substituted, labelled, owned by the Trial."""
+    meta = trial_obj["metadata"]
+    spec = trial_obj["spec"]
+    values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"))
+    template = study.spec.trial_template.model_dump(mode="json", by_alias=True, exclude_none=True)
+    template = _substitute(copy.deepcopy(template), values)
+    job_spec = template["spec"]
+    job_spec.setdefault("backoffLimit", 0)  # a trial is one attempt: retries skew the search
+    pod_template = job_spec["template"]
+    labels = {STUDY_LABEL: study.name, TRIAL_LABEL: meta["name"]}
+    pod_meta = pod_template.setdefault("metadata", {})
+    pod_meta.setdefault("labels", {}).update(labels)
+    pod = pod_template["spec"]
+    pod.setdefault("restartPolicy", "Never")
+    _add_gpus(pod, study)
+    if sidecar is not None and study.spec.metrics.prometheus is None:
+        _wrap_trainer(pod["containers"][0])
+        pod.setdefault("volumes", []).append({"name": "kubetune-output", "emptyDir": {}})
+        pod.setdefault("initContainers", []).append(
+            build_sidecar(study, meta["name"], token, sidecar)
+        )
+    job_meta = template.get("metadata", {})
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "labels": {**job_meta.get("labels", {}), **labels},
+            "annotations": {
+                **job_meta.get("annotations", {}),
+                "kubetune.io/params": json.dumps(spec["params"]),
+            },
+            "ownerReferences": [owner_reference(trial_obj)],
+        },
+        "spec": job_spec,
+    }

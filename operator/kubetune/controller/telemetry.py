@@ -1,0 +1,56 @@
+"""The operator's own Prometheus metrics: studies and trials by phase, decision latency,
+collector reports accepted and refused. Served by prometheus_client on --metrics-address."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+TRIAL_PHASES = ("pending", "running", "succeeded", "failed", "earlyStopped", "killed")
+
+
+class Telemetry:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.study_phase = Gauge(
+            "kubetune_study_phase",
+            "1 for the phase each study is in",
+            ["namespace", "study", "phase"],
+            registry=self.registry,
+        )
+        self.trials = Gauge(
+            "kubetune_trials",
+            "Trials of each study by phase",
+            ["namespace", "study", "phase"],
+            registry=self.registry,
+        )
+        self.decision_seconds = Histogram(
+            "kubetune_decision_seconds",
+            "Time the engine took for one decision",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+            registry=self.registry,
+        )
+        self.reports_accepted = Counter(
+            "kubetune_collector_reports_accepted",
+            "Reports recorded by the collector",
+            registry=self.registry,
+        )
+        self.reports_refused = Counter(
+            "kubetune_collector_reports_refused",
+            "Reports refused by the collector",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def record_study(self, namespace: str, study: str, status: Mapping[str, Any]) -> None:
+        for phase in ("Created", "Running", "Succeeded", "Failed"):
+            self.study_phase.labels(namespace, study, phase).set(
+                1 if status["phase"] == phase else 0
+            )
+        for phase in TRIAL_PHASES:
+            self.trials.labels(namespace, study, phase).set(status["trials"].get(phase, 0))
+
+    def serve(self, host: str, port: int) -> None:
+        start_http_server(port, addr=host, registry=self.registry)

@@ -1,0 +1,138 @@
+"""`kubetune sidecar`: the native sidecar in each trial pod (one image with the operator).
+
+It follows the file the trainer's output is teed into, parses each line with the Study's
+format, and posts the reports to the operator's collector with the trial's token. Each report
+carries a sequence number, so a retried post is never recorded twice. On SIGTERM (the trainer
+exited and the pod is ending) it reads what is left, posts it with `final`, and exits 0.
+Standard library plus the line parsers: nothing heavy in every trial pod.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.study import MetricsSource
+from kubetune.metrics.lines import BadValue, LineParser, build_parser
+
+FLUSH_SECONDS = 0.5
+
+
+@dataclass
+class Sidecar:
+    output: Path
+    collector: str
+    token: str
+    namespace: str
+    trial: str
+    parse: LineParser
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    seq: int = 0
+    offset: int = 0
+    partial: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Sidecar:
+        source = MetricsSource(
+            format=env.get("KUBETUNE_FORMAT", "kubetune"), regex=env.get("KUBETUNE_REGEX") or None
+        )
+        known = [m for m in env.get("KUBETUNE_METRICS", "").split(",") if m]
+        return cls(
+            output=Path(env.get("KUBETUNE_OUTPUT", "/kubetune/output.log")),
+            collector=env["KUBETUNE_COLLECTOR_URL"].rstrip("/"),
+            token=env["KUBETUNE_TOKEN"],
+            namespace=env["KUBETUNE_NAMESPACE"],
+            trial=env["KUBETUNE_TRIAL"],
+            parse=build_parser(source, known),
+        )
+
+    def read(self, final: bool = False) -> None:
+        """Parse every complete line added since the last read (and a last partial one)."""
+        if not self.output.exists():
+            return
+        with self.output.open("r", encoding="utf-8", errors="replace") as stream:
+            stream.seek(self.offset)
+            chunk = stream.read()
+            self.offset = stream.tell()
+        text = self.partial + chunk
+        lines = text.split("\n")
+        self.partial = "" if final else lines.pop()
+        for line in lines:
+            self._take(line)
+
+    def _take(self, line: str) -> None:
+        parsed = self.parse(line)
+        if isinstance(parsed, BadValue):
+            if self.error is None:
+                self.error = str(parsed)
+        elif parsed is not None:
+            self.seq += 1
+            self.pending.append(
+                {"seq": self.seq, "step": parsed.step, "metrics": dict(parsed.metrics)}
+            )
+
+    def flush(self, final: bool = False, attempts: int = 5) -> bool:
+        if not self.pending and self.error is None and not final:
+            return True
+        body = {
+            "namespace": self.namespace,
+            "trial": self.trial,
+            "reports": self.pending,
+            "final": final,
+        }
+        if self.error is not None:
+            body["error"] = self.error
+        request = urllib.request.Request(
+            f"{self.collector}/v1/reports",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        for attempt in range(attempts):
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+                self.pending, self.error = [], None
+                return True
+            except urllib.error.HTTPError as error:
+                if error.code in (401, 403, 404):  # retrying cannot fix these
+                    print(
+                        f"kubetune sidecar: collector refused reports: {error.code}",
+                        file=sys.stderr,
+                    )
+                    self.pending = []
+                    return False
+            except OSError:
+                pass
+            time.sleep(min(2.0, 0.2 * 2**attempt))
+        return False
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        while not self.stop.wait(FLUSH_SECONDS):
+            self.read()
+            self.flush()
+        self.read(final=True)
+        self.flush(final=True)
+        return 0
+
+
+def main() -> int:
+    try:
+        return Sidecar.from_env(os.environ).run()
+    except KeyError as missing:
+        print(f"kubetune sidecar: environment variable {missing} is not set", file=sys.stderr)
+        return 2

@@ -1,0 +1,283 @@
+"""The table of bad Study manifests: the unit tests check pydantic and the generated CRD with
+cel-python; the cluster tests send each one to the real API server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Mutate = Callable[[dict[str, Any]], None]
+
+
+def param(index: int, **fields: Any) -> Mutate:
+    def mutate(m: dict[str, Any]) -> None:
+        m["spec"]["parameters"][index].update(fields)
+        for key, value in list(fields.items()):
+            if value is None:
+                del m["spec"]["parameters"][index][key]
+
+    return mutate
+
+
+def spec(path: str, value: Any) -> Mutate:
+    def mutate(m: dict[str, Any]) -> None:
+        node = m["spec"]
+        *parents, last = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+
+    return mutate
+
+
+def both(*mutations: Mutate) -> Mutate:
+    def mutate(m: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(m)
+
+    return mutate
+
+
+P = "spec.parameters"
+GRID = spec("algorithm", {"name": "grid"})
+ASHA = "spec.earlyStopping.settings"
+
+# (id, mutation, pydantic path, words in pydantic's message, API server path or None when only
+#  the operator-side validation can see it)
+CASES: list[tuple[str, Mutate, str, str, str | None]] = [
+    (
+        "log-needs-positive-min",
+        param(0, min=0.0),
+        f"{P}[0].min",
+        "must be > 0 when log is true",
+        f"{P}[0].min",
+    ),
+    ("min-not-below-max", param(1, min=5, max=4), f"{P}[1].min", "must be < max", f"{P}[1].min"),
+    ("float-without-max", param(0, max=None), f"{P}[0].max", "required for float", f"{P}[0]"),
+    (
+        "categorical-without-values",
+        param(2, values=None),
+        f"{P}[2].values",
+        "non-empty list",
+        f"{P}[2].values",
+    ),
+    (
+        "decimal-categorical",
+        param(2, values=[0.1, 0.5]),
+        f"{P}[2].values",
+        "strings or integers",
+        f"{P}[2].values[0]",
+    ),
+    ("empty-categorical", param(2, values=[]), f"{P}[2].values", "at least 1", f"{P}[2].values"),
+    (
+        "values-on-a-float",
+        param(0, values=[1, 2]),
+        f"{P}[0].values",
+        "only for categorical",
+        f"{P}[0].values",
+    ),
+    ("categorical-with-min", param(2, min=1), f"{P}[2].min", "take values only", f"{P}[2].type"),
+    ("int-with-fraction", param(1, min=1.5), f"{P}[1].min", "whole numbers", f"{P}[1].min"),
+    (
+        "step-with-log",
+        param(0, step=0.01),
+        f"{P}[0].step",
+        "cannot be combined with log",
+        f"{P}[0].step",
+    ),
+    ("negative-step", param(1, step=-1), f"{P}[1].step", "greater than 0", f"{P}[1].step"),
+    (
+        "step-wider-than-range",
+        param(1, step=10),
+        f"{P}[1].step",
+        "must be <= max - min",
+        f"{P}[1].step",
+    ),
+    ("unknown-type", param(0, type="double"), f"{P}[0].type", "must be one of", f"{P}[0].type"),
+    (
+        "bad-parameter-name",
+        param(0, name="learning rate"),
+        f"{P}[0].name",
+        "pattern",
+        f"{P}[0].name",
+    ),
+    ("duplicate-names", param(1, name="lr"), f"{P}[1].name", "duplicate parameter name", f"{P}"),
+    ("no-parameters", spec("parameters", []), P, "at least 1", P),
+    (
+        "bad-goal",
+        spec("objective", {"metric": "acc", "goal": "max"}),
+        "spec.objective.goal",
+        "must be one of",
+        "spec.objective.goal",
+    ),
+    (
+        "missing-objective",
+        spec("objective", None),
+        "spec.objective",
+        "required field is missing",
+        "spec.objective",
+    ),
+    (
+        "metric-repeated",
+        spec("objective", {"metric": "acc", "goal": "maximize", "additionalMetrics": ["acc"]}),
+        "spec.objective.additionalMetrics",
+        "must not repeat",
+        "spec.objective",
+    ),
+    (
+        "unknown-algorithm",
+        spec("algorithm", {"name": "tpe-ish"}),
+        "spec.algorithm.name",
+        "must be one of",
+        "spec.algorithm.name",
+    ),
+    (
+        "setting-of-another-algorithm",
+        spec("algorithm", {"name": "bayesian", "settings": {"gridPoints": 5}}),
+        "spec.algorithm.settings.gridPoints",
+        "unknown field",
+        "spec.algorithm.settings",
+    ),
+    (
+        "bad-setting-value",
+        spec("algorithm", {"name": "bayesian", "settings": {"nInitialPoints": 0}}),
+        "spec.algorithm.settings.nInitialPoints",
+        "greater than or equal to 1",
+        "spec.algorithm.settings.nInitialPoints",
+    ),
+    (
+        "negative-seed",
+        spec("algorithm", {"name": "random", "seed": -1}),
+        "spec.algorithm.seed",
+        "greater than or equal to 0",
+        "spec.algorithm.seed",
+    ),
+    ("grid-float-without-step", GRID, f"{P}[0].step", "grid search needs a step", P),
+    (
+        "asha-without-max-budget",
+        spec("earlyStopping", {"name": "asha", "settings": {"minBudget": 1}}),
+        f"{ASHA}.maxBudget",
+        "required",
+        "spec.earlyStopping.settings",
+    ),
+    (
+        "asha-min-over-max",
+        spec("earlyStopping", {"name": "asha", "settings": {"minBudget": 9, "maxBudget": 3}}),
+        f"{ASHA}.minBudget",
+        "must be < maxBudget",
+        "spec.earlyStopping.settings",
+    ),
+    (
+        "reduction-factor-one",
+        spec(
+            "earlyStopping",
+            {"name": "hyperband", "settings": {"maxBudget": 9, "reductionFactor": 1}},
+        ),
+        f"{ASHA}.reductionFactor",
+        "greater than or equal to 2",
+        f"{ASHA}.reductionFactor",
+    ),
+    (
+        "budget-parameter-unknown",
+        spec(
+            "earlyStopping",
+            {"name": "asha", "settings": {"maxBudget": 9, "budgetParameter": "epochs"}},
+        ),
+        f"{ASHA}.budgetParameter",
+        "must name a float or int parameter",
+        "spec.earlyStopping",
+    ),
+    (
+        "median-with-rung-setting",
+        spec("earlyStopping", {"name": "median", "settings": {"maxBudget": 9}}),
+        f"{ASHA}.maxBudget",
+        "unknown field",
+        "spec.earlyStopping.settings",
+    ),
+    (
+        "zero-max-trials",
+        spec("budget", {"maxTrials": 0}),
+        "spec.budget.maxTrials",
+        "greater than or equal to 1",
+        "spec.budget.maxTrials",
+    ),
+    (
+        "zero-parallelism",
+        spec("budget", {"parallelism": 0}),
+        "spec.budget.parallelism",
+        "greater than or equal to 1",
+        "spec.budget.parallelism",
+    ),
+    (
+        "timeout-in-words",
+        spec("budget", {"timeout": "10 minutes"}),
+        "spec.budget.timeout",
+        "pattern",
+        "spec.budget.timeout",
+    ),
+    (
+        "typo-in-budget",
+        spec("budget", {"maxTrial": 10}),
+        "spec.budget.maxTrial",
+        "unknown field",
+        "spec.budget.maxTrial",
+    ),
+    (
+        "regex-without-groups",
+        spec("metrics", {"format": "regex", "regex": "acc (.*)"}),
+        "spec.metrics.regex",
+        "named groups",
+        None,
+    ),
+    (
+        "regex-format-without-regex",
+        spec("metrics", {"format": "regex"}),
+        "spec.metrics.regex",
+        "named groups",
+        "spec.metrics.regex",
+    ),
+    (
+        "regex-with-other-format",
+        spec("metrics", {"format": "keyvalue", "regex": "(?P<name>x)(?P<value>y)"}),
+        "spec.metrics.regex",
+        "only used with format: regex",
+        "spec.metrics.regex",
+    ),
+    (
+        "unknown-placeholder",
+        spec(
+            "trialTemplate",
+            {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {"name": "t", "image": "i", "args": ["${trial.params.momentum}"]}
+                            ]
+                        }
+                    }
+                }
+            },
+        ),
+        "spec.trialTemplate",
+        "unknown placeholder ${trial.params.momentum}",
+        None,
+    ),
+    (
+        "no-containers",
+        spec("trialTemplate", {"spec": {"template": {"spec": {"containers": []}}}}),
+        "spec.trialTemplate.spec.template.spec.containers",
+        "at least 1",
+        "spec.trialTemplate.spec.template.spec.containers",
+    ),
+    (
+        "negative-gpus",
+        spec("resources", {"gpus": -1}),
+        "spec.resources.gpus",
+        "greater than or equal to 0",
+        "spec.resources.gpus",
+    ),
+]

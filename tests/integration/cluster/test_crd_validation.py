@@ -1,0 +1,61 @@
+"""Every bad manifest of the table is refused by the real API server, naming the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bad_manifests import CASES, Mutate
+
+from .conftest import ROOT, Cluster
+from factories import manifest
+
+pytestmark = pytest.mark.cluster
+SERVER_CASES = [c for c in CASES if c[4] is not None]
+
+
+@pytest.fixture(scope="module")
+def studies_crd(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(ROOT / "crds"))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/studies.kubetune.io", "--timeout=60s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "server_path"),
+    [(c[1], c[4]) for c in SERVER_CASES],
+    ids=[c[0] for c in SERVER_CASES],
+)
+def test_the_api_server_refuses_it_naming_the_field(
+    cluster: Cluster, studies_crd: None, namespace: str, mutate: Mutate, server_path: str
+) -> None:
+    bad = manifest()
+    mutate(bad)
+    refused = cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "-f",
+        "-",
+        stdin=json.dumps(bad),
+        namespace=namespace,
+        check=False,
+    )
+    assert refused.returncode != 0, f"accepted:\n{refused.stdout}"
+    assert server_path in refused.stderr, refused.stderr
+
+
+def test_the_api_server_accepts_a_good_one(
+    cluster: Cluster, studies_crd: None, namespace: str
+) -> None:
+    accepted = cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "-f",
+        "-",
+        stdin=json.dumps(manifest()),
+        namespace=namespace,
+        check=False,
+    )
+    assert accepted.returncode == 0, accepted.stderr

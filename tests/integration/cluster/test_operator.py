@@ -1,0 +1,417 @@
+"""The operator on the real API server, running as a process: studies end to end on kwok
+nodes, with the test playing each trial's side exactly as the sidecar would."""
+
+from __future__ import annotations
+
+import json
+import random
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT, Cluster, wait_until
+from .operator_harness import Operator, Player, post_reports, report_and_finish, score
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(ROOT / "crds"))
+    for name in ("studies.kubetune.io", "trials.kubetune.io"):
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+
+
+@pytest.fixture
+def operator(
+    cluster: Cluster, crds: None, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Operator]:
+    running = Operator(cluster, namespace, tmp_path)
+    running.start()
+    yield running
+    running.stop()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        print(running.log_tail(200))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)
+
+
+def study(name: str, **spec: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "apiVersion": "kubetune.io/v1alpha1",
+        "kind": "Study",
+        "metadata": {"name": name},
+        "spec": {
+            "objective": {"metric": "score", "goal": "maximize"},
+            "parameters": [{"name": "x", "type": "float", "min": 0.0, "max": 1.0}],
+            "algorithm": {"name": "random", "seed": 4},
+            "budget": {"maxTrials": 6, "parallelism": 2},
+            "trialTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "trainer",
+                                    "image": "trainer:test",
+                                    "command": ["python", "train.py"],
+                                    "args": ["--x=${trial.params.x}"],
+                                }
+                            ]
+                        }
+                    }
+                }
+            },
+        },
+    }
+    document["spec"].update(spec)
+    return document
+
+
+def trials_of(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.get(
+        "trials", "-l", f"kubetune.io/study={name}", namespace=namespace
+    )["items"]
+    return items
+
+
+def events(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.get("events", namespace=namespace)["items"]
+    return items
+
+
+def test_a_study_runs_end_to_end_on_kwok_nodes(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(study("e2e"), namespace=namespace)
+    Player(cluster, namespace, operator, "e2e").play(report_and_finish)
+    status = cluster.get("study", "e2e", namespace=namespace)["status"]
+    trials = trials_of(cluster, namespace, "e2e")
+    assert status["phase"] == "Succeeded" and status["finishedBecause"] == "MaxTrialsReached"
+    assert sorted(t["metadata"]["name"] for t in trials) == [f"e2e-{i}" for i in range(6)]
+    assert all(t["status"]["phase"] == "Succeeded" for t in trials)
+    best = max(trials, key=lambda t: t["status"]["objective"])
+    assert status["bestTrial"]["name"] == best["metadata"]["name"]
+    assert status["bestTrial"]["objective"] == pytest.approx(score(best["spec"]["params"]))
+    assert status["trials"]["succeeded"] == 6 and status["progress"] == "6/6"
+    assert status["observedGeneration"] == 1 and status["startTime"] and status["completionTime"]
+    job = cluster.get("job", "e2e-0", namespace=namespace)
+    assert job["metadata"]["labels"]["kubetune.io/trial"] == "e2e-0"
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "Trial"
+    assert trials[0]["metadata"]["ownerReferences"][0]["kind"] == "Study"
+    sidecar = job["spec"]["template"]["spec"]["initContainers"][0]
+    assert sidecar["restartPolicy"] == "Always"
+    reasons = {e["reason"] for e in events(cluster, namespace)}
+    assert {"TrialCreated", "BestTrialImproved", "StudyFinished"} <= reasons
+    columns = cluster.kubectl("get", "study", "e2e", namespace=namespace).stdout
+    assert "Succeeded" in columns and "6/6" in columns
+
+
+def test_early_stopping_deletes_the_job_and_records_why(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    spec = study(
+        "asha",
+        earlyStopping={
+            "name": "asha",
+            "settings": {"minBudget": 1, "maxBudget": 9, "reductionFactor": 3},
+        },
+        budget={"maxTrials": 8, "parallelism": 2},
+    )
+    cluster.apply(spec, namespace=namespace)
+
+    def curve(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
+        trial = pod["metadata"]["labels"]["kubetune.io/trial"]
+        for step in range(1, 10):
+            if (
+                player.post(
+                    pod,
+                    {
+                        "reports": [
+                            {
+                                "seq": step,
+                                "step": step,
+                                "metrics": {"score": score(params) * step / 9},
+                            }
+                        ]
+                    },
+                )
+                != 200
+            ):
+                break
+            phase = cluster.get("trial", trial, namespace=namespace).get("status", {}).get("phase")
+            if phase == "EarlyStopped":
+                player.done.add(pod["metadata"]["name"])
+                return
+        player.finish(pod)
+
+    Player(cluster, namespace, operator, "asha").play(curve)
+    status = cluster.get("study", "asha", namespace=namespace)["status"]
+    stopped = [
+        t for t in trials_of(cluster, namespace, "asha") if t["status"]["phase"] == "EarlyStopped"
+    ]
+    assert stopped, "some trial below the top third at a rung must have been stopped"
+    assert len(status["earlyStopped"]) == len(stopped)
+    for trial in stopped:
+        record = trial["status"]["stop"]
+        assert record["rule"] == "asha" and record["value"] < record["threshold"]
+        assert (
+            cluster.kubectl(
+                "get", "job", trial["metadata"]["name"], namespace=namespace, check=False
+            ).returncode
+            != 0
+        )
+    assert "TrialStoppedEarly" in {e["reason"] for e in events(cluster, namespace)}
+
+
+def test_gpu_trials_never_outnumber_the_gpus(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(
+        study("gpus", resources={"gpus": 1}, budget={"maxTrials": 14, "parallelism": 12}),
+        namespace=namespace,
+    )
+    peak = [0]
+
+    def count() -> None:
+        pods = cluster.get("pods", "-l", "kubetune.io/study=gpus", namespace=namespace)["items"]
+        running = [p for p in pods if p["status"].get("phase") == "Running"]
+        peak[0] = max(peak[0], len(running))
+        assert len(running) <= 8, f"{len(running)} trial pods Running with 8 GPUs"
+        waiting = {
+            p["metadata"]["labels"]["kubetune.io/trial"]
+            for p in pods
+            if p["status"].get("phase") == "Pending"
+        }
+        phases = {
+            t["metadata"]["name"]: t.get("status", {}).get("phase")
+            for t in trials_of(cluster, namespace, "gpus")
+        }
+        assert all(phases.get(t) in (None, "Pending") for t in waiting), (
+            "a trial waiting for a GPU is not Running"
+        )
+
+    def slow(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
+        count()
+        report_and_finish(player, pod, params)
+
+    Player(cluster, namespace, operator, "gpus").play(slow, each_round=count)
+    assert peak[0] == 8  # the scheduler filled every GPU, and no more
+    assert cluster.get("study", "gpus", namespace=namespace)["status"]["trials"]["succeeded"] == 14
+    job = cluster.get("job", "gpus-0", namespace=namespace)["spec"]["template"]["spec"]
+    assert job["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert job["nodeSelector"]["nvidia.com/gpu.present"] == "true"
+
+
+def test_killing_the_operator_three_times_loses_and_duplicates_nothing(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(
+        study("restarts", budget={"maxTrials": 10, "parallelism": 3}), namespace=namespace
+    )
+    rng = random.Random(7)
+    kills = [0]
+
+    def maybe_kill() -> None:
+        if kills[0] < 3 and rng.random() < 0.35:
+            operator.kill()
+            kills[0] += 1
+            operator.start()
+
+    Player(cluster, namespace, operator, "restarts").play(
+        report_and_finish, timeout=300, each_round=maybe_kill
+    )
+    assert kills[0] == 3
+    names = sorted(t["metadata"]["name"] for t in trials_of(cluster, namespace, "restarts"))
+    assert names == sorted(f"restarts-{i}" for i in range(10))
+    jobs = cluster.get("jobs", "-l", "kubetune.io/study=restarts", namespace=namespace)["items"]
+    assert len(jobs) == 10
+    assert (
+        cluster.get("study", "restarts", namespace=namespace)["status"]["trials"]["succeeded"] == 10
+    )
+
+
+def test_an_invalid_search_space_is_refused_by_the_api_server(
+    cluster: Cluster, namespace: str, crds: None
+) -> None:
+    bad = study("bad")
+    bad["spec"]["parameters"][0].update({"min": 0.0, "log": True})
+    refused = cluster.kubectl(
+        "apply", "-f", "-", stdin=json.dumps(bad), namespace=namespace, check=False
+    )
+    assert refused.returncode != 0
+    assert (
+        "spec.parameters[0].min" in refused.stderr
+        and "must be > 0 when log is true" in refused.stderr
+    )
+
+
+def test_changing_the_search_space_is_refused_but_the_budget_may_change(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(study("grow", budget={"maxTrials": 2, "parallelism": 1}), namespace=namespace)
+    player = Player(cluster, namespace, operator, "grow")
+    player.play(report_and_finish)
+    changed = cluster.kubectl(
+        "patch",
+        "study",
+        "grow",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"parameters": [{"name": "x", "type": "float", "min": 0, "max": 5}]}}),
+        namespace=namespace,
+        check=False,
+    )
+    assert changed.returncode != 0 and "spec.parameters cannot change" in changed.stderr
+    cluster.kubectl(
+        "patch",
+        "study",
+        "grow",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"budget": {"maxTrials": 4, "parallelism": 2}}}),
+        namespace=namespace,
+    )
+    wait_until(
+        lambda: len(trials_of(cluster, namespace, "grow")) == 4,
+        30,
+        "two more trials after maxTrials grew",
+    )
+    player.play(report_and_finish)
+    assert cluster.get("study", "grow", namespace=namespace)["status"]["progress"] == "4/4"
+
+
+def test_garbage_fails_one_trial_and_a_forged_report_is_refused(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(
+        study("garbage", budget={"maxTrials": 4, "parallelism": 2, "maxFailedTrials": 2}),
+        namespace=namespace,
+    )
+    forged = [0]
+
+    def behave(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
+        trial = pod["metadata"]["labels"]["kubetune.io/trial"]
+        if trial == "garbage-1":
+            assert (
+                player.post(pod, {"reports": [{"seq": 1, "step": 1, "metrics": {"score": "NaN"}}]})
+                == 200
+            )
+            player.done.add(pod["metadata"]["name"])
+            return
+        if trial == "garbage-2":  # another trial's token must not write here
+            other = "garbage-0" if trial != "garbage-0" else "garbage-3"
+            code = post_reports(
+                operator.collector,
+                namespace,
+                other,
+                "0" * 64,
+                {"reports": [{"seq": 99, "step": 1, "metrics": {"score": 99.0}}]},
+            )
+            assert code == 403
+            forged[0] += 1
+        report_and_finish(player, pod, params)
+
+    Player(cluster, namespace, operator, "garbage").play(behave)
+    trials = {t["metadata"]["name"]: t for t in trials_of(cluster, namespace, "garbage")}
+    assert trials["garbage-1"]["status"]["phase"] == "Failed"
+    assert (
+        "bad value" in trials["garbage-1"]["status"]["reason"]
+        and "NaN" in trials["garbage-1"]["status"]["reason"]
+    )
+    assert [n for n, t in trials.items() if t["status"]["phase"] == "Succeeded"] == [
+        "garbage-0",
+        "garbage-2",
+        "garbage-3",
+    ]
+    assert all(
+        r["metrics"]["score"] != 99.0
+        for t in trials.values()
+        for r in t["status"].get("reports", [])
+    )
+    assert forged[0] == 1
+    assert operator.metric("kubetune_collector_reports_refused_total", '{reason="bad-token"}') == 1
+    assert cluster.get("study", "garbage", namespace=namespace)["status"]["phase"] == "Succeeded"
+
+
+def test_deleting_a_study_deletes_its_trials_and_jobs(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(study("doomed", budget={"maxTrials": 4, "parallelism": 2}), namespace=namespace)
+    wait_until(
+        lambda: (
+            len(cluster.get("jobs", "-l", "kubetune.io/study=doomed", namespace=namespace)["items"])
+            == 2
+        ),
+        30,
+        "two Jobs",
+    )
+    cluster.kubectl("delete", "study", "doomed", namespace=namespace)
+    wait_until(
+        lambda: not trials_of(cluster, namespace, "doomed"),
+        60,
+        "the Trials to be garbage-collected",
+    )
+    wait_until(
+        lambda: (
+            not cluster.get("jobs", "-l", "kubetune.io/study=doomed", namespace=namespace)["items"]
+        ),
+        60,
+        "the Jobs to go",
+    )
+
+
+def test_a_study_reads_its_metrics_from_prometheus(
+    cluster: Cluster, namespace: str, operator: Operator, prometheus: dict[str, str]
+) -> None:
+    source = {
+        "url": prometheus["prometheus"],
+        "query": f'kubetune_e2e_score{{namespace="{namespace}",trial="${{trial.name}}"}}',
+    }
+    cluster.apply(
+        study("prom", metrics={"prometheus": source}, budget={"maxTrials": 4, "parallelism": 2}),
+        namespace=namespace,
+    )
+
+    def export(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
+        trial = pod["metadata"]["labels"]["kubetune.io/trial"]
+        value = score(params)
+        body = f"kubetune_e2e_score {value}\n".encode()
+        url = (
+            f"{prometheus['pushgateway']}/metrics/job/kubetune/namespace/{namespace}/trial/{trial}"
+        )
+        urllib.request.urlopen(
+            urllib.request.Request(url, data=body, method="PUT"), timeout=10
+        ).close()
+        query = urllib.parse.urlencode({"query": source["query"].replace("${trial.name}", trial)})
+
+        def scraped() -> bool:
+            with urllib.request.urlopen(
+                f"{prometheus['prometheus']}/api/v1/query?{query}", timeout=10
+            ) as r:
+                return bool(json.load(r)["data"]["result"])
+
+        wait_until(scraped, 30, f"Prometheus to scrape {trial}")
+        player.finish(pod)
+
+    Player(cluster, namespace, operator, "prom").play(export)
+    trials = trials_of(cluster, namespace, "prom")
+    assert all(t["status"]["phase"] == "Succeeded" for t in trials) and len(trials) == 4
+    for trial in trials:
+        assert trial["status"]["objective"] == pytest.approx(score(trial["spec"]["params"]))
+    job = cluster.get("job", "prom-0", namespace=namespace)["spec"]["template"]["spec"]
+    assert "initContainers" not in job  # no sidecar when Prometheus is the source
+    best = max(trials, key=lambda t: t["status"]["objective"])
+    assert (
+        cluster.get("study", "prom", namespace=namespace)["status"]["bestTrial"]["name"]
+        == best["metadata"]["name"]
+    )

@@ -1,0 +1,100 @@
+"""The metrics sidecar on its own: a real process's output in, exactly its reports out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from kubetune.controller.collector import serve_collector
+
+from conftest import wait_for
+
+TRAINER = """
+import sys, time, kubetune
+for step in range(1, 31):
+    kubetune.report(step=step, accuracy=step / 30, loss=1 - step / 30)
+    print(f"epoch {step} done, lr=0.1 noise")
+    if step % 10 == 0:
+        sys.stdout.flush(); time.sleep(0.3)
+sys.stdout.write('kubetune-report {"metrics": {"accuracy": 0.999}, "step": 31}')
+sys.stdout.flush()
+"""
+
+
+def test_the_sidecar_forwards_exactly_what_the_process_printed(tmp_path: Path) -> None:
+    received: list[dict[str, Any]] = []
+    finals: list[bool] = []
+    lock = threading.Lock()
+
+    def handle(namespace: str, trial: str, token: str, payload: dict[str, Any]) -> tuple[int, str]:
+        if token != "right-token" or (namespace, trial) != ("ns", "t-0"):
+            return 403, "no"
+        with lock:
+            received.extend(payload["reports"])
+            finals.append(bool(payload.get("final")))
+        return 200, "ok"
+
+    server = serve_collector("127.0.0.1", 0, handle)
+    output = tmp_path / "output.log"
+    env = {
+        **os.environ,
+        "KUBETUNE_OUTPUT": str(output),
+        "KUBETUNE_COLLECTOR_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "KUBETUNE_TOKEN": "right-token",
+        "KUBETUNE_NAMESPACE": "ns",
+        "KUBETUNE_TRIAL": "t-0",
+        "KUBETUNE_METRICS": "accuracy,loss",
+        "KUBETUNE_FORMAT": "kubetune",
+    }
+    sidecar = subprocess.Popen(
+        [sys.executable, "-m", "kubetune.cli", "sidecar"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with output.open("w") as out:  # the trainer's output teed into the shared volume
+        trainer = subprocess.run(
+            [sys.executable, "-c", TRAINER], stdout=out, stderr=subprocess.STDOUT, timeout=60
+        )
+    assert trainer.returncode == 0
+    wait_for(lambda: len(received) >= 30, 30, "the first 30 reports while the trainer's pod lives")
+    sidecar.send_signal(signal.SIGTERM)  # the kubelet ends the sidecar after the trainer exits
+    _, stderr = sidecar.communicate(timeout=30)
+    server.shutdown()
+    assert sidecar.returncode == 0, stderr
+    steps = [r["step"] for r in received]
+    assert steps == list(range(1, 32)), steps  # every report once, the unterminated last one too
+    assert [r["seq"] for r in received] == list(range(1, 32))
+    assert received[9]["metrics"] == {"accuracy": 10 / 30, "loss": 1 - 10 / 30}
+    assert received[-1]["metrics"] == {"accuracy": 0.999}
+    assert finals[-1] is True
+
+
+def test_the_sidecar_reports_a_bad_value_as_an_error(tmp_path: Path) -> None:
+    payloads: list[dict[str, Any]] = []
+    server = serve_collector(
+        "127.0.0.1", 0, lambda n, t, k, p: (payloads.append(p), (200, "ok"))[1]
+    )
+    output = tmp_path / "output.log"
+    output.write_text('kubetune-report {"metrics": {"accuracy": "NaN"}, "step": 1}\n')
+    env = {
+        **os.environ,
+        "KUBETUNE_OUTPUT": str(output),
+        "KUBETUNE_TOKEN": "x",
+        "KUBETUNE_NAMESPACE": "ns",
+        "KUBETUNE_TRIAL": "t",
+        "KUBETUNE_METRICS": "accuracy",
+        "KUBETUNE_COLLECTOR_URL": f"http://127.0.0.1:{server.server_address[1]}",
+    }
+    sidecar = subprocess.Popen([sys.executable, "-m", "kubetune.cli", "sidecar"], env=env)
+    wait_for(lambda: any("error" in p for p in payloads), 30, "the error to be posted")
+    sidecar.send_signal(signal.SIGTERM)
+    assert sidecar.wait(timeout=30) == 0
+    server.shutdown()
+    error = next(p["error"] for p in payloads if "error" in p)
+    assert "accuracy" in error and "NaN" in error

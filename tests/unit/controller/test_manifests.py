@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from typing import Any
+
+from kubetune.api import load_study
+from kubetune.controller import manifests, status, tokens
+from kubetune.engine import Best, Decision, Finish, NewTrial
+from kubetune.metrics.prometheus import parse_vector
+
+from factories import manifest, study
+
+STUDY_OBJ: dict[str, Any] = {
+    "apiVersion": "kubetune.io/v1alpha1",
+    "kind": "Study",
+    "metadata": {"name": "demo", "namespace": "ns", "uid": "u-1"},
+}
+SIDECAR = manifests.SidecarSettings(
+    image="kubetune/kubetune:test", collector_url="http://collector:8443"
+)
+
+
+def trial_obj(params: dict[str, Any], budget: float | None = None) -> dict[str, Any]:
+    trial = manifests.build_trial(STUDY_OBJ, NewTrial("demo-3", 3, params, budget))
+    trial["metadata"]["uid"] = "t-uid"
+    return trial
+
+
+def test_a_trial_is_owned_by_its_study_and_labelled() -> None:
+    trial = trial_obj({"lr": 0.01})
+    assert trial["metadata"]["labels"] == {
+        "kubetune.io/study": "demo",
+        "kubetune.io/trial": "demo-3",
+    }
+    assert trial["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert trial["spec"] == {"study": "demo", "index": 3, "params": {"lr": 0.01}}
+
+
+def test_the_job_substitutes_placeholders_and_wraps_the_trainer_for_the_sidecar() -> None:
+    document = manifest()
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = ["--lr=${trial.params.lr}", "--name=${trial.name}"]
+    job = manifests.build_job(
+        load_study(document),
+        trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"}),
+        "tok",
+        SIDECAR,
+    )
+    pod = job["spec"]["template"]["spec"]
+    trainer = pod["containers"][0]
+    assert trainer["command"][:2] == ["/bin/sh", "-c"]
+    assert trainer["command"][-4:] == ["python", "train.py", "--lr=0.01", "--name=demo-3"]
+    assert "args" not in trainer
+    [sidecar] = pod["initContainers"]
+    env = {e["name"]: e.get("value") for e in sidecar["env"]}
+    assert sidecar["restartPolicy"] == "Always" and env["KUBETUNE_TOKEN"] == "tok"
+    assert (
+        env["KUBETUNE_METRICS"] == "accuracy"
+        and env["KUBETUNE_COLLECTOR_URL"] == "http://collector:8443"
+    )
+    assert job["spec"]["backoffLimit"] == 0 and pod["restartPolicy"] == "Never"
+    assert job["metadata"]["ownerReferences"][0]["kind"] == "Trial"
+    assert job["spec"]["template"]["metadata"]["labels"]["kubetune.io/trial"] == "demo-3"
+
+
+def test_the_gpu_shortcut_becomes_limits_selector_and_toleration() -> None:
+    spec = study(resources={"gpus": 2, "gpuType": "NVIDIA-A100"})
+    pod = manifests.build_job(spec, trial_obj({"lr": 0.01}), "t", None)["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert pod["nodeSelector"] == {
+        "nvidia.com/gpu.present": "true",
+        "nvidia.com/gpu.product": "NVIDIA-A100",
+    }
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
+        "tolerations"
+    ]
+    assert "initContainers" not in pod  # no sidecar configured
+
+
+def test_tokens_are_per_trial() -> None:
+    token = tokens.build_token(b"s", "ns", "demo-1", "uid-1")
+    assert tokens.check_token(b"s", "ns", "demo-1", "uid-1", token)
+    assert not tokens.check_token(b"s", "ns", "demo-2", "uid-2", token)
+    assert not tokens.check_token(b"other", "ns", "demo-1", "uid-1", token)
+
+
+def test_job_outcomes() -> None:
+    assert status.job_outcome({"status": {}}) == ("Pending", None)
+    assert status.job_outcome({"status": {"active": 1, "ready": 1}}) == ("Running", None)
+    assert status.job_outcome(
+        {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    ) == ("Succeeded", None)
+    phase, reason = status.job_outcome(
+        {
+            "status": {
+                "conditions": [
+                    {
+                        "type": "Failed",
+                        "status": "True",
+                        "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit",
+                    }
+                ]
+            }
+        }
+    )
+    assert phase == "Failed" and reason is not None and "BackoffLimitExceeded" in reason
+
+
+def test_reports_stay_bounded_keeping_the_latest() -> None:
+    reports = [{"step": i, "metrics": {"a": float(i)}} for i in range(500)]
+    merged = status.merge_reports(reports[:300], reports[300:])
+    assert len(merged) == 200
+    assert merged[-100:] == reports[-100:]
+    assert merged[0] == reports[0]
+    assert [r["step"] for r in merged] == sorted(r["step"] for r in merged)
+
+
+def test_history_is_rebuilt_from_trial_objects_and_status_follows_the_decision() -> None:
+    trial = trial_obj({"lr": 0.01})
+    trial["status"] = {
+        "phase": "Succeeded",
+        "objective": 0.9,
+        "reports": [{"step": 1, "metrics": {"accuracy": 0.9}}],
+    }
+    history = status.history_from_trials("demo", [trial], 0.0)
+    assert history.trials[0].objective == 0.9 and history.trials[0].index == 3
+    decision = Decision(
+        finish=Finish("MaxTrialsReached", True, "done"), best=Best("demo-3", {"lr": 0.01}, 0.9)
+    )
+    built = status.build_study_status({}, history, decision, 1, 2, 0.0)
+    assert built["phase"] == "Succeeded" and built["progress"] == "1/1"
+    assert built["bestTrial"] == {"name": "demo-3", "params": {"lr": 0.01}, "objective": 0.9}
+    assert (
+        built["conditions"][0]["reason"] == "MaxTrialsReached" and built["observedGeneration"] == 2
+    )
+
+
+def test_prometheus_samples_become_reports_by_step() -> None:
+    response = {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": {"__name__": "acc", "step": "2"}, "value": [0, "0.8"]},
+                {"metric": {"step": "1"}, "value": [0, "0.5"]},
+            ],
+        },
+    }
+    reports = parse_vector(response, "accuracy")
+    assert [(r.step, dict(r.metrics)) for r in reports] == [
+        (1, {"accuracy": 0.5}),
+        (2, {"accuracy": 0.8}),
+    ]  # type: ignore[union-attr]
+    bad = parse_vector(
+        {
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, "NaN"]}]},
+        },
+        "a",
+    )
+    assert "NaN" in str(bad[0])
