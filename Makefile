@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test unit lint format crds bench clean cluster-build cluster-up cluster-down prometheus-up
+.PHONY: venv demo test unit lint format crds bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ cluster-down:
 ## prometheus-up: Prometheus and the Pushgateway (Debian's packages) on 127.0.0.1
 prometheus-up:
 	hack/prometheus-up.sh
+
+## bench-operator: 20 studies x 20 trials on the local cluster; latency, API requests, memory
+bench-operator: venv cluster-build
+	$(BIN)/python benchmarks/operator_bench.py --out benchmarks/results/operator.json
 
 clean:
 	rm -rf $(VENV) kubetune-runs .mypy_cache .ruff_cache .pytest_cache

@@ -72,7 +72,8 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
             "KUBETUNE_COLLECTOR_URL", "http://kubetune-collector.kubetune-system.svc:8443"
         ),
     )
-    _reconciler = Reconciler(Kube(), OperatorConfig(secret=_secret(), sidecar=sidecar), telemetry)
+    kube = Kube(on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc())
+    _reconciler = Reconciler(kube, OperatorConfig(secret=_secret(), sidecar=sidecar), telemetry)
     host, port = _address(os.environ.get("KUBETUNE_COLLECTOR_ADDRESS", "0.0.0.0:8443"))
     server = serve_collector(host, port, _reconciler.record_reports)
     log.info("collector listening on %s:%d", *server.server_address[:2])
@@ -92,13 +93,19 @@ def study_changed(namespace: str | None, name: str, **_: Any) -> None:
 @kopf.on.event(GROUP, VERSION, "trials")
 def trial_changed(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
     if event.get("type") != "DELETED":
-        reconciler().reconcile_study(body["metadata"]["namespace"], body["spec"]["study"])
+        reconciler().trial_changed(_plain(body))
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={manifests.TRIAL_LABEL: kopf.PRESENT})
 def job_changed(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
     if event.get("type") != "DELETED":
         reconciler().sync_job(_plain(body))
+
+
+@kopf.on.event("", "v1", "pods", labels={manifests.TRIAL_LABEL: kopf.PRESENT})
+def pod_changed(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+    if event.get("type") != "DELETED":
+        reconciler().sync_pod(_plain(body))
 
 
 def _running(status: Mapping[str, Any], **_: Any) -> bool:

@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, cast
 
 from kubernetes import client, config
@@ -23,7 +24,7 @@ Obj = dict[str, Any]
 
 
 class Kube:
-    def __init__(self) -> None:
+    def __init__(self, on_call: Callable[[str], None] | None = None) -> None:
         try:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         except config.ConfigException:
@@ -34,10 +35,13 @@ class Kube:
         self.core = client.CoreV1Api(self.api)
         self.calls: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._on_call = on_call
 
     def _count(self, verb: str) -> None:
         with self._lock:
             self.calls[verb] += 1
+        if self._on_call is not None:
+            self._on_call(verb)
 
     # ----- studies and trials ------------------------------------------------------------
 

@@ -78,6 +78,9 @@ class Reconciler:
         self.clock = clock
         self._studies = _Coalescer()
         self._trial_locks: dict[str, threading.Lock] = {}
+        self._settled: set[str] = set()  # an optimisation only: rebuilt by the first events
+        self._trials_seen: dict[str, tuple[Any, int]] = {}
+        self._jobs_ensured: set[str] = set()
         self._trial_locks_guard = threading.Lock()
 
     # ----- the study ------------------------------------------------------------------------
@@ -157,9 +160,12 @@ class Reconciler:
             self._ensure_job(study, created)
             self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
             records.append(TrialRecord(new.name, new.index, dict(new.params), budget=new.budget))
-        for trial in trials.values():  # a restart between creating a Trial and its Job
+        for trial in trials.values():  # once per process: a restart between a Trial and its Job
+            key = f"{namespace}/{trial['metadata']['name']}"
+            phase = (trial.get("status") or {}).get("phase", "Pending")
             if (
-                not (trial.get("status") or {}).get("jobName")
+                phase == "Pending"
+                and key not in self._jobs_ensured
                 and trial["metadata"]["name"] not in changed
             ):
                 self._ensure_job(study, trial)
@@ -169,17 +175,15 @@ class Reconciler:
         meta = trial["metadata"]
         token = tokens.build_token(self.config.secret, meta["namespace"], meta["name"], meta["uid"])
         job = manifests.build_job(study, trial, token, self.config.sidecar)
-        annotations = job["metadata"]["annotations"]
-        annotations[METRIC_ANNOTATION] = study.spec.objective.metric
-        source = study.spec.metrics.prometheus
-        if source is not None:
-            annotations[PROMETHEUS_URL] = source.url
-            annotations[PROMETHEUS_QUERY] = prometheus.render_query(source.query, meta["name"])
-        self.kube.create_job(job)
-        if not (trial.get("status") or {}).get("jobName"):
-            self.kube.patch_trial_status(
-                meta["namespace"], meta["name"], {"phase": "Pending", "jobName": meta["name"]}
-            )
+        pod_meta = job["spec"]["template"].setdefault("metadata", {})
+        for notes in (job["metadata"]["annotations"], pod_meta.setdefault("annotations", {})):
+            notes[METRIC_ANNOTATION] = study.spec.objective.metric
+            source = study.spec.metrics.prometheus
+            if source is not None:
+                notes[PROMETHEUS_URL] = source.url
+                notes[PROMETHEUS_QUERY] = prometheus.render_query(source.query, meta["name"])
+        self.kube.create_job(job)  # an existing Job (after a restart) is not an error
+        self._jobs_ensured.add(f"{meta['namespace']}/{meta['name']}")
 
     def _end_trial(self, namespace: str, name: str, trial_status: Obj) -> None:
         self.kube.patch_trial_status(namespace, name, trial_status)
@@ -231,51 +235,86 @@ class Reconciler:
     # ----- a trial's Job -----------------------------------------------------------------------
 
     def sync_job(self, job: Obj) -> None:
-        meta = job["metadata"]
-        name = meta.get("labels", {}).get(manifests.TRIAL_LABEL)
-        if not name:
-            return
+        """A Job's verdict; only terminal ones matter here (the pod says when it runs)."""
+        phase, reason = status.job_outcome(job)
+        if phase in ("Succeeded", "Failed"):
+            self._settle(job, phase, reason)
+
+    def sync_pod(self, pod: Obj) -> None:
+        """The trial's pod: the fastest word on Running, Succeeded and Failed. A pod ends
+        (sidecar flushed and stopped) a second or more before the Job controller says so."""
+        phase, reason = status.pod_outcome(pod)
+        if phase != "Pending":
+            self._settle(pod, phase, reason)
+
+    def _settle(self, source: Obj, phase: str, reason: str | None) -> None:
+        meta = source["metadata"]
+        name = (meta.get("labels") or {}).get(manifests.TRIAL_LABEL)
+        key = f"{meta['namespace']}/{name}"
+        if not name or f"{key}/{phase}" in self._settled or f"{key}/done" in self._settled:
+            return  # a phase already applied (by the pod or the Job): every later event is noise
+        seen = f"{key}/{phase}"
         with self._trial_lock(meta["namespace"], name):
             trial = self.kube.fetch_trial(meta["namespace"], name)
             if trial is None:
                 return
             current = trial.get("status") or {}
             if current.get("phase") in TERMINAL:
+                self._remember(f"{key}/done")
                 return
-            phase, reason = status.job_outcome(job)
+            if current.get("phase") == phase:
+                self._remember(seen)
+                return
             update: Obj = {}
-            annotations = meta.get("annotations") or {}
             if phase == "Succeeded":
-                metric = annotations.get(METRIC_ANNOTATION, "")
-                if PROMETHEUS_QUERY in annotations:  # the last word comes from Prometheus
-                    trial = (
-                        self._pull(
-                            trial,
-                            annotations[PROMETHEUS_URL],
-                            annotations[PROMETHEUS_QUERY],
-                            metric,
-                        )
-                        or trial
-                    )
-                    if (trial.get("status") or {}).get("phase") in TERMINAL:
-                        return
-                objective = final_objective(status.trial_record(trial).reports, metric)
-                if objective is None:
-                    phase, reason = "Failed", f"objective metric {metric!r} never reported"
+                trial, objective, reason = self._objective(trial, meta.get("annotations") or {})
+                if objective is None and reason is None:
+                    return  # failed meanwhile (a bad value from Prometheus)
+                phase = "Succeeded" if objective is not None else "Failed"
                 update["objective"] = objective
-            if phase == current.get("phase") or (
-                phase == "Pending" and current.get("phase") == "Running"
-            ):
-                return  # no news, or a pod that ended before its Job says so: never step back
             update.update({"phase": phase, "reason": reason})
             stamp = status.now_iso(self.clock())
             if phase == "Running" and not current.get("startTime"):
                 update["startTime"] = stamp
+            update.setdefault("jobName", name)
             if phase in TERMINAL:
                 update["completionTime"] = stamp
             self.kube.patch_trial_status(meta["namespace"], name, update)
+            self._remember(f"{key}/done" if phase in TERMINAL else seen)
             if phase == "Failed":
                 self.kube.emit_event(trial, "TrialFailed", reason or "failed", "Warning")
+
+    def _objective(
+        self, trial: Obj, annotations: Mapping[str, str]
+    ) -> tuple[Obj, float | None, str | None]:
+        """The finished trial's objective, or why there is none."""
+        metric = annotations.get(METRIC_ANNOTATION, "")
+        if PROMETHEUS_QUERY in annotations:  # the last word comes from Prometheus
+            pulled = self._pull(
+                trial, annotations[PROMETHEUS_URL], annotations[PROMETHEUS_QUERY], metric
+            )
+            trial = pulled or trial
+            if (trial.get("status") or {}).get("phase") in TERMINAL:
+                return trial, None, None
+        objective = final_objective(status.trial_record(trial).reports, metric)
+        if objective is None:
+            return trial, None, f"objective metric {metric!r} never reported"
+        return trial, objective, None
+
+    def _remember(self, seen: str) -> None:
+        if len(self._settled) > 100_000:  # bounded: forgetting only costs one extra GET
+            self._settled.clear()
+        self._settled.add(seen)
+
+    def trial_changed(self, trial: Obj) -> None:
+        """Reconcile the trial's study when the trial's phase or its reports changed."""
+        meta, current = trial["metadata"], trial.get("status") or {}
+        phase = current.get("phase") if current.get("phase") in TERMINAL else "active"
+        fingerprint = (phase, len(current.get("reports") or []))
+        if self._trials_seen.get(meta["uid"]) == fingerprint:
+            return  # Pending -> Running and bookkeeping patches change nothing to decide
+        self._trials_seen[meta["uid"]] = fingerprint
+        self.reconcile_study(meta["namespace"], trial["spec"]["study"])
 
     # ----- Prometheus ---------------------------------------------------------------------------
 

@@ -67,6 +67,25 @@ def job_outcome(job: Mapping[str, Any]) -> tuple[str, str | None]:
     return "Pending", None
 
 
+def pod_outcome(pod: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(phase, reason) of a trial from its pod; a failure names the trainer's exit code."""
+    status = pod.get("status") or {}
+    phase = status.get("phase", "Pending")
+    if phase == "Failed":
+        trainer = (status.get("containerStatuses") or [{}])[0]
+        ended = (trainer.get("state") or {}).get("terminated") or {}
+        if "exitCode" in ended:
+            detail = ended.get("message") or ended.get("reason") or ""
+            return "Failed", f"trainer exited with code {ended['exitCode']}" + (
+                f": {detail}" if detail else ""
+            )
+        return "Failed", f"pod failed: {status.get('reason') or status.get('message') or 'unknown'}"
+    if phase == "Running":
+        trainer = (status.get("containerStatuses") or [{}])[0]
+        return ("Running", None) if "running" in (trainer.get("state") or {}) else ("Pending", None)
+    return ("Succeeded", None) if phase == "Succeeded" else ("Pending", None)
+
+
 def merge_reports(
     existing: list[dict[str, Any]], new: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:

@@ -37,6 +37,12 @@ class Telemetry:
             "Reports recorded by the collector",
             registry=self.registry,
         )
+        self.api_requests = Counter(
+            "kubetune_api_requests",
+            "Kubernetes API requests made by the operator's own code",
+            ["verb"],
+            registry=self.registry,
+        )
         self.reports_refused = Counter(
             "kubetune_collector_reports_refused",
             "Reports refused by the collector",
