@@ -31,7 +31,8 @@ from kubetune.controller.telemetry import Telemetry
 log = logging.getLogger("kubetune.operator")
 _reconciler: Reconciler | None = None
 PROMETHEUS_INTERVAL = 2.0
-SAFETY_INTERVAL = 10.0
+TIMEOUT_INTERVAL = 5.0  # studies with budget.timeout: how late a timeout may be noticed
+HEAL_INTERVAL = 60.0  # every running study: a safety net, not how decisions are made
 
 
 def _secret() -> bytes:
@@ -126,7 +127,16 @@ def pull_prometheus(namespace: str | None, name: str, **_: Any) -> None:
     reconciler().poll_prometheus(namespace, name)
 
 
-@kopf.timer(GROUP, VERSION, "studies", interval=SAFETY_INTERVAL, when=_running)
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "studies",
+    interval=TIMEOUT_INTERVAL,
+    when=_running,
+    field="spec.budget.timeout",
+    value=kopf.PRESENT,
+)
+@kopf.timer(GROUP, VERSION, "studies", interval=HEAL_INTERVAL, when=_running)
 def tick(namespace: str | None, name: str, **_: Any) -> None:
     """Timeouts have no event of their own; a slow tick also heals anything a watch missed."""
     assert namespace is not None

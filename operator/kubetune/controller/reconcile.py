@@ -81,6 +81,7 @@ class Reconciler:
         self._settled: set[str] = set()  # an optimisation only: rebuilt by the first events
         self._trials_seen: dict[str, tuple[Any, int]] = {}
         self._jobs_ensured: set[str] = set()
+        self._stopping: dict[str, str] = {}  # study -> its stopping rule, to skip useless wakes
         self._trial_locks_guard = threading.Lock()
 
     # ----- the study ------------------------------------------------------------------------
@@ -98,6 +99,7 @@ class Reconciler:
         except InvalidStudyError as error:
             self._refuse(obj, previous, error)
             return
+        self._stopping[f"{namespace}/{name}"] = study.spec.early_stopping.name
         trials = self.kube.list_trials(namespace, name)
         now = self.clock()
         started = status.parse_time(previous.get("startTime")) or now
@@ -157,6 +159,10 @@ class Reconciler:
         ]
         for new in decision.create:
             created = self.kube.create_trial(manifests.build_trial(obj, new))
+            self._trials_seen[created["metadata"]["uid"]] = (
+                "active",
+                0,
+            )  # its ADDED event: no news
             self._ensure_job(study, created)
             self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
             records.append(TrialRecord(new.name, new.index, dict(new.params), budget=new.budget))
@@ -310,7 +316,11 @@ class Reconciler:
         """Reconcile the trial's study when the trial's phase or its reports changed."""
         meta, current = trial["metadata"], trial.get("status") or {}
         phase = current.get("phase") if current.get("phase") in TERMINAL else "active"
-        fingerprint = (phase, len(current.get("reports") or []))
+        reports = len(current.get("reports") or [])
+        study = f"{meta['namespace']}/{trial['spec']['study']}"
+        if phase == "active" and self._stopping.get(study) == "none":
+            reports = 0  # without a stopping rule, reports decide nothing until the trial ends
+        fingerprint = (phase, reports)
         if self._trials_seen.get(meta["uid"]) == fingerprint:
             return  # Pending -> Running and bookkeeping patches change nothing to decide
         self._trials_seen[meta["uid"]] = fingerprint
