@@ -27,12 +27,11 @@ from kubetune.controller.collector import serve_collector
 from kubetune.controller.kube import Kube
 from kubetune.controller.reconcile import OperatorConfig, Reconciler
 from kubetune.controller.telemetry import Telemetry
+from kubetune.controller.ticker import Ticker
 
 log = logging.getLogger("kubetune.operator")
 _reconciler: Reconciler | None = None
-PROMETHEUS_INTERVAL = 2.0
-TIMEOUT_INTERVAL = 5.0  # studies with budget.timeout: how late a timeout may be noticed
-HEAL_INTERVAL = 60.0  # every running study: a safety net, not how decisions are made
+_ticker: Ticker | None = None
 
 
 def _secret() -> bytes:
@@ -59,9 +58,14 @@ def reconciler() -> Reconciler:
     return _reconciler
 
 
+def ticker() -> Ticker:
+    assert _ticker is not None, "the operator has not started"
+    return _ticker
+
+
 @kopf.on.startup()
 def start(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _reconciler  # noqa: PLW0603 - kopf's handlers are module-level functions
+    global _reconciler, _ticker  # noqa: PLW0603 - kopf's handlers are module-level functions
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kubetune.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="kubetune.io")
     settings.posting.level = logging.WARNING
@@ -75,6 +79,8 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     kube = Kube(on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc())
     _reconciler = Reconciler(kube, OperatorConfig(secret=_secret(), sidecar=sidecar), telemetry)
+    _ticker = Ticker(_reconciler.reconcile_study, _reconciler.poll_prometheus)
+    _ticker.start()
     host, port = _address(os.environ.get("KUBETUNE_COLLECTOR_ADDRESS", "0.0.0.0:8443"))
     server = serve_collector(host, port, _reconciler.record_reports)
     log.info("collector listening on %s:%d", *server.server_address[:2])
@@ -109,38 +115,9 @@ def pod_changed(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> 
         reconciler().sync_pod(_plain(body))
 
 
-def _running(status: Mapping[str, Any], **_: Any) -> bool:
-    return status.get("phase") not in ("Succeeded", "Failed")
-
-
-@kopf.timer(
-    GROUP,
-    VERSION,
-    "studies",
-    interval=PROMETHEUS_INTERVAL,
-    when=_running,
-    field="spec.metrics.prometheus",
-    value=kopf.PRESENT,
-)
-def pull_prometheus(namespace: str | None, name: str, **_: Any) -> None:
-    assert namespace is not None
-    reconciler().poll_prometheus(namespace, name)
-
-
-@kopf.timer(
-    GROUP,
-    VERSION,
-    "studies",
-    interval=TIMEOUT_INTERVAL,
-    when=_running,
-    field="spec.budget.timeout",
-    value=kopf.PRESENT,
-)
-@kopf.timer(GROUP, VERSION, "studies", interval=HEAL_INTERVAL, when=_running)
-def tick(namespace: str | None, name: str, **_: Any) -> None:
-    """Timeouts have no event of their own; a slow tick also heals anything a watch missed."""
-    assert namespace is not None
-    reconciler().reconcile_study(namespace, name)
+@kopf.on.event(GROUP, VERSION, "studies")
+def study_event(event: Mapping[str, Any], body: Mapping[str, Any], **_: Any) -> None:
+    ticker().track(_plain(body), deleted=event.get("type") == "DELETED")
 
 
 def _plain(body: Mapping[str, Any]) -> dict[str, Any]:

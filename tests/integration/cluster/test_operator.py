@@ -343,7 +343,7 @@ def test_garbage_fails_one_trial_and_a_forged_report_is_refused(
     assert cluster.get("study", "garbage", namespace=namespace)["status"]["phase"] == "Succeeded"
 
 
-def test_deleting_a_study_deletes_its_trials_and_jobs(
+def test_deleting_a_study_deletes_its_trials_and_jobs_even_with_the_operator_down(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
     cluster.apply(study("doomed", budget={"maxTrials": 4, "parallelism": 2}), namespace=namespace)
@@ -355,7 +355,9 @@ def test_deleting_a_study_deletes_its_trials_and_jobs(
         30,
         "two Jobs",
     )
-    cluster.kubectl("delete", "study", "doomed", namespace=namespace)
+    assert not cluster.get("study", "doomed", namespace=namespace)["metadata"].get("finalizers")
+    operator.stop()  # an uninstalled or crashed operator must not make a Study undeletable
+    cluster.kubectl("delete", "study", "doomed", "--timeout=30s", namespace=namespace)
     wait_until(
         lambda: not trials_of(cluster, namespace, "doomed"),
         60,
@@ -414,4 +416,33 @@ def test_a_study_reads_its_metrics_from_prometheus(
     assert (
         cluster.get("study", "prom", namespace=namespace)["status"]["bestTrial"]["name"]
         == best["metadata"]["name"]
+    )
+
+
+def test_a_timeout_ends_the_study_and_kills_running_trials(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    cluster.apply(
+        study("slow", budget={"maxTrials": 6, "parallelism": 2, "timeout": "3s"}),
+        namespace=namespace,
+    )
+    wait_until(
+        lambda: (
+            (cluster.get("study", "slow", namespace=namespace).get("status") or {}).get("phase")
+            == "Failed"
+        ),
+        30,
+        "the timeout to end the study",
+    )
+    status = cluster.get("study", "slow", namespace=namespace)["status"]
+    assert status["finishedBecause"] == "Timeout" and status["trials"]["killed"] == 2
+    trials = trials_of(cluster, namespace, "slow")
+    assert {t["status"]["phase"] for t in trials} == {"Killed"}
+    assert all("Timeout" in t["status"]["reason"] for t in trials)
+    wait_until(
+        lambda: (
+            not cluster.get("jobs", "-l", "kubetune.io/study=slow", namespace=namespace)["items"]
+        ),
+        30,
+        "the Jobs to be deleted",
     )

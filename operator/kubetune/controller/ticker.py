@@ -1,0 +1,93 @@
+"""What has no watch event of its own: study timeouts, Prometheus pulls, a slow heal pass.
+
+kopf timers would do this, but they make kopf put a finalizer on every Study, and a Study
+with a finalizer cannot be deleted while the operator is down or uninstalled (kopf #1074).
+So a Study watch handler (no finalizer) keeps `Ticker`'s table of running studies, and one
+thread wakes each study when its next deadline comes. The table is rebuilt from the watch
+after a restart: kopf replays every existing Study as an event.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("kubetune.operator")
+PROMETHEUS_INTERVAL = 2.0  # how often a running Prometheus-backed study's trials are read
+TIMEOUT_INTERVAL = 5.0  # how late a study's budget.timeout may be noticed, at most
+HEAL_INTERVAL = 60.0  # every running study: a safety net, not how decisions are made
+
+
+@dataclass
+class _Watched:
+    prometheus: bool
+    timeout: bool
+    next_pull: float = 0.0
+    next_wake: float = 0.0
+
+
+class Ticker:
+    def __init__(
+        self,
+        reconcile: Callable[[str, str], None],
+        pull: Callable[[str, str], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.reconcile = reconcile
+        self.pull = pull
+        self.clock = clock
+        self.studies: dict[tuple[str, str], _Watched] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def track(self, body: Mapping[str, Any], deleted: bool = False) -> None:
+        meta, spec = body["metadata"], body.get("spec") or {}
+        key = (meta["namespace"], meta["name"])
+        phase = (body.get("status") or {}).get("phase")
+        with self.lock:
+            if deleted or phase in ("Succeeded", "Failed"):
+                self.studies.pop(key, None)
+                return
+            known = self.studies.get(key)
+            prometheus = bool((spec.get("metrics") or {}).get("prometheus"))
+            timeout = bool((spec.get("budget") or {}).get("timeout"))
+            if known is None:
+                now = self.clock()
+                self.studies[key] = _Watched(
+                    prometheus, timeout, now, now + self._interval(timeout)
+                )
+            else:
+                known.prometheus, known.timeout = prometheus, timeout
+
+    @staticmethod
+    def _interval(timeout: bool) -> float:
+        return TIMEOUT_INTERVAL if timeout else HEAL_INTERVAL
+
+    def due(self) -> list[tuple[str, tuple[str, str]]]:
+        """(what, study) pairs whose time has come, with their next deadlines moved on."""
+        now = self.clock()
+        work: list[tuple[str, tuple[str, str]]] = []
+        with self.lock:
+            for key, watched in self.studies.items():
+                if watched.prometheus and now >= watched.next_pull:
+                    watched.next_pull = now + PROMETHEUS_INTERVAL
+                    work.append(("pull", key))
+                if now >= watched.next_wake:
+                    watched.next_wake = now + self._interval(watched.timeout)
+                    work.append(("wake", key))
+        return work
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            for what, (namespace, name) in self.due():
+                try:
+                    (self.pull if what == "pull" else self.reconcile)(namespace, name)
+                except Exception:  # one study's trouble must not stop the others' clocks
+                    log.exception("%s of %s/%s failed", what, namespace, name)
+
+    def start(self) -> None:
+        threading.Thread(target=self.run, name="ticker", daemon=True).start()
