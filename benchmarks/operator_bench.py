@@ -318,10 +318,8 @@ def main() -> int:
         ("pod Succeeded", "latencyFromPodSucceededSeconds"),
         ("Trial Succeeded", "latencyFromTrialSucceededSeconds"),
     ):
-        figures = result[key]
-        print(
-            f"  completion -> next Job, from {label}: p50 {figures['p50']:.3f}s  p95 {figures['p95']:.3f}s"
-        )
+        p50, p95 = result[key]["p50"], result[key]["p95"]
+        print(f"  completion -> next Job, from {label}: p50 {p50:.3f}s  p95 {p95:.3f}s")
     print(f"  API requests per trial (operator's own code): {result['apiRequestsPerTrial']:.1f}")
     print(
         "    by verb: "
