@@ -70,6 +70,9 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="kubetune.io")
     settings.posting.level = logging.WARNING
     settings.execution.max_workers = 16
+    # kopf waits this long after an object's event for more before handling it (0.1 s by
+    # default), per hop; a trial's end crosses two hops (pod, then Trial) before the next Job.
+    settings.batching.batch_window = 0.01
     telemetry = Telemetry()
     sidecar = manifests.SidecarSettings(
         image=os.environ.get("KUBETUNE_SIDECAR_IMAGE", f"kubetune/kubetune:{__version__}"),

@@ -163,6 +163,10 @@ class Reconciler:
                 "active",
                 0,
             )  # its ADDED event: no news
+            # Pending before the Job exists, so this patch can never land after the pod's Running
+            self.kube.patch_trial_status(
+                namespace, new.name, {"phase": "Pending", "jobName": new.name}
+            )
             self._ensure_job(study, created)
             self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
             records.append(TrialRecord(new.name, new.index, dict(new.params), budget=new.budget))
@@ -285,10 +289,16 @@ class Reconciler:
             update.setdefault("jobName", name)
             if phase in TERMINAL:
                 update["completionTime"] = stamp
-            self.kube.patch_trial_status(meta["namespace"], name, update)
+            patched = self.kube.patch_trial_status(meta["namespace"], name, update)
             self._remember(f"{key}/done" if phase in TERMINAL else seen)
             if phase == "Failed":
                 self.kube.emit_event(trial, "TrialFailed", reason or "failed", "Warning")
+            if phase not in TERMINAL:
+                return
+            # Decide now rather than when our own patch comes back through the watch: one hop
+            # less between a trial's end and the next trial. Its watch event is then no news.
+            self._trials_seen[patched["metadata"]["uid"]] = self._fingerprint(patched)
+        self.reconcile_study(meta["namespace"], patched["spec"]["study"])
 
     def _objective(
         self, trial: Obj, annotations: Mapping[str, str]
@@ -312,15 +322,21 @@ class Reconciler:
             self._settled.clear()
         self._settled.add(seen)
 
-    def trial_changed(self, trial: Obj) -> None:
-        """Reconcile the trial's study when the trial's phase or its reports changed."""
+    def _fingerprint(self, trial: Obj) -> tuple[Any, int]:
+        """What about a trial can change a decision: its end, and its reports (when a
+        stopping rule reads them)."""
         meta, current = trial["metadata"], trial.get("status") or {}
         phase = current.get("phase") if current.get("phase") in TERMINAL else "active"
         reports = len(current.get("reports") or [])
         study = f"{meta['namespace']}/{trial['spec']['study']}"
         if phase == "active" and self._stopping.get(study) == "none":
             reports = 0  # without a stopping rule, reports decide nothing until the trial ends
-        fingerprint = (phase, reports)
+        return phase, reports
+
+    def trial_changed(self, trial: Obj) -> None:
+        """Reconcile the trial's study when the trial's phase or its reports changed."""
+        meta = trial["metadata"]
+        fingerprint = self._fingerprint(trial)
         if self._trials_seen.get(meta["uid"]) == fingerprint:
             return  # Pending -> Running and bookkeeping patches change nothing to decide
         self._trials_seen[meta["uid"]] = fingerprint

@@ -183,6 +183,12 @@ def test_gpu_trials_never_outnumber_the_gpus(
     peak = [0]
 
     def count() -> None:
+        # Trials first, pods second: pods never go back from Running to Pending, so a trial
+        # seen Running whose pod is later seen Pending is a real fault, not a race of snapshots.
+        phases = {
+            t["metadata"]["name"]: t.get("status", {}).get("phase")
+            for t in trials_of(cluster, namespace, "gpus")
+        }
         pods = cluster.get("pods", "-l", "kubetune.io/study=gpus", namespace=namespace)["items"]
         running = [p for p in pods if p["status"].get("phase") == "Running"]
         peak[0] = max(peak[0], len(running))
@@ -191,10 +197,6 @@ def test_gpu_trials_never_outnumber_the_gpus(
             p["metadata"]["labels"]["kubetune.io/trial"]
             for p in pods
             if p["status"].get("phase") == "Pending"
-        }
-        phases = {
-            t["metadata"]["name"]: t.get("status", {}).get("phase")
-            for t in trials_of(cluster, namespace, "gpus")
         }
         assert all(phases.get(t) in (None, "Pending") for t in waiting), (
             "a trial waiting for a GPU is not Running"
