@@ -45,20 +45,20 @@ class Kube:
 
     # ----- studies and trials ------------------------------------------------------------
 
-    def fetch_study(self, namespace: str, name: str) -> Obj | None:
-        self._count("get_study")
+    def _fetch(self, plural: str, namespace: str, name: str) -> Obj | None:
         try:
-            study: Obj = cast(
-                Obj,
-                self.custom.get_namespaced_custom_object(
-                    GROUP, VERSION, namespace, "studies", name
-                ),
+            found = self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, name
             )
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
-        return study
+        return cast(Obj, found)
+
+    def fetch_study(self, namespace: str, name: str) -> Obj | None:
+        self._count("get_study")
+        return self._fetch("studies", namespace, name)
 
     def list_trials(self, namespace: str, study: str) -> list[Obj]:
         self._count("list_trials")
@@ -70,16 +70,7 @@ class Kube:
 
     def fetch_trial(self, namespace: str, name: str) -> Obj | None:
         self._count("get_trial")
-        try:
-            trial: Obj = cast(
-                Obj,
-                self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "trials", name),
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        return trial
+        return self._fetch("trials", namespace, name)
 
     def create_trial(self, trial: Obj) -> Obj:
         self._count("create_trial")
