@@ -38,6 +38,7 @@ format: venv
 ## crds: regenerate crds/ from the pydantic models
 crds: venv
 	$(BIN)/kubetune crds --out crds
+	$(BIN)/kubetune crds --out charts/kubetune/crds
 
 ## bench: samplers on Branin, Hartmann-6 and digits SVC; prints a table, writes JSON
 bench: venv

@@ -1,0 +1,52 @@
+{{- define "kubetune.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "kubetune.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "kubetune.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kubetune.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}{{ default (include "kubetune.fullname" .) .Values.serviceAccount.name }}{{- else -}}{{ default "default" .Values.serviceAccount.name }}{{- end -}}
+{{- end -}}
+
+{{- define "kubetune.image" -}}
+{{ .Values.image.repository }}:{{ default .Chart.AppVersion .Values.image.tag }}
+{{- end -}}
+
+{{- define "kubetune.secretName" -}}
+{{ default (printf "%s-collector" (include "kubetune.fullname" .)) .Values.collector.existingSecret }}
+{{- end -}}
+
+{{/* The operator's permissions: exactly what kube.py and kopf use, nothing more. */}}
+{{- define "kubetune.rules" -}}
+- apiGroups: [kubetune.io]
+  resources: [studies, trials]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [kubetune.io]
+  resources: [studies/status, trials/status]
+  verbs: [get, patch]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+{{- if gt (int .Values.replicaCount) 1 }}
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings, clusterkopfpeerings]
+  verbs: [get, list, watch, patch, create]
+{{- end }}
+{{- end -}}

@@ -1,0 +1,166 @@
+"""The Helm chart: lint and template for every option, install onto the local cluster, and a
+full study run by an operator holding nothing but the chart's ServiceAccount identity."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import ROOT, Cluster
+from .operator_harness import Operator, Player, report_and_finish
+from .test_operator import study
+
+pytestmark = pytest.mark.cluster
+CHART = ROOT / "charts" / "kubetune"
+RELEASE, NAMESPACE = "kubetune", "kubetune-system"
+
+
+def helm(cluster: Cluster, *args: str) -> str:
+    done = subprocess.run(
+        [cluster.tool("helm"), "--kubeconfig", str(cluster.kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def rendered(cluster: Cluster, *values: str) -> list[dict[str, Any]]:
+    out = helm(cluster, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *values)
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.mark.parametrize(
+    "values", [[], ["-f", str(CHART / "ci-all-options.yaml")]], ids=["defaults", "all-options"]
+)
+def test_the_chart_lints(cluster: Cluster, values: list[str]) -> None:
+    assert "0 chart(s) failed" in helm(cluster, "lint", str(CHART), *values)
+
+
+def test_defaults_render_a_least_privilege_cluster_role_and_a_locked_down_pod(
+    cluster: Cluster,
+) -> None:
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in rendered(cluster)}
+    role = docs[("ClusterRole", "kubetune")]
+    granted = {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+    assert ("", "secrets", "get") not in granted and not any(r == "secrets" for _, r, _ in granted)
+    assert ("batch", "jobs", "create") in granted and (
+        "kubetune.io",
+        "trials/status",
+        "patch",
+    ) in granted
+    assert not any(v in ("*", "update", "deletecollection") for _, _, v in granted)
+    pod = docs[("Deployment", "kubetune")]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["image"] == "kubetune/kubetune:0.1.0"  # follows the package version
+    assert ("PodDisruptionBudget", "kubetune") not in docs
+
+
+def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster) -> None:
+    docs = rendered(cluster, "-f", str(CHART / "ci-all-options.yaml"))
+    kinds = [d["kind"] for d in docs]
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"] == [
+        "kubetune-discovery"
+    ]
+    assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Role") == [
+        "team-a",
+        "team-b",
+    ]
+    assert {"PodDisruptionBudget", "ServiceMonitor"} <= set(kinds)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--namespace=team-a" in args and "--peering=kubetune" in args
+    assert (
+        deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
+        == "my-collector-key"
+    )
+    assert "Secret" not in kinds  # an existing Secret is used, none generated
+
+
+@pytest.fixture(scope="module")
+def installed(cluster: Cluster) -> Iterator[str]:
+    helm(
+        cluster,
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--create-namespace",
+        "--wait=false",
+    )
+    yield RELEASE
+    helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE)
+
+
+def test_helm_install_establishes_crds_and_rbac(cluster: Cluster, installed: str) -> None:
+    for crd in ("studies.kubetune.io", "trials.kubetune.io"):
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+    assert cluster.get("clusterrole", "kubetune")["rules"]
+    assert cluster.get("serviceaccount", "kubetune", namespace=NAMESPACE)
+    secret = cluster.get("secret", "kubetune-collector", namespace=NAMESPACE)
+    assert len(secret["data"]["secret"]) > 40
+
+
+def token_kubeconfig(cluster: Cluster, tmp_path: Path) -> Path:
+    """A kubeconfig that authenticates as the chart's ServiceAccount (TokenRequest API)."""
+    token = cluster.kubectl(
+        "create", "token", "kubetune", "--duration=1h", namespace=NAMESPACE
+    ).stdout.strip()
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    admin["users"] = [{"name": "kubetune-sa", "user": {"token": token}}]
+    admin["contexts"][0]["context"]["user"] = "kubetune-sa"
+    path = tmp_path / "sa.kubeconfig"
+    path.write_text(yaml.safe_dump(admin))
+    return path
+
+
+def test_a_study_runs_under_the_charts_service_account_and_no_more(
+    cluster: Cluster, installed: str, namespace: str, tmp_path: Path
+) -> None:
+    kubeconfig = token_kubeconfig(cluster, tmp_path)
+    as_operator = Cluster(kubeconfig, cluster.bin_dir, cluster.state_dir)
+    assert (
+        as_operator.kubectl(
+            "auth", "can-i", "create", "jobs", namespace=namespace, check=False
+        ).stdout.strip()
+        == "yes"
+    )
+    for verb, resource, where in (
+        ("get", "secrets", "kube-system"),
+        ("list", "secrets", namespace),
+        ("delete", "nodes", None),
+        ("create", "pods", namespace),
+    ):
+        answer = as_operator.kubectl(
+            "auth", "can-i", verb, resource, namespace=where, check=False
+        ).stdout.strip()
+        assert answer == "no", f"the operator may {verb} {resource}"
+    operator = Operator(as_operator, namespace, tmp_path)
+    operator.start()
+    try:
+        cluster.apply(
+            study("charted", budget={"maxTrials": 4, "parallelism": 2}), namespace=namespace
+        )
+        Player(cluster, namespace, operator, "charted").play(report_and_finish)
+        status = cluster.get("study", "charted", namespace=namespace)["status"]
+        assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4
+        assert "Forbidden" not in operator.log_tail(400)
+    finally:
+        operator.stop()
