@@ -201,6 +201,88 @@ def command_sidecar(args: argparse.Namespace) -> int:
     return sidecar.main()
 
 
+def _cluster(args: argparse.Namespace) -> tuple[Any, str]:
+    """A Kube client for the current kubeconfig context, and the namespace to use."""
+    from kubetune.controller import kube  # noqa: PLC0415 - only the cluster commands need it
+
+    try:
+        namespace = args.namespace or kube.context_namespace()
+    except LookupError as error:
+        raise UsageError(str(error)) from None
+    return kube.Kube(), namespace
+
+
+def _fetch_study(client: Any, namespace: str, name: str) -> dict[str, Any]:
+    from kubetune.controller import kube  # noqa: PLC0415
+
+    try:
+        study: dict[str, Any] | None = client.fetch_study(namespace, name)
+    except kube.API_ERRORS as error:
+        raise UsageError(
+            f"cannot reach the cluster of the current kubeconfig context: {error}"
+        ) from None
+    if study is None:
+        raise UsageError(
+            f"no Study {name!r} in namespace {namespace!r} (kubectl get studies -A lists them)"
+        )
+    return study
+
+
+def command_status(args: argparse.Namespace) -> int:
+    from kubetune.controller import inspect  # noqa: PLC0415
+
+    kube, namespace = _cluster(args)
+    print(inspect.render_status(_fetch_study(kube, namespace, args.study)))
+    return 0
+
+
+def command_trials(args: argparse.Namespace) -> int:
+    from kubetune.controller import inspect  # noqa: PLC0415
+
+    kube, namespace = _cluster(args)
+    study = _fetch_study(kube, namespace, args.study)
+    print(inspect.render_trials(study, kube.list_trials(namespace, args.study)))
+    return 0
+
+
+def command_best(args: argparse.Namespace) -> int:
+    from kubetune.controller import inspect  # noqa: PLC0415
+
+    kube, namespace = _cluster(args)
+    best = inspect.best_document(_fetch_study(kube, namespace, args.study))
+    if best is None:
+        raise UsageError(f"Study {args.study!r} has no succeeded trial yet")
+    print(
+        json.dumps(best, indent=2)
+        if args.output == "json"
+        else yaml.safe_dump(best, sort_keys=False),
+        end="\n" if args.output == "json" else "",
+    )
+    return 0
+
+
+def command_logs(args: argparse.Namespace) -> int:
+    from kubetune.controller.kube import API_ERRORS, describe  # noqa: PLC0415
+
+    kube, namespace = _cluster(args)
+    if kube.fetch_trial(namespace, args.trial) is None:
+        raise UsageError(f"no Trial {args.trial!r} in namespace {namespace!r}")
+    pods = kube.list_pods(namespace, f"kubetune.io/trial={args.trial}")
+    if not pods:
+        raise UsageError(
+            f"Trial {args.trial!r} has no pod (not yet, or no more: a Job's pods go with it)"
+        )
+    pod = pods[-1]
+    container = pod["spec"]["containers"][0]["name"]
+    try:
+        print(kube.fetch_logs(namespace, pod["metadata"]["name"], container, args.tail), end="")
+    except API_ERRORS as error:
+        raise UsageError(
+            f"cannot read the logs of pod {pod['metadata']['name']}: {describe(error)}"
+        ) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubetune", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kubetune {__version__}")
@@ -240,6 +322,28 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     operator.add_argument("--verbose", action="store_true")
     operator.set_defaults(handler=command_operator)
+
+    for name, target, help_text in (
+        ("status", "study", "a Study's phase, progress, best trial and recent stops"),
+        ("trials", "study", "a Study's trials, best first"),
+        ("best", "study", "the best trial as JSON or YAML"),
+        ("logs", "trial", "the trainer's output of a trial's pod"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument(target)
+        sub.add_argument("-n", "--namespace", help="default: the kubeconfig context's namespace")
+        if name == "best":
+            sub.add_argument("-o", "--output", choices=["json", "yaml"], default="json")
+        if name == "logs":
+            sub.add_argument("--tail", type=int, help="only the last N lines")
+        sub.set_defaults(
+            handler={
+                "status": command_status,
+                "trials": command_trials,
+                "best": command_best,
+                "logs": command_logs,
+            }[name]
+        )
 
     sidecar = commands.add_parser("sidecar", help="the metrics sidecar in a trial pod (reads env)")
     sidecar.set_defaults(handler=command_sidecar)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -16,11 +17,33 @@ from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from kubetune.api.study import GROUP, VERSION
 from kubetune.controller.manifests import STUDY_LABEL
 
 Obj = dict[str, Any]
+#: What a call raises when the cluster is unreachable or refuses: the CLI turns it into a message.
+API_ERRORS: tuple[type[BaseException], ...] = (ApiException, HTTPError, OSError)
+
+
+def describe(error: BaseException) -> str:
+    """The API server's own message for a failed call, without headers and bodies."""
+    if isinstance(error, ApiException):
+        try:
+            return str(json.loads(error.body or "{}").get("message") or error.reason)
+        except ValueError:
+            return str(error.reason)
+    return str(error)
+
+
+def context_namespace() -> str:
+    """The current kubeconfig context's namespace, as kubectl would pick it."""
+    try:
+        _, current = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except config.ConfigException as error:
+        raise LookupError(f"no usable kubeconfig ({error}); set KUBECONFIG") from None
+    return str((current.get("context") or {}).get("namespace") or "default")
 
 
 class Kube:
@@ -135,6 +158,17 @@ class Kube:
         except ApiException as error:
             if error.status != 404:
                 raise
+
+    def list_pods(self, namespace: str, selector: str) -> list[Obj]:
+        self._count("list_pods")
+        pods = self.core.list_namespaced_pod(namespace, label_selector=selector)
+        return [cast(Obj, self.api.sanitize_for_serialization(p)) for p in pods.items]  # type: ignore[no-untyped-call]
+
+    def fetch_logs(self, namespace: str, pod: str, container: str, tail: int | None = None) -> str:
+        self._count("get_logs")
+        return str(
+            self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail)
+        )
 
     # ----- events --------------------------------------------------------------------------
 

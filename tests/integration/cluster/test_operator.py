@@ -4,7 +4,10 @@ nodes, with the test playing each trial's side exactly as the sidecar would."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import ROOT, Cluster, wait_until
 from .operator_harness import Operator, Player, post_reports, report_and_finish, score
@@ -448,3 +452,59 @@ def test_a_timeout_ends_the_study_and_kills_running_trials(
         30,
         "the Jobs to be deleted",
     )
+
+
+def kubetune_cli(
+    cluster: Cluster, *args: str, kubeconfig: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KUBECONFIG": kubeconfig if kubeconfig is not None else str(cluster.kubeconfig),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_the_cli_shows_status_trials_and_best_and_says_what_is_missing(
+    cluster: Cluster, namespace: str, operator: Operator, tmp_path: Path
+) -> None:
+    cluster.apply(study("shown", budget={"maxTrials": 3, "parallelism": 3}), namespace=namespace)
+    Player(cluster, namespace, operator, "shown").play(report_and_finish)
+    trials = {t["metadata"]["name"]: t for t in trials_of(cluster, namespace, "shown")}
+    best = max(trials.values(), key=lambda t: t["status"]["objective"])
+
+    status = kubetune_cli(cluster, "status", "shown", "-n", namespace)
+    assert status.returncode == 0, status.stderr
+    assert (
+        "Succeeded (MaxTrialsReached)" in status.stdout
+        and best["metadata"]["name"] in status.stdout
+    )
+
+    listed = kubetune_cli(cluster, "trials", "shown", "-n", namespace)
+    rows = listed.stdout.splitlines()
+    assert rows[0].split()[:3] == ["TRIAL", "PHASE", "SCORE"]
+    order = [r.split()[0] for r in rows[1:]]
+    expected = sorted(trials, key=lambda n: -trials[n]["status"]["objective"])
+    assert order == expected  # best first
+
+    as_json = json.loads(kubetune_cli(cluster, "best", "shown", "-n", namespace).stdout)
+    assert (
+        as_json["trial"] == best["metadata"]["name"]
+        and as_json["objective"] == best["status"]["objective"]
+    )
+    as_yaml = yaml.safe_load(
+        kubetune_cli(cluster, "best", "shown", "-n", namespace, "-o", "yaml").stdout
+    )
+    assert as_yaml == as_json
+
+    missing = kubetune_cli(cluster, "status", "nope", "-n", namespace)
+    assert missing.returncode == 2 and "no Study 'nope'" in missing.stderr
+    no_logs = kubetune_cli(cluster, "logs", "nope-0", "-n", namespace)
+    assert no_logs.returncode == 2 and "no Trial 'nope-0'" in no_logs.stderr
+    no_config = kubetune_cli(cluster, "status", "shown", kubeconfig=str(tmp_path / "absent"))
+    assert no_config.returncode == 2 and "kubeconfig" in no_config.stderr
