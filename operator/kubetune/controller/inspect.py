@@ -6,18 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubetune.tables import render_table
+
 Obj = Mapping[str, Any]
 
 
 def _value(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
 
 
 def render_status(study: Obj) -> str:
@@ -68,7 +63,7 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
                 (status.get("reason") or "")[:60],
             ]
         )
-    return _table(
+    return render_table(
         ["TRIAL", "PHASE", study["spec"]["objective"]["metric"].upper(), *names, "REASON"], rows
     )
 

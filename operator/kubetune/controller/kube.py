@@ -1,8 +1,8 @@
 """The only module that calls the Kubernetes API: thin verbs over the official client.
 
-Every call is counted (`calls`), which the operator benchmark reports as API requests per
-trial. Creates are idempotent (an existing object is not an error: names are deterministic,
-so a retry or a restart finds what it already made).
+Every call is reported to `on_call` (the operator's `kubetune_api_requests_total`), which the
+operator benchmark reads as API requests per trial. Creates are idempotent (an existing
+object is not an error: names are deterministic, so a retry or a restart finds what it made).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -56,13 +54,9 @@ class Kube:
         self.custom = client.CustomObjectsApi(self.api)
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
-        self.calls: Counter[str] = Counter()
-        self._lock = threading.Lock()
         self._on_call = on_call
 
     def _count(self, verb: str) -> None:
-        with self._lock:
-            self.calls[verb] += 1
         if self._on_call is not None:
             self._on_call(verb)
 

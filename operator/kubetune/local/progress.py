@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from kubetune.engine import Best, Decision, TrialState
 from kubetune.local.results import TrialRow
+from kubetune.tables import render_table
 
 
 def render_params(params: Mapping[str, Any]) -> str:
@@ -21,15 +22,6 @@ def render_params(params: Mapping[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
 
 
 def best_rows(rows: Sequence[TrialRow], maximize: bool, limit: int) -> list[TrialRow]:

@@ -19,6 +19,7 @@ import yaml
 
 from .conftest import ROOT, Cluster, wait_until
 from .operator_harness import Operator, Player, post_reports, report_and_finish, score
+from factories import manifest
 
 pytestmark = pytest.mark.cluster
 
@@ -50,34 +51,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def study(name: str, **spec: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "Study",
-        "metadata": {"name": name},
-        "spec": {
-            "objective": {"metric": "score", "goal": "maximize"},
-            "parameters": [{"name": "x", "type": "float", "min": 0.0, "max": 1.0}],
-            "algorithm": {"name": "random", "seed": 4},
-            "budget": {"maxTrials": 6, "parallelism": 2},
-            "trialTemplate": {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "trainer",
-                                    "image": "trainer:test",
-                                    "command": ["python", "train.py"],
-                                    "args": ["--x=${trial.params.x}"],
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-        },
+    """The tests' Study: one float x scored by the harness, random search, 6 trials, 2 at a time."""
+    sections: dict[str, Any] = {
+        "objective": {"metric": "score", "goal": "maximize"},
+        "parameters": [{"name": "x", "type": "float", "min": 0.0, "max": 1.0}],
+        "algorithm": {"name": "random", "seed": 4},
+        "budget": {"maxTrials": 6, "parallelism": 2},
     }
-    document["spec"].update(spec)
+    document = manifest(**{**sections, **spec})
+    document["metadata"]["name"] = name
     return document
 
 
