@@ -174,7 +174,9 @@ def render_yaml(document: dict[str, Any]) -> str:
 def command_operator(args: argparse.Namespace) -> int:
     import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
 
-    from kubetune.controller import handlers  # noqa: F401, PLC0415 - registers the handlers
+    from kubetune.controller import handlers  # noqa: PLC0415 - also registers the handlers
+    from kubetune.controller.kube import context_namespace  # noqa: PLC0415
+    from kubetune.controller.leader import LeaderElector  # noqa: PLC0415
 
     settings = {
         "KUBETUNE_COLLECTOR_ADDRESS": args.collector_address,
@@ -185,13 +187,27 @@ def command_operator(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in settings.items() if v is not None})
     namespaces = args.namespace or []
     kopf.configure(verbose=args.verbose)
-    kopf.run(
-        standalone=not args.peering,
-        peering_name=args.peering,
-        namespaces=namespaces,
-        clusterwide=not namespaces,
-        liveness_endpoint=args.liveness,
-    )
+    reconciler = handlers.prepare()  # collector and /metrics: served by standbys too
+    elector = None
+    if args.leader_election:
+        lease_namespace = (
+            args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or context_namespace()
+        )
+        elector = LeaderElector(reconciler.kube, lease_namespace, args.leader_election)
+        if not elector.acquire():
+            return 0
+        # Losing the Lease means another replica may act already: stop at once, mid-work.
+        elector.keep_renewing(on_lost=lambda: os._exit(1))
+    try:
+        kopf.run(
+            standalone=True,
+            namespaces=namespaces,
+            clusterwide=not namespaces,
+            liveness_endpoint=args.liveness,
+        )
+    finally:
+        if elector is not None:
+            elector.release()
     return 0
 
 
@@ -317,7 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics-address", help="the operator's own /metrics (default 0.0.0.0:8080)"
     )
     operator.add_argument(
-        "--peering", help="kopf peering name for several replicas (default: standalone)"
+        "--leader-election",
+        metavar="LEASE",
+        help="act only while holding this Lease (for several replicas); default: always act",
+    )
+    operator.add_argument(
+        "--leader-election-namespace",
+        help="the Lease's namespace (default $POD_NAMESPACE, else the kubeconfig's)",
     )
     operator.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     operator.add_argument("--verbose", action="store_true")

@@ -44,9 +44,4 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
-{{- if gt (int .Values.replicaCount) 1 }}
-- apiGroups: [kopf.dev]
-  resources: [kopfpeerings, clusterkopfpeerings]
-  verbs: [get, list, watch, patch, create]
-{{- end }}
 {{- end -}}

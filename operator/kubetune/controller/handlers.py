@@ -63,16 +63,13 @@ def ticker() -> Ticker:
     return _ticker
 
 
-@kopf.on.startup()
-def start(settings: kopf.OperatorSettings, **_: Any) -> None:
-    global _reconciler, _ticker  # noqa: PLW0603 - kopf's handlers are module-level functions
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kubetune.io")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="kubetune.io")
-    settings.posting.level = logging.WARNING
-    settings.execution.max_workers = 16
-    # kopf waits this long after an object's event for more before handling it (0.1 s by
-    # default), per hop; a trial's end crosses two hops (pod, then Trial) before the next Job.
-    settings.batching.batch_window = 0.01
+def prepare() -> Reconciler:
+    """Build the reconciler and start what every replica serves, leader or not: the collector
+    (sidecars reach any replica through the Service) and /metrics. Called by the CLI before
+    leader election; the kopf startup handler calls it when kopf is run directly."""
+    global _reconciler  # noqa: PLW0603 - kopf's handlers are module-level functions
+    if _reconciler is not None:
+        return _reconciler
     telemetry = Telemetry()
     sidecar = manifests.SidecarSettings(
         image=os.environ.get("KUBETUNE_SIDECAR_IMAGE", f"kubetune/kubetune:{__version__}"),
@@ -82,14 +79,30 @@ def start(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     kube = Kube(on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc())
     _reconciler = Reconciler(kube, OperatorConfig(secret=_secret(), sidecar=sidecar), telemetry)
-    _ticker = Ticker(_reconciler.reconcile_study, _reconciler.poll_prometheus)
-    _ticker.start()
     host, port = _address(os.environ.get("KUBETUNE_COLLECTOR_ADDRESS", "0.0.0.0:8443"))
     server = serve_collector(host, port, _reconciler.record_reports)
     log.info("collector listening on %s:%d", *server.server_address[:2])
     metrics = os.environ.get("KUBETUNE_METRICS_ADDRESS", "0.0.0.0:8080")
     if metrics:
         telemetry.serve(*_address(metrics))
+    return _reconciler
+
+
+@kopf.on.startup()
+def start(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Runs only where this process acts: after leader election, when there is one."""
+    global _ticker  # noqa: PLW0603 - kopf's handlers are module-level functions
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kubetune.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="kubetune.io")
+    settings.posting.level = logging.WARNING
+    settings.execution.max_workers = 16
+    # kopf waits this long after an object's event for more before handling it (0.1 s by
+    # default), per hop; a trial's end crosses two hops (pod, then Trial) before the next Job.
+    settings.batching.batch_window = 0.01
+    reconciler = prepare()
+    reconciler.telemetry.leader.set(1)
+    _ticker = Ticker(reconciler.reconcile_study, reconciler.poll_prometheus)
+    _ticker.start()
 
 
 @kopf.on.resume(GROUP, VERSION, "studies")

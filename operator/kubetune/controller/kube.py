@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubetune.api.study import GROUP, VERSION
+from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import STUDY_LABEL
 
 Obj = dict[str, Any]
@@ -54,6 +55,7 @@ class Kube:
         self.custom = client.CustomObjectsApi(self.api)
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
+        self.coordination = client.CoordinationV1Api(self.api)
         self._on_call = on_call
 
     def _count(self, verb: str) -> None:
@@ -107,15 +109,24 @@ class Kube:
             return found
         return created
 
-    def patch_trial_status(self, namespace: str, name: str, status: Obj) -> Obj:
+    def patch_trial_status(
+        self, namespace: str, name: str, status: Obj, resource_version: str | None = None
+    ) -> Obj:
+        """Merge-patch a Trial's status; with `resource_version`, only if nobody wrote since
+        (ConflictError otherwise): several replicas' collectors may write the same Trial."""
         self._count("patch_trial_status")
-        patched: Obj = cast(
-            Obj,
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, "trials", name, {"status": status}
-            ),
-        )
-        return patched
+        body: Obj = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
+        try:
+            patched = self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, "trials", name, body
+            )
+        except ApiException as error:
+            if error.status == 409:
+                raise ConflictError(describe(error)) from None
+            raise
+        return cast(Obj, patched)
 
     def patch_study_status(self, namespace: str, name: str, status: Obj) -> None:
         self._count("patch_study_status")
@@ -163,6 +174,44 @@ class Kube:
         return str(
             self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail)
         )
+
+    # ----- leases (leader election) --------------------------------------------------------
+
+    def read_lease(self, namespace: str, name: str) -> Obj | None:
+        self._count("get_lease")
+        try:
+            lease = self.coordination.read_namespaced_lease(name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return cast(Obj, self.api.sanitize_for_serialization(lease))  # type: ignore[no-untyped-call]
+
+    def create_lease(self, namespace: str, name: str, spec: Obj) -> Obj:
+        self._count("create_lease")
+        body = {"metadata": {"name": name, "namespace": namespace}, "spec": spec}
+        try:
+            lease = self.coordination.create_namespaced_lease(namespace, cast(Any, body))
+        except ApiException as error:
+            if error.status == 409:
+                raise ConflictError(describe(error)) from None
+            raise
+        return cast(Obj, self.api.sanitize_for_serialization(lease))  # type: ignore[no-untyped-call]
+
+    def replace_lease(self, namespace: str, name: str, spec: Obj, resource_version: str) -> Obj:
+        """A write that fails with ConflictError unless the Lease is still at `resource_version`."""
+        self._count("replace_lease")
+        body = {
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": resource_version},
+            "spec": spec,
+        }
+        try:
+            lease = self.coordination.replace_namespaced_lease(name, namespace, cast(Any, body))
+        except ApiException as error:
+            if error.status == 409:
+                raise ConflictError(describe(error)) from None
+            raise
+        return cast(Obj, self.api.sanitize_for_serialization(lease))  # type: ignore[no-untyped-call]
 
     # ----- events --------------------------------------------------------------------------
 

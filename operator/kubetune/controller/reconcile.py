@@ -19,6 +19,7 @@ from typing import Any
 from kubetune.api import InvalidStudyError, Study, load_study
 from kubetune.controller import manifests, status, tokens
 from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.leader import ConflictError
 from kubetune.controller.telemetry import Telemetry
 from kubetune.engine import Decision, History, TrialRecord, TrialState, decide
 from kubetune.engine.history import final_objective
@@ -390,7 +391,21 @@ class Reconciler:
     def record_reports(
         self, namespace: str, name: str, token: str, payload: Mapping[str, Any]
     ) -> tuple[int, str]:
-        """The collector's handler: (HTTP status, message). Refused reports are counted."""
+        """The collector's handler: (HTTP status, message). Refused reports are counted.
+
+        Every replica serves the collector (the Service spreads sidecars over them), so the
+        write is conditional on the Trial not having changed since it was read; on a conflict
+        the reports are merged again into what the other writer left."""
+        for _ in range(5):
+            try:
+                return self._record_reports(namespace, name, token, payload)
+            except ConflictError:
+                self.telemetry.api_requests.labels(verb="conflict").inc()
+        return 503, "the trial kept changing; retry"
+
+    def _record_reports(
+        self, namespace: str, name: str, token: str, payload: Mapping[str, Any]
+    ) -> tuple[int, str]:
         with self._trial_lock(namespace, name):
             trial = self.kube.fetch_trial(namespace, name)
             if trial is None:
@@ -431,7 +446,9 @@ class Reconciler:
             if current.get("phase", "Pending") == "Pending":
                 update["phase"] = "Running"
                 update["startTime"] = status.now_iso(self.clock())
-            self.kube.patch_trial_status(namespace, name, update)
+            self.kube.patch_trial_status(
+                namespace, name, update, resource_version=trial["metadata"]["resourceVersion"]
+            )
             self.telemetry.reports_accepted.inc(len(fresh))
             return 200, f"recorded {len(fresh)}"
 

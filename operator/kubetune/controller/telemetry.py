@@ -43,6 +43,11 @@ class Telemetry:
             ["verb"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "kubetune_leader",
+            "1 while this replica acts (holds the leader Lease, or runs alone)",
+            registry=self.registry,
+        )
         self.reports_refused = Counter(
             "kubetune_collector_reports_refused",
             "Reports refused by the collector",

@@ -31,9 +31,12 @@ def free_port() -> int:
 class Operator:
     """`kubetune operator` as a subprocess watching one namespace."""
 
-    def __init__(self, cluster: Cluster, namespace: str, log_dir: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, namespace: str, log_dir: Path, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.cluster = cluster
         self.namespace = namespace
+        self.extra_args = extra_args
         self.collector_port = free_port()
         self.metrics_port = free_port()
         self.collector = f"http://127.0.0.1:{self.collector_port}"
@@ -62,6 +65,7 @@ class Operator:
                 self.collector,
                 "--metrics-address",
                 f"127.0.0.1:{self.metrics_port}",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -77,14 +77,17 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"] == [
         "kubetune-discovery"
     ]
-    assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == "Role") == [
-        "team-a",
-        "team-b",
-    ]
+    assert sorted(
+        d["metadata"]["namespace"]
+        for d in docs
+        if d["kind"] == "Role" and d["metadata"]["name"] == "kubetune"
+    ) == ["team-a", "team-b"]
     assert {"PodDisruptionBudget", "ServiceMonitor"} <= set(kinds)
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--namespace=team-a" in args and "--peering=kubetune" in args
+    assert "--namespace=team-a" in args and "--leader-election=kubetune" in args
+    lease_role = next(d for d in docs if d["metadata"]["name"] == "kubetune-leader-election")
+    assert lease_role["metadata"]["namespace"] == NAMESPACE  # the Lease: release namespace only
     assert (
         deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
         == "my-collector-key"
@@ -147,12 +150,18 @@ def test_a_study_runs_under_the_charts_service_account_and_no_more(
         ("list", "secrets", namespace),
         ("delete", "nodes", None),
         ("create", "pods", namespace),
+        ("create", "leases", namespace),  # its Lease lives in the release namespace only
     ):
         answer = as_operator.kubectl(
             "auth", "can-i", verb, resource, namespace=where, check=False
         ).stdout.strip()
         assert answer == "no", f"the operator may {verb} {resource}"
-    operator = Operator(as_operator, namespace, tmp_path)
+    operator = Operator(
+        as_operator,
+        namespace,
+        tmp_path,
+        extra_args=("--leader-election", RELEASE, "--leader-election-namespace", NAMESPACE),
+    )
     operator.start()
     try:
         cluster.apply(
@@ -162,5 +171,7 @@ def test_a_study_runs_under_the_charts_service_account_and_no_more(
         status = cluster.get("study", "charted", namespace=namespace)["status"]
         assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4
         assert "Forbidden" not in operator.log_tail(400)
+        lease = cluster.get("lease", RELEASE, namespace=NAMESPACE)
+        assert lease["spec"]["holderIdentity"]  # it led by the chart's Role, not by luck
     finally:
         operator.stop()
