@@ -1,10 +1,11 @@
 # kubetune: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test unit lint format crds bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test unit lint format crds manifests bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,19 +27,23 @@ unit: venv
 	$(BIN)/python -m pytest tests/unit
 
 lint: venv
-	$(BIN)/ruff check operator tests benchmarks examples
-	$(BIN)/ruff format --check operator tests benchmarks examples
+	$(BIN)/ruff check operator tests benchmarks examples hack
+	$(BIN)/ruff format --check operator tests benchmarks examples hack
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: venv
-	$(BIN)/ruff check --fix operator tests benchmarks examples
-	$(BIN)/ruff format operator tests benchmarks examples
+	$(BIN)/ruff check --fix operator tests benchmarks examples hack
+	$(BIN)/ruff format operator tests benchmarks examples hack
 
 ## crds: regenerate crds/ from the pydantic models
 crds: venv
 	$(BIN)/kubetune crds --out crds
 	$(BIN)/kubetune crds --out charts/kubetune/crds
+
+## manifests: regenerate manifests/ (kubectl apply -k) from the Helm chart
+manifests: venv cluster-build
+	. <(hack/env.sh) && $(BIN)/python hack/gen-manifests.py "$$KUBETUNE_BIN_DIR/helm"
 
 ## bench: samplers on Branin, Hartmann-6 and digits SVC; prints a table, writes JSON
 bench: venv

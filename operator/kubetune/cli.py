@@ -175,7 +175,7 @@ def command_operator(args: argparse.Namespace) -> int:
     import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
 
     from kubetune.controller import handlers  # noqa: PLC0415 - also registers the handlers
-    from kubetune.controller.kube import context_namespace  # noqa: PLC0415
+    from kubetune.controller.kube import own_namespace  # noqa: PLC0415
     from kubetune.controller.leader import LeaderElector  # noqa: PLC0415
 
     settings = {
@@ -187,13 +187,14 @@ def command_operator(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in settings.items() if v is not None})
     namespaces = args.namespace or []
     kopf.configure(verbose=args.verbose)
+    home = args.operator_namespace or own_namespace()
+    os.environ["KUBETUNE_OPERATOR_NAMESPACE"] = home
+    if args.collector_secret:
+        os.environ["KUBETUNE_COLLECTOR_SECRET_NAME"] = args.collector_secret
     reconciler = handlers.prepare()  # collector and /metrics: served by standbys too
     elector = None
     if args.leader_election:
-        lease_namespace = (
-            args.leader_election_namespace or os.environ.get("POD_NAMESPACE") or context_namespace()
-        )
-        elector = LeaderElector(reconciler.kube, lease_namespace, args.leader_election)
+        elector = LeaderElector(reconciler.kube, home, args.leader_election)
         if not elector.acquire():
             return 0
         # Losing the Lease means another replica may act already: stop at once, mid-work.
@@ -338,8 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="act only while holding this Lease (for several replicas); default: always act",
     )
     operator.add_argument(
-        "--leader-election-namespace",
-        help="the Lease's namespace (default $POD_NAMESPACE, else the kubeconfig's)",
+        "--collector-secret",
+        metavar="SECRET",
+        help="Secret holding the collector's HMAC key (key `secret`); created if missing",
+    )
+    operator.add_argument(
+        "--operator-namespace",
+        help="where the Lease and the key Secret live (default $POD_NAMESPACE, else kubeconfig's)",
     )
     operator.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
     operator.add_argument("--verbose", action="store_true")

@@ -2,8 +2,11 @@
 
 Run with `kubetune operator` or `kopf run -m kubetune.controller.handlers`; configuration
 comes from the environment (the CLI sets it from its flags):
-  KUBETUNE_COLLECTOR_SECRET / _SECRET_FILE   HMAC key for per-trial tokens (keep it stable
-                                             across restarts: running trials hold tokens)
+  KUBETUNE_COLLECTOR_SECRET_NAME             a Secret (in KUBETUNE_OPERATOR_NAMESPACE) with
+                                             the HMAC key for per-trial tokens; created with
+                                             a random key when missing. Or the key itself:
+  KUBETUNE_COLLECTOR_SECRET_FILE / _SECRET   (keep it stable across restarts and equal across
+                                             replicas: running trials hold tokens)
   KUBETUNE_COLLECTOR_ADDRESS                 where the collector listens (0.0.0.0:8443)
   KUBETUNE_COLLECTOR_URL                     what sidecars post to
   KUBETUNE_SIDECAR_IMAGE                     the image of the metrics sidecar
@@ -34,7 +37,10 @@ _reconciler: Reconciler | None = None
 _ticker: Ticker | None = None
 
 
-def _secret() -> bytes:
+def _secret(kube: Kube) -> bytes:
+    name = os.environ.get("KUBETUNE_COLLECTOR_SECRET_NAME")
+    if name:
+        return kube.read_or_create_key(os.environ["KUBETUNE_OPERATOR_NAMESPACE"], name)
     if os.environ.get("KUBETUNE_COLLECTOR_SECRET"):
         return os.environ["KUBETUNE_COLLECTOR_SECRET"].encode()
     path = os.environ.get("KUBETUNE_COLLECTOR_SECRET_FILE")
@@ -78,7 +84,7 @@ def prepare() -> Reconciler:
         ),
     )
     kube = Kube(on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc())
-    _reconciler = Reconciler(kube, OperatorConfig(secret=_secret(), sidecar=sidecar), telemetry)
+    _reconciler = Reconciler(kube, OperatorConfig(secret=_secret(kube), sidecar=sidecar), telemetry)
     host, port = _address(os.environ.get("KUBETUNE_COLLECTOR_ADDRESS", "0.0.0.0:8443"))
     server = serve_collector(host, port, _reconciler.record_reports)
     log.info("collector listening on %s:%d", *server.server_address[:2])

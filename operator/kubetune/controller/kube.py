@@ -7,10 +7,14 @@ object is not an error: names are deterministic, so a retry or a restart finds w
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
+import os
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client, config
@@ -43,6 +47,17 @@ def context_namespace() -> str:
     except config.ConfigException as error:
         raise LookupError(f"no usable kubeconfig ({error}); set KUBECONFIG") from None
     return str((current.get("context") or {}).get("namespace") or "default")
+
+
+def own_namespace() -> str:
+    """Where the operator keeps its Lease and key: $POD_NAMESPACE, the pod's own namespace when
+    in a cluster, else the kubeconfig context's."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    mounted = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if mounted.exists():
+        return mounted.read_text().strip()
+    return context_namespace()
 
 
 class Kube:
@@ -174,6 +189,39 @@ class Kube:
         return str(
             self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail)
         )
+
+    # ----- the collector's key --------------------------------------------------------------
+
+    def read_or_create_key(self, namespace: str, name: str) -> bytes:
+        """The HMAC key in Secret `name` (key `secret`), created with a random key if missing.
+
+        Replicas racing to create it agree: the loser of the create reads the winner's."""
+        self._count("get_secret")
+        try:
+            found = self.core.read_namespaced_secret(name, namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+        else:
+            return base64.b64decode((found.data or {})["secret"])
+        key = secrets.token_hex(32)
+        body = {
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/managed-by": "kubetune-operator"},
+            },
+            "type": "Opaque",
+            "stringData": {"secret": key},
+        }
+        self._count("create_secret")
+        try:
+            self.core.create_namespaced_secret(namespace, cast(Any, body))
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            return self.read_or_create_key(namespace, name)
+        return key.encode()
 
     # ----- leases (leader election) --------------------------------------------------------
 

@@ -69,6 +69,19 @@ def test_defaults_render_a_least_privilege_cluster_role_and_a_locked_down_pod(
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["image"] == "kubetune/kubetune:0.1.0"  # follows the package version
     assert ("PodDisruptionBudget", "kubetune") not in docs
+    assert "--collector-secret=kubetune-collector" in container["args"]
+    home = docs[("Role", "kubetune-home")]
+    assert home["metadata"]["namespace"] == NAMESPACE
+    secret_rules = [r for r in home["rules"] if "secrets" in r["resources"]]
+    assert [(r["verbs"], r.get("resourceNames")) for r in secret_rules] == [
+        (["create"], None),
+        (["get"], ["kubetune-collector"]),  # its own key, by name; no list, no other Secret
+    ]
+    assert rendered(cluster) == rendered(cluster)  # no random values: GitOps-safe, manifests/
+
+
+def test_no_secret_is_rendered_so_template_and_install_agree(cluster: Cluster) -> None:
+    assert not [d for d in rendered(cluster) if d["kind"] == "Secret"]
 
 
 def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster) -> None:
@@ -86,13 +99,14 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--leader-election=kubetune" in args
-    lease_role = next(d for d in docs if d["metadata"]["name"] == "kubetune-leader-election")
+    lease_role = next(d for d in docs if d["metadata"]["name"] == "kubetune-home")
     assert lease_role["metadata"]["namespace"] == NAMESPACE  # the Lease: release namespace only
     assert (
         deployment["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
         == "my-collector-key"
     )
-    assert "Secret" not in kinds  # an existing Secret is used, none generated
+    home = next(d for d in docs if d["metadata"]["name"] == "kubetune-home")
+    assert not [r for r in home["rules"] if "secrets" in r["resources"]]  # it is mounted
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +131,6 @@ def test_helm_install_establishes_crds_and_rbac(cluster: Cluster, installed: str
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
     assert cluster.get("clusterrole", "kubetune")["rules"]
     assert cluster.get("serviceaccount", "kubetune", namespace=NAMESPACE)
-    secret = cluster.get("secret", "kubetune-collector", namespace=NAMESPACE)
-    assert len(secret["data"]["secret"]) > 40
 
 
 def token_kubeconfig(cluster: Cluster, tmp_path: Path) -> Path:
@@ -151,6 +163,7 @@ def test_a_study_runs_under_the_charts_service_account_and_no_more(
         ("delete", "nodes", None),
         ("create", "pods", namespace),
         ("create", "leases", namespace),  # its Lease lives in the release namespace only
+        ("get", "secrets/someone-elses", NAMESPACE),  # only its own key, by name
     ):
         answer = as_operator.kubectl(
             "auth", "can-i", verb, resource, namespace=where, check=False
@@ -160,9 +173,18 @@ def test_a_study_runs_under_the_charts_service_account_and_no_more(
         as_operator,
         namespace,
         tmp_path,
-        extra_args=("--leader-election", RELEASE, "--leader-election-namespace", NAMESPACE),
+        extra_args=(
+            "--leader-election",
+            RELEASE,
+            "--collector-secret",
+            "kubetune-collector",
+            "--operator-namespace",
+            NAMESPACE,
+        ),
     )
     operator.start()
+    key = cluster.get("secret", "kubetune-collector", namespace=NAMESPACE)["data"]["secret"]
+    assert len(key) > 40  # created by the operator on its first start
     try:
         cluster.apply(
             study("charted", budget={"maxTrials": 4, "parallelism": 2}), namespace=namespace
@@ -173,5 +195,9 @@ def test_a_study_runs_under_the_charts_service_account_and_no_more(
         assert "Forbidden" not in operator.log_tail(400)
         lease = cluster.get("lease", RELEASE, namespace=NAMESPACE)
         assert lease["spec"]["holderIdentity"]  # it led by the chart's Role, not by luck
+        operator.stop()
+        operator.start()  # a restart reads the same key: running trials' tokens stay valid
+        again = cluster.get("secret", "kubetune-collector", namespace=NAMESPACE)["data"]
+        assert again["secret"] == key
     finally:
         operator.stop()

@@ -27,7 +27,7 @@ def replica(cluster: Cluster, namespace: str, tmp_path: Path, name: str) -> Oper
         cluster,
         namespace,
         log_dir,
-        extra_args=("--leader-election", LEASE, "--leader-election-namespace", namespace),
+        extra_args=("--leader-election", LEASE, "--operator-namespace", namespace),
     )
 
 
