@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test unit lint format crds manifests bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test unit lint format crds manifests images bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ crds: venv
 ## manifests: regenerate manifests/ (kubectl apply -k) from the Helm chart
 manifests: venv cluster-build
 	. <(hack/env.sh) && $(BIN)/python hack/gen-manifests.py "$$KUBETUNE_BIN_DIR/helm"
+
+## images: the kubetune image (operator + sidecar) from the Dockerfile, with Debian's docker.io
+## on a debootstrap base (cached in ~/.cache/kubetune/images); no registry needed
+images:
+	hack/images.sh
 
 ## bench: samplers on Branin, Hartmann-6 and digits SVC; prints a table, writes JSON
 bench: venv

@@ -99,7 +99,11 @@ def summary(study: Study, results: ResultsFile, finish: Finish, plots: list[str]
 
 
 def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
-    from kubetune.local import plot  # noqa: PLC0415 - matplotlib loads only when plots are wanted
+    try:
+        from kubetune.local import plot  # noqa: PLC0415 - matplotlib loads only for plots
+    except ImportError as error:  # e.g. in the operator image, which leaves matplotlib out
+        print(f"plots skipped: {error}; pip install matplotlib for them", file=sys.stderr)
+        return []
 
     metric = study.spec.objective.metric
     maximize = study.spec.objective.goal == "maximize"
@@ -187,11 +191,14 @@ def command_operator(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in settings.items() if v is not None})
     namespaces = args.namespace or []
     kopf.configure(verbose=args.verbose)
-    home = args.operator_namespace or own_namespace()
-    os.environ["KUBETUNE_OPERATOR_NAMESPACE"] = home
-    if args.collector_secret:
-        os.environ["KUBETUNE_COLLECTOR_SECRET_NAME"] = args.collector_secret
-    reconciler = handlers.prepare()  # collector and /metrics: served by standbys too
+    try:
+        os.environ["KUBETUNE_OPERATOR_NAMESPACE"] = args.operator_namespace or own_namespace()
+        if args.collector_secret:
+            os.environ["KUBETUNE_COLLECTOR_SECRET_NAME"] = args.collector_secret
+        reconciler = handlers.prepare()  # collector and /metrics: served by standbys too
+    except LookupError as error:
+        raise UsageError(f"{error} (in a pod, the service account's own is used)") from None
+    home = os.environ["KUBETUNE_OPERATOR_NAMESPACE"]
     elector = None
     if args.leader_election:
         elector = LeaderElector(reconciler.kube, home, args.leader_election)
@@ -224,9 +231,9 @@ def _cluster(args: argparse.Namespace) -> tuple[Any, str]:
 
     try:
         namespace = args.namespace or kube.context_namespace()
+        return kube.Kube(), namespace
     except LookupError as error:
         raise UsageError(str(error)) from None
-    return kube.Kube(), namespace
 
 
 def _fetch_study(client: Any, namespace: str, name: str) -> dict[str, Any]:

@@ -65,7 +65,10 @@ class Kube:
         try:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         except config.ConfigException:
-            config.load_kube_config()  # type: ignore[no-untyped-call]
+            try:
+                config.load_kube_config()  # type: ignore[no-untyped-call]
+            except (config.ConfigException, OSError) as error:
+                raise LookupError(f"no usable kubeconfig ({error}); set KUBECONFIG") from None
         self.api = client.ApiClient()
         self.custom = client.CustomObjectsApi(self.api)
         self.batch = client.BatchV1Api(self.api)

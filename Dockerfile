@@ -1,0 +1,40 @@
+# The kubetune image: the operator (`kubetune operator`, the default) and the metrics sidecar
+# in trial pods (`kubetune sidecar`). Build it with `make images`, or by hand:
+#   docker build -t kubetune/kubetune:$(python3 -c 'import tomllib;print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])') .
+# BASE is any Debian-like image with python3 >= 3.11 and its venv module; the default is the
+# official slim image. Where no registry is reachable, hack/ builds one with debootstrap.
+ARG BASE=python:3.11-slim-bookworm
+
+FROM ${BASE} AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator ./operator
+# A virtual environment copied whole into the final stage: no compiler, pip cache or sources
+# there. PIP_INDEX_URL lets a build behind a mirror reach the package index. matplotlib and
+# the libraries only it needs (about 85 MB) draw `kubetune run`'s plots, never used in pods.
+ARG PIP_INDEX_URL
+RUN python3 -m venv /opt/kubetune \
+ && /opt/kubetune/bin/pip install --no-cache-dir --disable-pip-version-check . \
+ && /opt/kubetune/bin/pip uninstall -y -q \
+      matplotlib pillow fonttools contourpy kiwisolver cycler pyparsing \
+ && /opt/kubetune/bin/pip uninstall -y -q pip \
+ && find /opt/kubetune -name __pycache__ -prune -exec rm -rf {} + \
+ && find /opt/kubetune -path '*/tests/*' -name '*.py' -delete
+
+FROM ${BASE}
+ARG VERSION
+LABEL org.opencontainers.image.title="kubetune" \
+      org.opencontainers.image.description="Hyperparameter tuning on Kubernetes: operator and metrics sidecar" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="https://github.com/kubetune/kubetune"
+COPY --from=build /opt/kubetune /opt/kubetune
+ENV PATH=/opt/kubetune/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    MPLCONFIGDIR=/tmp/matplotlib
+# The chart's securityContext runs it as 65532 with a read-only root filesystem (/tmp is an
+# emptyDir); the image says the same, so it is non-root under plain docker too.
+USER 65532:65532
+ENTRYPOINT ["kubetune"]
+CMD ["operator"]

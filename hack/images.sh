@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Build the kubetune image (operator and sidecar) from the repo's Dockerfile with Debian's
+# docker.io, on a base image made with debootstrap (no registry is needed anywhere).
+#   hack/images.sh            build kubetune/kubetune:<package version>
+# The base is cached in ~/.cache/kubetune/images/ by suite and revision. dockerd is started
+# only when none answers, and stopped at the end only if this script started it.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+IMAGE_DIR="$CACHE_DIR/images"
+BASE_TAG="kubetune-base:${DEBIAN_SUITE}-r${BASE_IMAGE_REVISION}"
+BASE_TAR="$IMAGE_DIR/base-${DEBIAN_SUITE}-r${BASE_IMAGE_REVISION}.tar"
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO_DIR/pyproject.toml")
+DOCKER_STATE="$STATE_DIR/docker"
+started_dockerd=""
+
+need() { command -v "$1" >/dev/null || die "$1 not found: apt-get install -y ${2:-$1}"; }
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then return; fi
+  need dockerd docker.io
+  mkdir -p "$DOCKER_STATE"
+  log "starting dockerd (log: $DOCKER_STATE/dockerd.log)"
+  dockerd --pidfile "$DOCKER_STATE/dockerd.pid" >"$DOCKER_STATE/dockerd.log" 2>&1 &
+  started_dockerd=$!
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return; sleep 0.5; done
+  die "dockerd did not answer in 30 s; see $DOCKER_STATE/dockerd.log"
+}
+
+stop_dockerd() {
+  [ -n "$started_dockerd" ] || return 0
+  log "stopping the dockerd this script started"
+  kill "$started_dockerd" 2>/dev/null || true
+  wait "$started_dockerd" 2>/dev/null || true
+}
+trap stop_dockerd EXIT
+
+base_image() {
+  if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then return; fi
+  if [ ! -f "$BASE_TAR" ]; then
+    need debootstrap
+    local mirror root
+    mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+    mirror=${mirror:-http://deb.debian.org/debian}
+    root=$(mktemp -d)
+    log "debootstrap $DEBIAN_SUITE from $mirror (about a minute)"
+    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+      "$DEBIAN_SUITE" "$root" "$mirror" >"$IMAGE_DIR.debootstrap.log" 2>&1 \
+      || die "debootstrap failed; see $IMAGE_DIR.debootstrap.log"
+    # This machine's trust store, so that pip inside builds trusts what the host trusts.
+    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    mkdir -p "$IMAGE_DIR"
+    tar -C "$root" -cf "$BASE_TAR.part" . && mv "$BASE_TAR.part" "$BASE_TAR"
+    rm -rf "$root"
+  fi
+  log "importing $BASE_TAG"
+  docker import "$BASE_TAR" "$BASE_TAG" >/dev/null
+}
+
+mkdir -p "$IMAGE_DIR"
+start_dockerd
+base_image
+log "building kubetune/kubetune:$VERSION"
+docker build -q --build-arg BASE="$BASE_TAG" --build-arg VERSION="$VERSION" \
+  ${PIP_INDEX_URL:+--build-arg PIP_INDEX_URL="$PIP_INDEX_URL"} \
+  -t "kubetune/kubetune:$VERSION" "$REPO_DIR" >/dev/null
+docker image ls "kubetune/kubetune:$VERSION" --format '{{.Repository}}:{{.Tag}} {{.Size}}'
