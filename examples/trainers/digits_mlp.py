@@ -1,11 +1,16 @@
 """Train a small MLP on digits epoch by epoch (`partial_fit`), reporting validation accuracy
 after every epoch, so that a stopping rule (asha in examples/early-stopping.yaml) can end
 unpromising trials early. Exits cleanly on SIGTERM, as a stopped trial should.
+
+With --pushgateway (examples/prometheus.yaml) it also pushes each epoch's accuracy to a
+Prometheus Pushgateway, as a trainer that already exports Prometheus metrics would; the
+operator then reads the metric with a PromQL query instead of from the trainer's output.
 """
 
 import argparse
 import signal
 import sys
+import urllib.request
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -21,6 +26,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, required=True)
     parser.add_argument("--alpha", type=float, required=True)
     parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--pushgateway", help="e.g. http://pushgateway.monitoring:9091")
+    parser.add_argument("--trial", help="the trial's name, the series' `trial` label")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -36,9 +43,23 @@ def main() -> None:
         random_state=0,
     )
     classes = np.unique(labels)
+    curve: dict[int, float] = {}
     for epoch in range(1, args.epochs + 1):
         model.partial_fit(train_x, train_y, classes=classes)
-        kubetune.report(step=epoch, accuracy=float(model.score(val_x, val_y)))
+        curve[epoch] = float(model.score(val_x, val_y))
+        if args.pushgateway:
+            push(args.pushgateway, args.trial or "unknown", curve)
+        else:
+            kubetune.report(step=epoch, accuracy=curve[epoch])
+
+
+def push(gateway: str, trial: str, curve: dict[int, float]) -> None:
+    """The whole curve so far, one series per epoch (label `step`): a push replaces the
+    group's series, and a series missing from a scrape would go stale in Prometheus."""
+    body = "".join(f'digits_val_accuracy{{step="{e}"}} {v}\n' for e, v in curve.items())
+    url = f"{gateway.rstrip('/')}/metrics/job/digits/trial/{trial}"
+    request = urllib.request.Request(url, data=body.encode(), method="PUT")
+    urllib.request.urlopen(request, timeout=10).close()
 
 
 if __name__ == "__main__":

@@ -118,6 +118,12 @@ def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
 def command_run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     study = read_study(path)
+    if study.spec.metrics.prometheus is not None:
+        raise UsageError(
+            f"{path}: spec.metrics.prometheus: `kubetune run` reads metrics from each trial's "
+            "output; a Prometheus source is read by the operator on a cluster. Apply it with "
+            "kubectl, or remove spec.metrics.prometheus to run it here."
+        )
     out_dir = Path(args.out) if args.out else Path("kubetune-runs") / study.name
     results = open_results(study, out_dir, args.resume, args.fresh)
     gpus = [g for g in args.gpus.split(",") if g] if args.gpus is not None else detect_gpus()

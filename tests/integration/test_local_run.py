@@ -157,6 +157,16 @@ def test_asking_for_more_gpus_than_exist_is_a_clear_error(kubetune: Kubetune) ->
     assert "spec.resources.gpus" in done.stderr and "--gpus" in done.stderr
 
 
+def test_a_prometheus_study_is_refused_locally_with_the_field_and_the_fix(
+    kubetune: Kubetune,
+) -> None:
+    source = {"url": "http://prometheus:9090", "query": 'x{trial="${trial.name}"}'}
+    done = kubetune.run("run", str(kubetune.write(toy_study(metrics={"prometheus": source}))))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "spec.metrics.prometheus" in done.stderr and "kubectl" in done.stderr
+    assert not list(kubetune.tmp_path.glob("**/*.jsonl"))  # nothing ran
+
+
 def test_a_bad_manifest_is_refused_with_the_field_path(kubetune: Kubetune) -> None:
     document = toy_study()
     document["spec"]["parameters"][0]["min"] = 2.0

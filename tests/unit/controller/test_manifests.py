@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from kubetune.api import load_study
 from kubetune.controller import manifests, status, tokens
@@ -14,6 +17,7 @@ STUDY_OBJ: dict[str, Any] = {
     "kind": "Study",
     "metadata": {"name": "demo", "namespace": "ns", "uid": "u-1"},
 }
+ROOT = Path(__file__).resolve().parents[3]
 SIDECAR = manifests.SidecarSettings(
     image="kubetune/kubetune:test", collector_url="http://collector:8443"
 )
@@ -159,3 +163,28 @@ def test_prometheus_samples_become_reports_by_step() -> None:
         "a",
     )
     assert "NaN" in str(bad[0])
+
+
+def test_kind_configs_gpu_worker_is_where_gpu_trials_land_and_only_they() -> None:
+    """kind-config.yaml's GPU worker must match what GPU trials select and tolerate."""
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    workers = [n for n in config["nodes"] if n["role"] == "worker"]
+    gpu = study(resources={"gpus": 1, "gpuType": "NVIDIA-H100-80GB-HBM3"})
+    pod = manifests.build_job(gpu, trial_obj({"lr": 0.01}), "t", None)["spec"]["template"]["spec"]
+
+    def taints(node: dict[str, Any]) -> list[dict[str, Any]]:
+        patches = [yaml.safe_load(p) for p in node.get("kubeadmConfigPatches", [])]
+        return [t for p in patches for t in p["nodeRegistration"].get("taints", [])]
+
+    def admits(node: dict[str, Any], spec: dict[str, Any]) -> bool:
+        labels = node.get("labels", {})
+        selected = all(labels.get(k) == v for k, v in spec.get("nodeSelector", {}).items())
+        tolerated = all(
+            any(t["key"] == tol["key"] for tol in spec.get("tolerations", [])) for t in taints(node)
+        )
+        return selected and tolerated
+
+    cpu_pod = manifests.build_job(study(), trial_obj({"lr": 0.01}), "t", None)
+    cpu_spec = cpu_pod["spec"]["template"]["spec"]
+    assert [admits(n, pod) for n in workers] == [False, True]
+    assert [admits(n, cpu_spec) for n in workers] == [True, False]
