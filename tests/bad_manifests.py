@@ -255,7 +255,12 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
                     "template": {
                         "spec": {
                             "containers": [
-                                {"name": "t", "image": "i", "args": ["${trial.params.momentum}"]}
+                                {
+                                    "name": "t",
+                                    "image": "i",
+                                    "command": ["train"],
+                                    "args": ["${trial.params.momentum}"],
+                                }
                             ]
                         }
                     }
@@ -265,6 +270,16 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "spec.trialTemplate",
         "unknown placeholder ${trial.params.momentum}",
         None,
+    ),
+    (
+        "trainer-without-command",
+        spec(
+            "trialTemplate",
+            {"spec": {"template": {"spec": {"containers": [{"name": "t", "image": "i"}]}}}},
+        ),
+        "spec.trialTemplate.spec.template.spec.containers[0].command",
+        "required unless metrics come from Prometheus",
+        "spec.trialTemplate",
     ),
     (
         "no-containers",

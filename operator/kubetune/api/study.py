@@ -225,6 +225,12 @@ class Resources(Model):
 
 
 _IMMUTABLE = ("objective", "parameters", "algorithm", "earlyStopping")
+_COMMAND_NEEDED = (
+    "trialTemplate.spec.template.spec.containers[0].command is required: kubetune runs the "
+    "trainer's command under a wrapper that reads what it reports, and an image's entrypoint "
+    "cannot be known from the manifest. Set it (e.g. [python, train.py]), or read metrics "
+    "from Prometheus (spec.metrics.prometheus)"
+)
 _SPEC_RULES: list[Any] = [
     *(
         cel(
@@ -263,6 +269,12 @@ _SPEC_RULES: list[Any] = [
         "earlyStopping.settings.budgetParameter must name a float or int parameter",
         ".earlyStopping",
     ),
+    cel(
+        "(has(self.metrics) && has(self.metrics.prometheus)) || "
+        "has(self.trialTemplate.spec.template.spec.containers[0].command)",
+        _COMMAND_NEEDED,
+        ".trialTemplate",
+    ),
 ]
 
 
@@ -280,6 +292,12 @@ class StudySpec(Model):
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> StudySpec:
+        if self.metrics.prometheus is None and self.trial_template.trainer.command is None:
+            raise FieldError(
+                "trialTemplate.spec.template.spec.containers[0].command",
+                "required unless metrics come from Prometheus: "
+                + _COMMAND_NEEDED.split(": ", 1)[1],
+            )
         names = [p.name for p in self.parameters]
         for index, name in enumerate(names):
             if name in names[:index]:
