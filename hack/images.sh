@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the kubetune image (operator and sidecar) from the repo's Dockerfile with Debian's
 # docker.io, on a base image made with debootstrap (no registry is needed anywhere).
-#   hack/images.sh            build kubetune/kubetune:<package version>
+#   hack/images.sh   builds kubetune/kubetune:<version> (operator, sidecar) and
+#                    kubetune/trainer:<version> (the examples' trainers)
 # The base is cached in ~/.cache/kubetune/images/ by suite and revision. dockerd is started
 # only when none answers, and stopped at the end only if this script started it.
 set -euo pipefail
@@ -61,8 +62,12 @@ base_image() {
 mkdir -p "$IMAGE_DIR"
 start_dockerd
 base_image
-log "building kubetune/kubetune:$VERSION"
-docker build -q --build-arg BASE="$BASE_TAG" --build-arg VERSION="$VERSION" \
-  ${PIP_INDEX_URL:+--build-arg PIP_INDEX_URL="$PIP_INDEX_URL"} \
-  -t "kubetune/kubetune:$VERSION" "$REPO_DIR" >/dev/null
-docker image ls "kubetune/kubetune:$VERSION" --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+build() {  # build IMAGE DOCKERFILE
+  log "building $1:$VERSION"
+  docker build -q --build-arg BASE="$BASE_TAG" --build-arg VERSION="$VERSION" \
+    ${PIP_INDEX_URL:+--build-arg PIP_INDEX_URL="$PIP_INDEX_URL"} \
+    -f "$2" -t "$1:$VERSION" "$REPO_DIR" >/dev/null
+  docker image ls "$1:$VERSION" --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+}
+build kubetune/kubetune "$REPO_DIR/Dockerfile"
+build kubetune/trainer "$REPO_DIR/examples/Dockerfile"

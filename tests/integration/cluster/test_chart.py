@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from kubetune import __version__
+
 from .conftest import ROOT, Cluster
 from .operator_harness import Operator, Player, report_and_finish
 from .test_operator import study
@@ -67,7 +69,9 @@ def test_defaults_render_a_least_privilege_cluster_role_and_a_locked_down_pod(
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    assert container["image"] == "kubetune/kubetune:0.1.0"  # follows the package version
+    assert container["image"] == f"kubetune/kubetune:{__version__}"  # the package's version
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == chart["version"] == __version__
     assert ("PodDisruptionBudget", "kubetune") not in docs
     assert "--collector-secret=kubetune-collector" in container["args"]
     home = docs[("Role", "kubetune-home")]
