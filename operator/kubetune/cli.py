@@ -193,6 +193,7 @@ def command_operator(args: argparse.Namespace) -> int:
         "KUBETUNE_COLLECTOR_URL": args.collector_url,
         "KUBETUNE_SIDECAR_IMAGE": args.sidecar_image,
         "KUBETUNE_METRICS_ADDRESS": args.metrics_address,
+        "KUBETUNE_PROMETHEUS_URL": args.prometheus_url,
     }
     os.environ.update({k: v for k, v in settings.items() if v is not None})
     namespaces = args.namespace or []
@@ -350,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--leader-election",
         metavar="LEASE",
         help="act only while holding this Lease (for several replicas); default: always act",
+    )
+    operator.add_argument(
+        "--prometheus-url", help="Prometheus for Studies whose metrics.prometheus has no url"
     )
     operator.add_argument(
         "--collector-secret",

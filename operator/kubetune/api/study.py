@@ -139,9 +139,11 @@ class Budget(Model):
 
 
 class PrometheusSource(Model):
-    url: str = Field(
+    url: str | None = Field(
+        default=None,
         pattern=r"^https?://[^\s]+$",
-        description="Prometheus server, e.g. http://prometheus.monitoring:9090.",
+        description="Prometheus server, e.g. http://prometheus.monitoring:9090. Default: the "
+        "operator's (--prometheus-url; the chart's value prometheus.url).",
     )
     query: str = Field(
         min_length=1,

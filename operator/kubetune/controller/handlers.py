@@ -11,6 +11,7 @@ comes from the environment (the CLI sets it from its flags):
   KUBETUNE_COLLECTOR_URL                     what sidecars post to
   KUBETUNE_SIDECAR_IMAGE                     the image of the metrics sidecar
   KUBETUNE_METRICS_ADDRESS                   the operator's own /metrics ("" turns it off)
+  KUBETUNE_PROMETHEUS_URL                    for Studies whose metrics.prometheus has no url
 """
 
 from __future__ import annotations
@@ -84,7 +85,15 @@ def prepare() -> Reconciler:
         ),
     )
     kube = Kube(on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc())
-    _reconciler = Reconciler(kube, OperatorConfig(secret=_secret(kube), sidecar=sidecar), telemetry)
+    _reconciler = Reconciler(
+        kube,
+        OperatorConfig(
+            secret=_secret(kube),
+            sidecar=sidecar,
+            prometheus_url=os.environ.get("KUBETUNE_PROMETHEUS_URL") or None,
+        ),
+        telemetry,
+    )
     host, port = _address(os.environ.get("KUBETUNE_COLLECTOR_ADDRESS", "0.0.0.0:8443"))
     server = serve_collector(host, port, _reconciler.record_reports)
     log.info("collector listening on %s:%d", *server.server_address[:2])

@@ -37,6 +37,8 @@ PROMETHEUS_QUERY = "kubetune.io/prometheus-query"
 class OperatorConfig:
     secret: bytes
     sidecar: manifests.SidecarSettings | None
+    #: For Studies whose metrics.prometheus names no url (--prometheus-url).
+    prometheus_url: str | None = None
 
 
 @dataclass
@@ -99,6 +101,14 @@ class Reconciler:
             study = load_study({k: v for k, v in obj.items() if k != "status"})
         except InvalidStudyError as error:
             self._refuse(obj, previous, error)
+            return
+        source = study.spec.metrics.prometheus
+        if source is not None and self._prometheus_url(source.url) is None:
+            problem = (
+                "spec.metrics.prometheus.url: required, since this operator has no default "
+                "Prometheus URL (set one with --prometheus-url, the chart's prometheus.url)"
+            )
+            self._refuse(obj, previous, InvalidStudyError([problem]))
             return
         self._stopping[f"{namespace}/{name}"] = study.spec.early_stopping.name
         trials = self.kube.list_trials(namespace, name)
@@ -190,8 +200,9 @@ class Reconciler:
         for notes in (job["metadata"]["annotations"], pod_meta.setdefault("annotations", {})):
             notes[METRIC_ANNOTATION] = study.spec.objective.metric
             source = study.spec.metrics.prometheus
-            if source is not None:
-                notes[PROMETHEUS_URL] = source.url
+            url = self._prometheus_url(source.url) if source is not None else None
+            if source is not None and url is not None:
+                notes[PROMETHEUS_URL] = url
                 notes[PROMETHEUS_QUERY] = prometheus.render_query(source.query, meta["name"])
         self.kube.create_job(job)  # an existing Job (after a restart) is not an error
         self._jobs_ensured.add(f"{meta['namespace']}/{meta['name']}")
@@ -359,7 +370,12 @@ class Reconciler:
                 continue
             query = prometheus.render_query(source["query"], trial["metadata"]["name"])
             with self._trial_lock(namespace, trial["metadata"]["name"]):
-                self._pull(trial, source["url"], query, metric)
+                url = self._prometheus_url(source.get("url"))
+                if url is not None:
+                    self._pull(trial, url, query, metric)
+
+    def _prometheus_url(self, url: str | None) -> str | None:
+        return url or self.config.prometheus_url
 
     def _pull(self, trial: Obj, url: str, query: str, metric: str) -> Obj | None:
         """Record what Prometheus has for a trial that the trial does not have yet."""

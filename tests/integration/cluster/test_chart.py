@@ -103,6 +103,7 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--leader-election=kubetune" in args
+    assert "--prometheus-url=http://prometheus-server.monitoring.svc:9090" in args
     lease_role = next(d for d in docs if d["metadata"]["name"] == "kubetune-home")
     assert lease_role["metadata"]["namespace"] == NAMESPACE  # the Lease: release namespace only
     assert (

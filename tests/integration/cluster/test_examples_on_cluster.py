@@ -9,6 +9,8 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,15 +102,31 @@ def test_the_gpu_example(cluster: Cluster, namespace: str, operator: Operator) -
     assert job["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
 
 
+@pytest.fixture
+def operator_with_prometheus(
+    cluster: Cluster, crds: None, namespace: str, tmp_path: Path, prometheus: dict[str, str]
+) -> Iterator[Operator]:
+    """An operator installed with a default Prometheus, as the chart's prometheus.url does."""
+    running = Operator(
+        cluster, namespace, tmp_path, extra_args=("--prometheus-url", prometheus["prometheus"])
+    )
+    running.start()
+    yield running
+    running.stop()
+
+
 def test_the_prometheus_example(
-    cluster: Cluster, namespace: str, operator: Operator, prometheus: dict[str, str]
+    cluster: Cluster,
+    namespace: str,
+    operator_with_prometheus: Operator,
+    prometheus: dict[str, str],
 ) -> None:
     """The example's own trainer runs here (the kwok pod stands in for it) with its Job's argv,
     pushing real accuracies to the local Pushgateway; the operator reads them with the
-    example's query from the local Prometheus."""
+    example's query from its default Prometheus, the local one."""
+    operator = operator_with_prometheus
     document = load("prometheus.yaml")
     source = document["spec"]["metrics"]["prometheus"]
-    source["url"] = prometheus["prometheus"]
     # The Pushgateway outlives test namespaces: label series with the namespace too, in the
     # trainer's --trial and in the query alike.
     query = source["query"]  # series(query, label) below reads what the operator reads

@@ -407,6 +407,27 @@ def test_a_study_reads_its_metrics_from_prometheus(
     )
 
 
+def test_a_prometheus_study_without_url_is_refused_when_the_operator_has_no_default(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    source = {"query": 'score{trial="${trial.name}"}'}
+    cluster.apply(study("nourl", metrics={"prometheus": source}), namespace=namespace)
+    wait_until(
+        lambda: (
+            (cluster.get("study", "nourl", namespace=namespace).get("status") or {}).get(
+                "finishedBecause"
+            )
+            == "InvalidSpec"
+        ),
+        30,
+        "the Study to be refused",
+    )
+    condition = cluster.get("study", "nourl", namespace=namespace)["status"]["conditions"][0]
+    assert "spec.metrics.prometheus.url" in condition["message"]
+    assert "--prometheus-url" in condition["message"]
+    assert not trials_of(cluster, namespace, "nourl")
+
+
 def test_a_timeout_ends_the_study_and_kills_running_trials(
     cluster: Cluster, namespace: str, operator: Operator
 ) -> None:
