@@ -32,7 +32,9 @@ COPY --from=build /opt/kubetune /opt/kubetune
 ENV PATH=/opt/kubetune/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    MPLCONFIGDIR=/tmp/matplotlib
+    MPLCONFIGDIR=/tmp/matplotlib \
+    HOME=/tmp \
+    USER=kubetune
 # The chart's securityContext runs it as 65532 with a read-only root filesystem (/tmp is an
 # emptyDir); the image says the same, so it is non-root under plain docker too.
 USER 65532:65532

@@ -5,8 +5,10 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-ALL=(etcd "${K8S_COMPONENTS[@]}" kwok helm)
+K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+# The real node's runtime lives in its own folder, keyed by its own versions.
+NODE_COMPONENTS=(containerd containerd-shim-runc-v2 ctr runc coredns)
+ALL=(etcd "${K8S_COMPONENTS[@]}" kwok helm "${NODE_COMPONENTS[@]}")
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${ALL[@]}")
 mkdir -p "$BIN_DIR"
@@ -27,9 +29,10 @@ k8s_ldflags() {
 
 build_one() {
   local name=$1 out="$BIN_DIR/$1" started
+  case " ${NODE_COMPONENTS[*]} " in *" $name "*) out="$NODE_BIN_DIR/$name"; mkdir -p "$NODE_BIN_DIR" ;; esac
   if [ -x "$out" ]; then return 0; fi
   started=$(date +%s)
-  log "building $name (first run on this machine; cached afterwards in $BIN_DIR)"
+  log "building $name (first run on this machine; cached afterwards in $(dirname "$out"))"
   case "$name" in
     etcd)
       (cd "$HACK_DIR/k8s" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp" ./cmd/etcd) ;;
@@ -41,6 +44,28 @@ build_one() {
         -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}" \
         "helm.sh/helm/v4/cmd/helm@${HELM_VERSION}"
       mv "$BIN_DIR/.gobin/helm" "$out.tmp" ;;
+    containerd|containerd-shim-runc-v2|ctr)
+      # No btrfs/devmapper/zfs snapshotters: they need C headers and are never used here.
+      GOBIN="$NODE_BIN_DIR/.gobin" CGO_ENABLED=0 go install -trimpath \
+        -tags "no_btrfs no_devmapper no_zfs" \
+        -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=${CONTAINERD_VERSION}" \
+        "github.com/containerd/containerd/v2/cmd/$name@${CONTAINERD_VERSION}"
+      mv "$NODE_BIN_DIR/.gobin/$name" "$out.tmp" ;;
+    runc)
+      # seccomp needs cgo and Debian's libseccomp-dev (apt-get install libseccomp-dev pkg-config).
+      if ! pkg-config --exists libseccomp 2>/dev/null; then
+        log "installing libseccomp-dev and pkg-config (Debian) for runc's seccomp support"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q libseccomp-dev pkg-config >/dev/null \
+          || die "runc needs libseccomp-dev: apt-get install -y libseccomp-dev pkg-config"
+      fi
+      GOBIN="$NODE_BIN_DIR/.gobin" CGO_ENABLED=1 go install -trimpath -tags seccomp \
+        -ldflags "-s -w -X main.version=${RUNC_VERSION#v}" \
+        "github.com/opencontainers/runc@${RUNC_VERSION}"
+      mv "$NODE_BIN_DIR/.gobin/runc" "$out.tmp" ;;
+    coredns)
+      GOBIN="$NODE_BIN_DIR/.gobin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+        "github.com/coredns/coredns@${COREDNS_VERSION}"
+      mv "$NODE_BIN_DIR/.gobin/coredns" "$out.tmp" ;;
     kube-*|kubectl|kubelet)
       (cd "$HACK_DIR/k8s" && CGO_ENABLED=0 go build -trimpath -ldflags "$(k8s_ldflags)" -o "$out.tmp" "k8s.io/kubernetes/cmd/$name") ;;
     *) die "unknown component $name" ;;

@@ -24,8 +24,31 @@ stop() {  # component names, stopped together
   done
 }
 
+stop_real_node() {  # pods' processes, then the node's daemons, mounts, iptables and links
+  local node="$STATE_DIR/node" sock="$STATE_DIR/node/containerd.sock" shim mnt
+  [ -d "$node" ] || return 0
+  stop kubelet
+  if [ -S "$sock" ]; then  # every pod's containers, through containerd, then their shims
+    for task in $("$NODE_BIN_DIR/ctr" --address "$sock" -n k8s.io tasks ls -q 2>/dev/null); do
+      "$NODE_BIN_DIR/ctr" --address "$sock" -n k8s.io tasks kill -s KILL "$task" >/dev/null 2>&1 || true
+    done
+  fi
+  for shim in $(pgrep -f "containerd-shim-runc-v2 -namespace k8s.io -address $sock" || true); do
+    kill -KILL "$shim" 2>/dev/null || true
+  done
+  stop coredns kube-proxy containerd
+  "$BIN_DIR/kube-proxy" --cleanup >/dev/null 2>&1 || true  # its iptables chains
+  # Mounts under the node's folders (pod volumes, container root filesystems), deepest first.
+  for mnt in $(awk -v d="$node" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$mnt" 2>/dev/null || true
+  done
+  ip link del kubetune-br 2>/dev/null || true
+}
+
 stop kwok kube-scheduler kube-controller-manager prometheus pushgateway
+stop_real_node
 stop kube-apiserver
 stop etcd
+ip link del kubetune0 2>/dev/null || true
 rm -rf "$STATE_DIR"
 log "removed $STATE_DIR"

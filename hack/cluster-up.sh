@@ -1,65 +1,13 @@
 #!/usr/bin/env bash
 # Start the local cluster: etcd, kube-apiserver (TLS, RBAC), kube-controller-manager,
-# kube-scheduler and kwok with two CPU and two GPU fake nodes, all on 127.0.0.1.
+# kube-scheduler and kwok with two CPU and two GPU fake nodes, all on this machine, then one
+# real node (hack/node-up.sh; KUBETUNE_REAL_NODE=0 leaves it out).
 # Idempotent: when the cluster is already up and healthy it only says so.
 # State (certs, etcd data, logs, pids, kubeconfig) lives in $STATE_DIR (/tmp/kubetune-cluster).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-ETCD_PORT=${KUBETUNE_ETCD_PORT:-23790}
-APISERVER_PORT=${KUBETUNE_APISERVER_PORT:-16443}
-KCM_PORT=20257
-SCHEDULER_PORT=20259
-KWOK_PORT=20247
-SERVER="https://127.0.0.1:${APISERVER_PORT}"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
-
-alive() { [ -f "$STATE_DIR/pids/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/pids/$1.pid")" 2>/dev/null; }
-kubectl() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
-
-healthy() {
-  for c in "${COMPONENTS[@]}"; do alive "$c" || return 1; done
-  kubectl get --raw /readyz >/dev/null 2>&1
-}
-
-start() {  # name, command...: a detached process (its own session) with a log and a pid file
-  local name=$1; shift
-  if alive "$name"; then return 0; fi
-  setsid "$@" >"$STATE_DIR/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$STATE_DIR/pids/$name.pid"
-}
-
-wait_for() {  # what, timeout seconds, command...
-  local what=$1 timeout=$2 deadline; shift 2
-  deadline=$(( $(date +%s) + timeout ))
-  until "$@" >/dev/null 2>&1; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      log "timed out after ${timeout}s waiting for $what; last log lines:"
-      for c in "${COMPONENTS[@]}"; do
-        [ -f "$STATE_DIR/logs/$c.log" ] && { echo "--- $c"; tail -n 15 "$STATE_DIR/logs/$c.log"; } >&2
-      done
-      exit 1
-    fi
-    sleep 0.3
-  done
-}
-
-write_kubeconfig() {  # path, user cert name
-  cat > "$1" <<KUBECONFIG
-apiVersion: v1
-kind: Config
-clusters:
-- name: kubetune-local
-  cluster: {server: "${SERVER}", certificate-authority: "$STATE_DIR/pki/ca.crt"}
-users:
-- name: $2
-  user: {client-certificate: "$STATE_DIR/pki/$2.crt", client-key: "$STATE_DIR/pki/$2.key"}
-contexts:
-- name: kubetune-local
-  context: {cluster: kubetune-local, user: $2}
-current-context: kubetune-local
-KUBECONFIG
-}
 
 kwok_stages() {  # kwok's own node and pod-ready/pod-delete stages, plus ours (hack/kwok)
   local dir
@@ -73,7 +21,7 @@ kwok_stages() {  # kwok's own node and pod-ready/pod-delete stages, plus ours (h
 }
 
 main() {
-  if healthy; then
+  if healthy "${COMPONENTS[@]}"; then
     log "the cluster is already up"
   else
     "$HACK_DIR/build.sh" >/dev/null
@@ -95,10 +43,13 @@ main() {
       --quota-backend-bytes 4294967296 --unsafe-no-fsync
     wait_for etcd 30 curl -sf "http://127.0.0.1:${ETCD_PORT}/health"
 
+    node_address
+    # Pods on the real node reach the API server at the node's address (through the
+    # `kubernetes` Service and kube-proxy); kubectl and the tests use 127.0.0.1.
     start kube-apiserver "$BIN_DIR/kube-apiserver" \
       --etcd-servers "http://127.0.0.1:${ETCD_PORT}" \
-      --bind-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
-      --advertise-address 127.0.0.1 --endpoint-reconciler-type none \
+      --bind-address 0.0.0.0 --secure-port "$APISERVER_PORT" \
+      --advertise-address "$NODE_IP" --endpoint-reconciler-type lease \
       --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
       --client-ca-file "$pki/ca.crt" \
       --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
@@ -133,6 +84,7 @@ main() {
   kubectl apply -f "$HACK_DIR/kwok/nodes.yaml" >/dev/null  # idempotent: restores a deleted node
   wait_for "4 Ready nodes" 60 bash -c \
     "[ \"\$('$BIN_DIR/kubectl' --kubeconfig '$KUBECONFIG_PATH' get nodes --no-headers 2>/dev/null | grep -c ' Ready ')\" -ge 4 ]"
+  if [ "${KUBETUNE_REAL_NODE:-1}" != 0 ]; then "$HACK_DIR/node-up.sh"; fi
   cat <<USAGE
 kubetune local cluster is up (Kubernetes ${KUBERNETES_VERSION}, kwok ${KWOK_VERSION}).
   export KUBECONFIG=${KUBECONFIG_PATH}

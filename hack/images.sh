@@ -2,7 +2,8 @@
 # Build the kubetune image (operator and sidecar) from the repo's Dockerfile with Debian's
 # docker.io, on a base image made with debootstrap (no registry is needed anywhere).
 #   hack/images.sh   builds kubetune/kubetune:<version> (operator, sidecar) and
-#                    kubetune/trainer:<version> (the examples' trainers)
+#                    kubetune/trainer:<version> (the examples' trainers), and loads them
+#                    into the real node's containerd when it runs
 # The base is cached in ~/.cache/kubetune/images/ by suite and revision. dockerd is started
 # only when none answers, and stopped at the end only if this script started it.
 set -euo pipefail
@@ -12,29 +13,8 @@ IMAGE_DIR="$CACHE_DIR/images"
 BASE_TAG="kubetune-base:${DEBIAN_SUITE}-r${BASE_IMAGE_REVISION}"
 BASE_TAR="$IMAGE_DIR/base-${DEBIAN_SUITE}-r${BASE_IMAGE_REVISION}.tar"
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO_DIR/pyproject.toml")
-DOCKER_STATE="$STATE_DIR/docker"
-started_dockerd=""
 
 need() { command -v "$1" >/dev/null || die "$1 not found: apt-get install -y ${2:-$1}"; }
-
-start_dockerd() {
-  if docker info >/dev/null 2>&1; then return; fi
-  need dockerd docker.io
-  mkdir -p "$DOCKER_STATE"
-  log "starting dockerd (log: $DOCKER_STATE/dockerd.log)"
-  dockerd --pidfile "$DOCKER_STATE/dockerd.pid" >"$DOCKER_STATE/dockerd.log" 2>&1 &
-  started_dockerd=$!
-  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return; sleep 0.5; done
-  die "dockerd did not answer in 30 s; see $DOCKER_STATE/dockerd.log"
-}
-
-stop_dockerd() {
-  [ -n "$started_dockerd" ] || return 0
-  log "stopping the dockerd this script started"
-  kill "$started_dockerd" 2>/dev/null || true
-  wait "$started_dockerd" 2>/dev/null || true
-}
-trap stop_dockerd EXIT
 
 base_image() {
   if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then return; fi
@@ -60,7 +40,7 @@ base_image() {
 }
 
 mkdir -p "$IMAGE_DIR"
-start_dockerd
+ensure_docker
 base_image
 build() {  # build IMAGE DOCKERFILE
   log "building $1:$VERSION"
@@ -71,3 +51,16 @@ build() {  # build IMAGE DOCKERFILE
 }
 build kubetune/kubetune "$REPO_DIR/Dockerfile"
 build kubetune/trainer "$REPO_DIR/examples/Dockerfile"
+
+# Into the real node's containerd, when it runs (hack/node-up.sh), if the image changed.
+if [ -S "$STATE_DIR/node/containerd.sock" ]; then
+  for image in kubetune/kubetune kubetune/trainer; do
+    id=$(docker image inspect -f '{{.Id}}' "$image:$VERSION")
+    marker="$STATE_DIR/node/loaded-${image//\//_}"
+    [ "$(cat "$marker" 2>/dev/null)" = "$id" ] && continue
+    log "loading $image:$VERSION into the real node"
+    docker save "$image:$VERSION" \
+      | "$NODE_BIN_DIR/ctr" --address "$STATE_DIR/node/containerd.sock" -n k8s.io images import - >/dev/null
+    echo "$id" > "$marker"
+  done
+fi

@@ -21,7 +21,7 @@ sign() {  # name, subject, extensions
 serving="basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:${NODE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 client="basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
@@ -30,6 +30,14 @@ sign admin "/O=system:masters/CN=kubetune-admin" "$client"
 sign controller-manager "/CN=system:kube-controller-manager" "$client"
 sign scheduler "/CN=system:kube-scheduler" "$client"
 sign kwok "/O=system:masters/CN=kwok-controller" "$client"
+# The real node (hack/node-up.sh): the kubelet's client identity (the Node authorizer's
+# system:node:NAME), its serving cert (the API server checks it for logs), kube-proxy's.
+sign kubelet "/O=system:nodes/CN=system:node:${NODE_NAME}" "$client"
+sign kubelet-serving "/CN=${NODE_NAME}" "basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:${NODE_IP},IP:127.0.0.1,DNS:${NODE_NAME}"
+sign kube-proxy "/CN=system:kube-proxy" "$client"
 openssl genrsa -out sa.key 2048 2>/dev/null
 openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
 touch .done

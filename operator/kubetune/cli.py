@@ -13,7 +13,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -186,7 +186,7 @@ def command_operator(args: argparse.Namespace) -> int:
 
     from kubetune.controller import handlers  # noqa: PLC0415 - also registers the handlers
     from kubetune.controller.kube import own_namespace  # noqa: PLC0415
-    from kubetune.controller.leader import LeaderElector  # noqa: PLC0415
+    from kubetune.controller.leader import LeaderElector, default_identity  # noqa: PLC0415
 
     settings = {
         "KUBETUNE_COLLECTOR_ADDRESS": args.collector_address,
@@ -215,6 +215,9 @@ def command_operator(args: argparse.Namespace) -> int:
         elector.keep_renewing(on_lost=lambda: os._exit(1))
     try:
         kopf.run(
+            # kopf would name itself after getpass.getuser(), which fails for a uid with no
+            # passwd entry (the image's 65532, or any runAsUser).
+            identity=cast(Any, elector.identity if elector is not None else default_identity()),
             standalone=True,
             namespaces=namespaces,
             clusterwide=not namespaces,

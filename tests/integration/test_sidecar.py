@@ -82,6 +82,37 @@ def test_the_sidecar_reports_a_bad_value_as_an_error(tmp_path: Path) -> None:
     )
     output = tmp_path / "output.log"
     output.write_text('kubetune-report {"metrics": {"accuracy": "NaN"}, "step": 1}\n')
+    sidecar = start_sidecar(output, server.server_address[1])
+    wait_for(lambda: any("error" in p for p in payloads), 30, "the error to be posted")
+    sidecar.send_signal(signal.SIGTERM)
+    assert sidecar.wait(timeout=30) == 0
+    server.shutdown()
+    error = next(p["error"] for p in payloads if "error" in p)
+    assert "accuracy" in error and "NaN" in error
+
+
+def test_the_sidecar_exits_by_itself_once_the_trainer_is_done(tmp_path: Path) -> None:
+    """No SIGTERM: the wrapper's exit-code file says all output is written. (A SIGTERM sent
+    to a container's PID 1 before it installs its handler is lost, and the kubelet would
+    SIGKILL the sidecar after the grace period, dropping the last reports.)"""
+    received: list[dict[str, Any]] = []
+    server = serve_collector(
+        "127.0.0.1", 0, lambda n, t, k, p: (received.extend(p["reports"]), (200, "ok"))[1]
+    )
+    output, code = tmp_path / "output.log", tmp_path / "exit-code"
+    output.write_text('kubetune-report {"metrics": {"accuracy": 0.5}, "step": 1}\n')
+    sidecar = start_sidecar(output, server.server_address[1], KUBETUNE_EXIT_CODE=str(code))
+    wait_for(lambda: len(received) == 1, 30, "the first report")
+    with output.open("a") as out:  # the last line, printed just before the trainer exits
+        out.write('kubetune-report {"metrics": {"accuracy": 0.9}, "step": 2}')
+    code.write_text("0\n")
+    assert sidecar.wait(timeout=30) == 0
+    server.shutdown()
+    assert [r["metrics"]["accuracy"] for r in received] == [0.5, 0.9]
+
+
+def start_sidecar(output: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    """`kubetune sidecar` for trial ns/t, metric accuracy, posting to 127.0.0.1:port."""
     env = {
         **os.environ,
         "KUBETUNE_OUTPUT": str(output),
@@ -89,12 +120,7 @@ def test_the_sidecar_reports_a_bad_value_as_an_error(tmp_path: Path) -> None:
         "KUBETUNE_NAMESPACE": "ns",
         "KUBETUNE_TRIAL": "t",
         "KUBETUNE_METRICS": "accuracy",
-        "KUBETUNE_COLLECTOR_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "KUBETUNE_COLLECTOR_URL": f"http://127.0.0.1:{port}",
+        **extra,
     }
-    sidecar = subprocess.Popen([sys.executable, "-m", "kubetune.cli", "sidecar"], env=env)
-    wait_for(lambda: any("error" in p for p in payloads), 30, "the error to be posted")
-    sidecar.send_signal(signal.SIGTERM)
-    assert sidecar.wait(timeout=30) == 0
-    server.shutdown()
-    error = next(p["error"] for p in payloads if "error" in p)
-    assert "accuracy" in error and "NaN" in error
+    return subprocess.Popen([sys.executable, "-m", "kubetune.cli", "sidecar"], env=env)

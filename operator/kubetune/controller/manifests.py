@@ -19,6 +19,7 @@ STUDY_LABEL = "kubetune.io/study"
 TRIAL_LABEL = "kubetune.io/trial"
 OUTPUT_DIR = "/kubetune"
 OUTPUT_FILE = f"{OUTPUT_DIR}/output.log"
+EXIT_CODE = "exit-code"  # written by the trainer wrapper when all output is in OUTPUT_FILE
 SIDECAR_NAME = "kubetune-metrics"
 GPU_RESOURCE = "nvidia.com/gpu"
 
@@ -87,11 +88,17 @@ def _add_gpus(pod: dict[str, Any], study: Study) -> None:
 
 
 def _wrap_trainer(trainer: dict[str, Any]) -> None:
-    """Tee the trainer's output into the shared volume, keeping its exit code (POSIX sh)."""
+    """Tee the trainer's output into the shared volume, keeping its exit code (POSIX sh).
+
+    The exit code appears (renamed into place) only once tee has written the last line: the
+    sidecar takes it as "nothing more will come", flushes and exits, without waiting for a
+    SIGTERM that can be lost (a signal reaching PID 1 before it installs its handler is
+    dropped, and the kubelet would SIGKILL the sidecar 30 s later)."""
     argv = list(trainer.get("command") or []) + list(trainer.get("args") or [])
+    code = f"{OUTPUT_DIR}/{EXIT_CODE}"
     script = (
-        f'{{ "$@" 2>&1; echo $? > {OUTPUT_DIR}/exit-code; }} | tee -a {OUTPUT_FILE}; '
-        f"exit $(cat {OUTPUT_DIR}/exit-code)"
+        f'{{ "$@" 2>&1; echo $? > {code}.tmp; }} | tee -a {OUTPUT_FILE}; '
+        f"mv {code}.tmp {code}; exit $(cat {code})"
     )
     trainer["command"] = ["/bin/sh", "-c", script, "kubetune-trainer", *argv]
     trainer.pop("args", None)
@@ -107,6 +114,7 @@ def build_sidecar(study: Study, trial: str, token: str, sidecar: SidecarSettings
         "KUBETUNE_TOKEN": token,
         "KUBETUNE_COLLECTOR_URL": sidecar.collector_url,
         "KUBETUNE_OUTPUT": OUTPUT_FILE,
+        "KUBETUNE_EXIT_CODE": f"{OUTPUT_DIR}/{EXIT_CODE}",
         "KUBETUNE_METRICS": ",".join(metrics),
         "KUBETUNE_FORMAT": study.spec.metrics.format,
         "KUBETUNE_REGEX": study.spec.metrics.regex or "",

@@ -29,6 +29,8 @@ from kubetune.metrics.lines import BadValue, parse_number
 log = logging.getLogger("kubetune.operator")
 TERMINAL = {"Succeeded", "Failed", "EarlyStopped", "Killed"}
 METRIC_ANNOTATION = "kubetune.io/metric"
+#: The Job controller's label on its pods, naming the Job by uid.
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 PROMETHEUS_URL = "kubetune.io/prometheus-url"
 PROMETHEUS_QUERY = "kubetune.io/prometheus-query"
 
@@ -182,11 +184,10 @@ class Reconciler:
             self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
             records.append(TrialRecord(new.name, new.index, dict(new.params), budget=new.budget))
         for trial in trials.values():  # once per process: a restart between a Trial and its Job
-            key = f"{namespace}/{trial['metadata']['name']}"
             phase = (trial.get("status") or {}).get("phase", "Pending")
             if (
                 phase == "Pending"
-                and key not in self._jobs_ensured
+                and trial["metadata"]["uid"] not in self._jobs_ensured
                 and trial["metadata"]["name"] not in changed
             ):
                 self._ensure_job(study, trial)
@@ -205,7 +206,7 @@ class Reconciler:
                 notes[PROMETHEUS_URL] = url
                 notes[PROMETHEUS_QUERY] = prometheus.render_query(source.query, meta["name"])
         self.kube.create_job(job)  # an existing Job (after a restart) is not an error
-        self._jobs_ensured.add(f"{meta['namespace']}/{meta['name']}")
+        self._jobs_ensured.add(meta["uid"])  # by uid: names come back with a new Study
 
     def _end_trial(self, namespace: str, name: str, trial_status: Obj) -> None:
         self.kube.patch_trial_status(namespace, name, trial_status)
@@ -260,19 +261,22 @@ class Reconciler:
         """A Job's verdict; only terminal ones matter here (the pod says when it runs)."""
         phase, reason = status.job_outcome(job)
         if phase in ("Succeeded", "Failed"):
-            self._settle(job, phase, reason)
+            self._settle(job, phase, reason, job["metadata"].get("uid"))
 
     def sync_pod(self, pod: Obj) -> None:
         """The trial's pod: the fastest word on Running, Succeeded and Failed. A pod ends
         (sidecar flushed and stopped) a second or more before the Job controller says so."""
         phase, reason = status.pod_outcome(pod)
         if phase != "Pending":
-            self._settle(pod, phase, reason)
+            labels = pod["metadata"].get("labels") or {}
+            self._settle(pod, phase, reason, labels.get(JOB_UID_LABEL))
 
-    def _settle(self, source: Obj, phase: str, reason: str | None) -> None:
+    def _settle(self, source: Obj, phase: str, reason: str | None, job_uid: str | None) -> None:
         meta = source["metadata"]
         name = (meta.get("labels") or {}).get(manifests.TRIAL_LABEL)
-        key = f"{meta['namespace']}/{name}"
+        # Keyed by the Job's uid, not the trial's name: a Study deleted and created again
+        # (same names) must not find its trials already "done" from the last one.
+        key = f"{meta['namespace']}/{name}/{job_uid or ''}"
         if not name or f"{key}/{phase}" in self._settled or f"{key}/done" in self._settled:
             return  # a phase already applied (by the pod or the Job): every later event is noise
         seen = f"{key}/{phase}"

@@ -2,8 +2,9 @@
 
 It follows the file the trainer's output is teed into, parses each line with the Study's
 format, and posts the reports to the operator's collector with the trial's token. Each report
-carries a sequence number, so a retried post is never recorded twice. On SIGTERM (the trainer
-exited and the pod is ending) it reads what is left, posts it with `final`, and exits 0.
+carries a sequence number, so a retried post is never recorded twice. When the trainer's
+wrapper writes its exit code (all output is in the file by then), or on SIGTERM (the pod is
+ending, e.g. an early stop), it reads what is left, posts it with `final`, and exits 0.
 Standard library plus the line parsers: nothing heavy in every trial pod.
 """
 
@@ -31,6 +32,7 @@ FLUSH_SECONDS = 0.5
 @dataclass
 class Sidecar:
     output: Path
+    exit_code: Path
     collector: str
     token: str
     namespace: str
@@ -49,8 +51,10 @@ class Sidecar:
             format=env.get("KUBETUNE_FORMAT", "kubetune"), regex=env.get("KUBETUNE_REGEX") or None
         )
         known = [m for m in env.get("KUBETUNE_METRICS", "").split(",") if m]
+        output = Path(env.get("KUBETUNE_OUTPUT", "/kubetune/output.log"))
         return cls(
-            output=Path(env.get("KUBETUNE_OUTPUT", "/kubetune/output.log")),
+            output=output,
+            exit_code=Path(env.get("KUBETUNE_EXIT_CODE", str(output.parent / "exit-code"))),
             collector=env["KUBETUNE_COLLECTOR_URL"].rstrip("/"),
             token=env["KUBETUNE_TOKEN"],
             namespace=env["KUBETUNE_NAMESPACE"],
@@ -123,6 +127,8 @@ class Sidecar:
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         while not self.stop.wait(FLUSH_SECONDS):
+            if self.exit_code.exists():
+                break  # the trainer is done and its output complete
             self.read()
             self.flush()
         self.read(final=True)

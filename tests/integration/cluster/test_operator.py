@@ -228,6 +228,30 @@ def test_killing_the_operator_three_times_loses_and_duplicates_nothing(
     )
 
 
+def test_a_study_deleted_and_created_again_runs_again_under_the_same_operator(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    """Trial names come back with the new Study; nothing the operator remembers of the old
+    one (keyed by uid, not name) may make it skip the new trials. Found on the real node."""
+    document = study("again", budget={"maxTrials": 2, "parallelism": 2})
+    for _ in range(2):
+        cluster.apply(document, namespace=namespace)
+        Player(cluster, namespace, operator, "again").play(report_and_finish)
+        status = cluster.get("study", "again", namespace=namespace)["status"]
+        assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 2
+        cluster.kubectl("delete", "study", "again", "--wait=true", namespace=namespace)
+        wait_until(
+            lambda: (
+                not any(
+                    cluster.get(kind, "-l", "kubetune.io/study=again", namespace=namespace)["items"]
+                    for kind in ("jobs", "pods")
+                )
+            ),
+            60,
+            "the old Study's Jobs and pods to be gone",
+        )
+
+
 def test_an_invalid_search_space_is_refused_by_the_api_server(
     cluster: Cluster, namespace: str, crds: None
 ) -> None:
