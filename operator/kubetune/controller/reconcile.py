@@ -267,9 +267,14 @@ class Reconciler:
         """The trial's pod: the fastest word on Running, Succeeded and Failed. A pod ends
         (sidecar flushed and stopped) a second or more before the Job controller says so."""
         phase, reason = status.pod_outcome(pod)
+        labels = pod["metadata"].get("labels") or {}
         if phase != "Pending":
-            labels = pod["metadata"].get("labels") or {}
             self._settle(pod, phase, reason, labels.get(JOB_UID_LABEL))
+        stuck = (pod.get("status") or {}).get("phase") in ("Pending", "Running")
+        if phase == "Failed" and stuck and labels.get(manifests.TRIAL_LABEL):
+            # A container that can never start (image, config): the Job would wait forever
+            # holding the node's resources.
+            self.kube.delete_job(pod["metadata"]["namespace"], labels[manifests.TRIAL_LABEL])
 
     def _settle(self, source: Obj, phase: str, reason: str | None, job_uid: str | None) -> None:
         meta = source["metadata"]

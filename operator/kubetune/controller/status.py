@@ -67,10 +67,32 @@ def job_outcome(job: Mapping[str, Any]) -> tuple[str, str | None]:
     return "Pending", None
 
 
+#: Waiting reasons no retry will cure: the trial fails with the kubelet's message instead of
+#: waiting Pending forever. (ImagePullBackOff: the kubelet already retried the pull once.)
+HOPELESS = (
+    "ImagePullBackOff",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+)
+
+
 def pod_outcome(pod: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(phase, reason) of a trial from its pod; a failure names the trainer's exit code."""
+    """(phase, reason) of a trial from its pod; a failure names the trainer's exit code, or
+    why its container (or the metrics sidecar) can never start."""
     status = pod.get("status") or {}
     phase = status.get("phase", "Pending")
+    if phase in ("Pending", "Running"):
+        for container in (status.get("initContainerStatuses") or []) + (
+            status.get("containerStatuses") or []
+        ):
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in HOPELESS:
+                detail = waiting.get("message") or ""
+                return "Failed", f"container {container.get('name')}: {waiting['reason']}" + (
+                    f": {detail}" if detail else ""
+                )
     if phase == "Failed":
         trainer = (status.get("containerStatuses") or [{}])[0]
         ended = (trainer.get("state") or {}).get("terminated") or {}

@@ -53,6 +53,16 @@ class Cluster:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
         return done
 
+    def helm(self, *args: str) -> str:
+        done = subprocess.run(
+            [self.tool("helm"), "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, f"helm {' '.join(args)} failed:\n{done.stderr}"
+        return done.stdout
+
     def get(self, *args: str, namespace: str | None = None) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(
             self.kubectl("get", *args, "-o", "json", namespace=namespace).stdout

@@ -3,7 +3,6 @@ full study run by an operator holding nothing but the chart's ServiceAccount ide
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,8 @@ CHART = ROOT / "charts" / "kubetune"
 RELEASE, NAMESPACE = "kubetune", "kubetune-system"
 
 
-def helm(cluster: Cluster, *args: str) -> str:
-    done = subprocess.run(
-        [cluster.tool("helm"), "--kubeconfig", str(cluster.kubeconfig), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def rendered(cluster: Cluster, *values: str) -> list[dict[str, Any]]:
-    out = helm(cluster, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *values)
+    out = cluster.helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *values)
     return [d for d in yaml.safe_load_all(out) if d]
 
 
@@ -42,7 +30,7 @@ def rendered(cluster: Cluster, *values: str) -> list[dict[str, Any]]:
     "values", [[], ["-f", str(CHART / "ci-all-options.yaml")]], ids=["defaults", "all-options"]
 )
 def test_the_chart_lints(cluster: Cluster, values: list[str]) -> None:
-    assert "0 chart(s) failed" in helm(cluster, "lint", str(CHART), *values)
+    assert "0 chart(s) failed" in cluster.helm("lint", str(CHART), *values)
 
 
 def test_defaults_render_a_least_privilege_cluster_role_and_a_locked_down_pod(
@@ -116,8 +104,7 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
 
 @pytest.fixture(scope="module")
 def installed(cluster: Cluster) -> Iterator[str]:
-    helm(
-        cluster,
+    cluster.helm(
         "upgrade",
         "--install",
         RELEASE,
@@ -128,7 +115,7 @@ def installed(cluster: Cluster) -> Iterator[str]:
         "--wait=false",
     )
     yield RELEASE
-    helm(cluster, "uninstall", RELEASE, "--namespace", NAMESPACE)
+    cluster.helm("uninstall", RELEASE, "--namespace", NAMESPACE)
 
 
 def test_helm_install_establishes_crds_and_rbac(cluster: Cluster, installed: str) -> None:

@@ -188,3 +188,24 @@ def test_kind_configs_gpu_worker_is_where_gpu_trials_land_and_only_they() -> Non
     cpu_spec = cpu_pod["spec"]["template"]["spec"]
     assert [admits(n, pod) for n in workers] == [False, True]
     assert [admits(n, cpu_spec) for n in workers] == [True, False]
+
+
+def test_a_pod_whose_image_cannot_be_pulled_fails_its_trial_with_the_kubelets_word() -> None:
+    waiting = {
+        "name": "trainer",
+        "state": {
+            "waiting": {
+                "reason": "ImagePullBackOff",
+                "message": 'Back-off pulling image "example/nope:1"',
+            }
+        },
+    }
+    pod = {"status": {"phase": "Pending", "containerStatuses": [waiting]}}
+    phase, reason = status.pod_outcome(pod)
+    assert phase == "Failed" and reason is not None
+    assert "trainer" in reason and "ImagePullBackOff" in reason and "example/nope:1" in reason
+    pulling = {"name": "trainer", "state": {"waiting": {"reason": "ContainerCreating"}}}
+    assert status.pod_outcome({"status": {"phase": "Pending", "containerStatuses": [pulling]}}) == (
+        "Pending",
+        None,
+    )

@@ -1,0 +1,352 @@
+"""The user's path on the real node: the chart-installed operator (the locally built image,
+in a pod, under the chart's ServiceAccount) runs real trial pods; the native sidecar forwards
+what they print. No operator process on the host here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import ROOT, Cluster, wait_until
+from .test_operator import trials_of
+
+pytestmark = pytest.mark.cluster
+LOCAL_RUN = ("--out", "out", "--no-plot", "--output", "json")
+CHART = ROOT / "charts" / "kubetune"
+RELEASE, HOME = "e2e", "kubetune-e2e"
+REAL = {
+    "nodeSelector": {"kubetune.io/node": "real"},
+    "tolerations": [{"key": "kubetune.io/real-node", "operator": "Exists", "effect": "NoSchedule"}],
+}
+
+
+@pytest.fixture(scope="module")
+def images(cluster: Cluster) -> None:
+    """`make images`: built from the Dockerfiles and loaded into the node (cached by docker)."""
+    done = subprocess.run(
+        [str(ROOT / "hack" / "images.sh")], capture_output=True, text=True, timeout=1200
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def studies(cluster: Cluster) -> Iterator[str]:
+    """The one namespace the installed operator watches (so it never meets other tests')."""
+    name = "e2e-studies"
+    cluster.kubectl("create", "namespace", name, check=False)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def install(cluster: Cluster, studies: str, replicas: int = 1) -> None:
+    values = {
+        "replicaCount": replicas,
+        "watchNamespaces": [studies],
+        "image": {"pullPolicy": "Never"},  # loaded by make images; no registry anywhere
+        **REAL,
+    }
+    path = Path(f"/tmp/kubetune-e2e-values-{replicas}.yaml")
+    path.write_text(yaml.safe_dump(values))
+    cluster.helm(
+        "upgrade",
+        "--install",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        HOME,
+        "--create-namespace",
+        "-f",
+        str(path),
+        "--wait",
+        "--timeout",
+        "180s",
+    )
+
+
+@pytest.fixture(scope="module")
+def operator(cluster: Cluster, images: None, studies: str) -> Iterator[None]:
+    install(cluster, studies)
+    yield
+    cluster.helm("uninstall", RELEASE, "--namespace", HOME, "--wait")
+
+
+def on_the_real_node(document: dict[str, Any], max_trials: int | None = None) -> dict[str, Any]:
+    pod = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]
+    pod.update(json.loads(json.dumps(REAL)))
+    if max_trials is not None:
+        document["spec"]["budget"]["maxTrials"] = max_trials
+    return document
+
+
+def finished(cluster: Cluster, namespace: str, name: str, timeout: float) -> dict[str, Any]:
+    def phase() -> Any:
+        found = cluster.get("study", name, namespace=namespace).get("status") or {}
+        return found if found.get("phase") in ("Succeeded", "Failed") else None
+
+    result: dict[str, Any] = wait_until(phase, timeout, f"study {name} to finish")
+    return result
+
+
+def operator_pods(cluster: Cluster) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.get(
+        "pods", "-l", f"app.kubernetes.io/instance={RELEASE}", namespace=HOME
+    )["items"]
+    return items
+
+
+def test_the_operator_runs_in_a_pod_on_the_real_node(cluster: Cluster, operator: None) -> None:
+    pods = operator_pods(cluster)
+    assert len(pods) == 1 and pods[0]["status"]["phase"] == "Running"
+    assert pods[0]["spec"]["nodeName"] == "kubetune-real-0"
+    assert pods[0]["spec"]["serviceAccountName"] == "e2e-kubetune"
+    host = subprocess.run(["pgrep", "-f", "kubetune.cli operator"], capture_output=True)
+    assert host.returncode == 1, "an operator process runs on the host"
+
+
+def test_the_quickstart_trains_real_trials_and_agrees_with_kubetune_run(
+    cluster: Cluster, operator: None, studies: str, tmp_path: Path
+) -> None:
+    document = on_the_real_node(
+        yaml.safe_load((ROOT / "examples" / "quickstart.yaml").read_text()), max_trials=6
+    )
+    started = time.monotonic()
+    cluster.apply(document, namespace=studies)
+    status = finished(cluster, studies, "quickstart", 300)
+    on_cluster = time.monotonic() - started
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 6
+    trials = sorted(trials_of(cluster, studies, "quickstart"), key=lambda t: t["spec"]["index"])
+    assert [t["metadata"]["name"] for t in trials] == [f"quickstart-{i}" for i in range(6)]
+
+    local = tmp_path / "quickstart.yaml"
+    document["spec"]["budget"]["maxTrials"] = 6
+    local.write_text(yaml.safe_dump(document))
+    (tmp_path / "trainers").symlink_to(ROOT / "examples" / "trainers")
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", "run", str(local), *LOCAL_RUN],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    on_laptop = time.monotonic() - started
+    assert run.returncode == 0, run.stderr
+    print(f"quickstart, 6 trials: cluster {on_cluster:.1f} s, kubetune run {on_laptop:.1f} s")
+    events = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").open()]
+    created = {e["trial"]: e["params"] for e in events if e["event"] == "created"}
+    # Same seed, same engine: the first suggestions (the whole Sobol start here) are equal.
+    for trial in trials[:2]:
+        assert trial["spec"]["params"] == created[trial["metadata"]["name"]]
+    best_local = json.loads(run.stdout)["best"]["objective"]
+    assert abs(status["bestTrial"]["objective"] - best_local) < 0.02
+    assert status["bestTrial"]["objective"] > 0.9
+
+
+def test_kubetune_logs_and_kubectl_logs_show_the_trainers_output(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    trial = next(
+        t
+        for t in trials_of(cluster, studies, "quickstart")
+        if (t.get("status") or {}).get("phase") == "Succeeded"
+    )
+    name = trial["metadata"]["name"]
+    logs = subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", "logs", name, "-n", studies],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"},
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert "folds=" in logs.stdout and "kubetune-report" in logs.stdout
+    pod = cluster.get("pods", "-l", f"kubetune.io/trial={name}", namespace=studies)["items"][0]
+    kubectl = cluster.kubectl("logs", pod["metadata"]["name"], "-c", "trainer", namespace=studies)
+    assert "folds=" in kubectl.stdout
+
+
+REPORTER = """
+import sys, kubetune
+for step in range(1, 31):
+    kubetune.report(step=step, accuracy=step / 100)
+sys.stdout.write('kubetune-report {"metrics": {"accuracy": 0.99}, "step": 31}')
+"""
+
+
+def reporter_study(name: str, script: str, **spec: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "apiVersion": "kubetune.io/v1alpha1",
+        "kind": "Study",
+        "metadata": {"name": name},
+        "spec": {
+            "objective": {"metric": "accuracy", "goal": "maximize"},
+            "parameters": [{"name": "q", "type": "categorical", "values": [90, 10, 20]}],
+            "algorithm": {"name": "grid"},
+            "budget": {"maxTrials": 3, "parallelism": 1},
+            "trialTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [
+                                {
+                                    "name": "trainer",
+                                    "image": "kubetune/trainer:0.1.0",
+                                    "imagePullPolicy": "Never",
+                                    "command": ["python", "-c", script, "${trial.params.q}"],
+                                }
+                            ],
+                        }
+                    }
+                }
+            },
+            **spec,
+        },
+    }
+    return on_the_real_node(document)
+
+
+def test_every_printed_report_is_recorded_once_even_the_last_one_before_exit(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    cluster.apply(reporter_study("reports", REPORTER, budget={"maxTrials": 1}), namespace=studies)
+    assert finished(cluster, studies, "reports", 180)["phase"] == "Succeeded"
+    trial = trials_of(cluster, studies, "reports")[0]
+    assert [r["step"] for r in trial["status"]["reports"]] == list(range(1, 32))
+    assert trial["status"]["objective"] == 0.99
+    pod = cluster.get("pods", "-l", "kubetune.io/trial=reports-0", namespace=studies)["items"][0]
+    sidecar = pod["status"]["initContainerStatuses"][0]["state"]["terminated"]
+    assert sidecar["exitCode"] == 0  # it ended by itself, not SIGKILLed after a grace period
+
+
+SLOW = """
+import sys, time, kubetune
+quality = int(sys.argv[1]) / 100
+for step in range(1, 10):
+    kubetune.report(step=step, accuracy=quality * step / 9)
+    print(f"step {step}", flush=True)
+    time.sleep(1)
+"""
+
+
+def test_asha_really_stops_a_trial_its_pod_and_job_gone_and_says_why(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    asha = {"name": "asha", "settings": {"minBudget": 1, "maxBudget": 9, "reductionFactor": 3}}
+    cluster.apply(reporter_study("asha", SLOW, earlyStopping=asha), namespace=studies)
+    status = finished(cluster, studies, "asha", 240)
+    assert status["phase"] == "Succeeded"
+    stopped = [
+        t for t in trials_of(cluster, studies, "asha") if t["status"]["phase"] == "EarlyStopped"
+    ]
+    assert stopped, "the 10% and 20% trials should be stopped at a rung"
+    for trial in stopped:
+        name = trial["metadata"]["name"]
+        assert max(r["step"] for r in trial["status"]["reports"]) < 9  # cut short
+        assert not cluster.get("jobs", "-l", f"kubetune.io/trial={name}", namespace=studies)[
+            "items"
+        ]
+        wait_until(
+            lambda n=name: (
+                not cluster.get("pods", "-l", f"kubetune.io/trial={n}", namespace=studies)["items"]
+            ),
+            60,
+            f"{name}'s pod to be gone",
+        )
+    decisions = {d["trial"]: d for d in status.get("earlyStopped", [])}
+    assert {t["metadata"]["name"] for t in stopped} <= set(decisions)
+    events = cluster.get("events", namespace=studies)["items"]
+    assert any(e["reason"] == "TrialStoppedEarly" for e in events)
+
+
+def test_a_missing_image_and_an_instant_crash_fail_their_trials_alone(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    document = reporter_study("broken", "import sys; sys.exit(int(sys.argv[1]) % 7)")
+    document["spec"]["budget"] = {"maxTrials": 3, "parallelism": 1, "maxFailedTrials": 3}
+    cluster.apply(document, namespace=studies)
+    finished(cluster, studies, "broken", 180)
+    reasons = {t["spec"]["params"]["q"]: t["status"] for t in trials_of(cluster, studies, "broken")}
+    assert reasons[10]["phase"] == "Failed" and "code 3" in reasons[10]["reason"]  # 10 % 7
+    assert reasons[20]["phase"] == "Failed" and "code 6" in reasons[20]["reason"]
+
+    missing = reporter_study("noimage", REPORTER, budget={"maxTrials": 1})
+    container = missing["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    # A registry that refuses at once (nothing listens on port 1): no waiting on a network.
+    container.update(image="127.0.0.1:1/kubetune/does-not-exist:1", imagePullPolicy="Always")
+    cluster.apply(missing, namespace=studies)
+    status = finished(cluster, studies, "noimage", 180)
+    trial = trials_of(cluster, studies, "noimage")[0]
+    assert trial["status"]["phase"] == "Failed"
+    assert "does-not-exist" in trial["status"]["reason"]
+    assert (
+        "ImagePullBackOff" in trial["status"]["reason"] or "ErrImage" in trial["status"]["reason"]
+    )
+    assert not cluster.get("jobs", "-l", "kubetune.io/trial=noimage-0", namespace=studies)["items"]
+    assert status["trials"]["failed"] == 1
+
+
+SHORT = """
+import sys, time, kubetune
+for step in range(1, 4):
+    kubetune.report(step=step, accuracy=int(sys.argv[1]) / 100 * step / 3)
+    time.sleep(1)
+"""
+
+
+def restartable(name: str) -> dict[str, Any]:
+    document = reporter_study(name, SHORT, budget={"maxTrials": 6, "parallelism": 2})
+    document["spec"]["parameters"] = [{"name": "q", "type": "int", "min": 10, "max": 90}]
+    document["spec"]["algorithm"] = {"name": "random", "seed": 3}
+    return document
+
+
+def succeeded(cluster: Cluster, namespace: str, name: str) -> int:
+    return sum(
+        (t.get("status") or {}).get("phase") == "Succeeded"
+        for t in trials_of(cluster, namespace, name)
+    )
+
+
+def nothing_lost_or_doubled(cluster: Cluster, namespace: str, name: str) -> None:
+    status = finished(cluster, namespace, name, 300)
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 6
+    names = sorted(t["metadata"]["name"] for t in trials_of(cluster, namespace, name))
+    assert names == sorted(f"{name}-{i}" for i in range(6))
+    jobs = cluster.get("jobs", "-l", f"kubetune.io/study={name}", namespace=namespace)["items"]
+    assert sorted(j["metadata"]["name"] for j in jobs) == names
+
+
+def test_deleting_the_operator_pod_mid_study_loses_and_duplicates_nothing(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    cluster.apply(restartable("restart"), namespace=studies)
+    wait_until(lambda: succeeded(cluster, studies, "restart") >= 2, 120, "two trials done")
+    (before,) = operator_pods(cluster)
+    cluster.kubectl("delete", "pod", before["metadata"]["name"], "--wait=false", namespace=HOME)
+    nothing_lost_or_doubled(cluster, studies, "restart")
+    after = [p["metadata"]["name"] for p in operator_pods(cluster)]
+    assert before["metadata"]["name"] not in after and len(after) == 1  # the Deployment's new one
+
+
+def test_with_two_replicas_deleting_the_leaders_pod_hands_over(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    install(cluster, studies, replicas=2)
+    lease = cluster.get("lease", f"{RELEASE}-kubetune", namespace=HOME)
+    leader = lease["spec"]["holderIdentity"].rsplit("_", 1)[0]
+    assert leader in [p["metadata"]["name"] for p in operator_pods(cluster)]
+    cluster.apply(restartable("handover"), namespace=studies)
+    wait_until(lambda: succeeded(cluster, studies, "handover") >= 2, 120, "two trials done")
+    cluster.kubectl("delete", "pod", leader, "--wait=false", namespace=HOME)
+    nothing_lost_or_doubled(cluster, studies, "handover")
+    holder = cluster.get("lease", f"{RELEASE}-kubetune", namespace=HOME)["spec"]["holderIdentity"]
+    assert holder and not holder.startswith(leader)
