@@ -63,6 +63,11 @@ class Cluster:
         assert done.returncode == 0, f"helm {' '.join(args)} failed:\n{done.stderr}"
         return done.stdout
 
+    def install_chart(self, release: str, namespace: str, *args: str) -> str:
+        """`helm upgrade --install` of the repo's chart (charts/kubetune)."""
+        chart = str(ROOT / "charts" / "kubetune")
+        return self.helm("upgrade", "--install", release, chart, "-n", namespace, *args)
+
     def get(self, *args: str, namespace: str | None = None) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(
             self.kubectl("get", *args, "-o", "json", namespace=namespace).stdout

@@ -104,16 +104,7 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
 
 @pytest.fixture(scope="module")
 def installed(cluster: Cluster) -> Iterator[str]:
-    cluster.helm(
-        "upgrade",
-        "--install",
-        RELEASE,
-        str(CHART),
-        "--namespace",
-        NAMESPACE,
-        "--create-namespace",
-        "--wait=false",
-    )
+    cluster.install_chart(RELEASE, NAMESPACE, "--create-namespace", "--wait=false")
     yield RELEASE
     cluster.helm("uninstall", RELEASE, "--namespace", NAMESPACE)
 

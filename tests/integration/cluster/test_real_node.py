@@ -20,7 +20,6 @@ from .test_operator import trials_of
 
 pytestmark = pytest.mark.cluster
 LOCAL_RUN = ("--out", "out", "--no-plot", "--output", "json")
-CHART = ROOT / "charts" / "kubetune"
 RELEASE, HOME = "e2e", "kubetune-e2e"
 REAL = {
     "nodeSelector": {"kubetune.io/node": "real"},
@@ -55,20 +54,7 @@ def install(cluster: Cluster, studies: str, replicas: int = 1) -> None:
     }
     path = Path(f"/tmp/kubetune-e2e-values-{replicas}.yaml")
     path.write_text(yaml.safe_dump(values))
-    cluster.helm(
-        "upgrade",
-        "--install",
-        RELEASE,
-        str(CHART),
-        "--namespace",
-        HOME,
-        "--create-namespace",
-        "-f",
-        str(path),
-        "--wait",
-        "--timeout",
-        "180s",
-    )
+    cluster.install_chart(RELEASE, HOME, "--create-namespace", "-f", str(path), "--wait")
 
 
 @pytest.fixture(scope="module")
