@@ -55,7 +55,8 @@ bench: venv
 	$(BIN)/python benchmarks/run.py --out benchmarks/results/latest.json
 
 ## cluster-up: the local Kubernetes cluster (etcd, apiserver, controller manager, scheduler,
-## kwok with 2 CPU + 2 GPU fake nodes). The first run builds it from the Go module proxy.
+## kwok with 2 CPU + 2 GPU fake nodes, and one real node: containerd, kubelet, kube-proxy,
+## CoreDNS; KUBETUNE_REAL_NODE=0 leaves it out). The first run builds it from the module proxy.
 cluster-build:
 	hack/build.sh
 

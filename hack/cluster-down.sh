@@ -37,7 +37,10 @@ stop_real_node() {  # pods' processes, then the node's daemons, mounts, iptables
     kill -KILL "$shim" 2>/dev/null || true
   done
   stop coredns kube-proxy containerd
-  "$BIN_DIR/kube-proxy" --cleanup >/dev/null 2>&1 || true  # its iptables chains
+  # kube-proxy's and the kubelet's iptables chains (KUBE-*), and nothing else of the host's.
+  if command -v iptables-save >/dev/null; then
+    iptables-save | grep -v -e '^:KUBE-' -e '^-A KUBE-' -e ' -j KUBE-' | iptables-restore || true
+  fi
   # Mounts under the node's folders (pod volumes, container root filesystems), deepest first.
   for mnt in $(awk -v d="$node" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
     umount -l "$mnt" 2>/dev/null || true
