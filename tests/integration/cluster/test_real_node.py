@@ -77,7 +77,13 @@ def finished(cluster: Cluster, namespace: str, name: str, timeout: float) -> dic
         found = cluster.get("study", name, namespace=namespace).get("status") or {}
         return found if found.get("phase") in ("Succeeded", "Failed") else None
 
-    result: dict[str, Any] = wait_until(phase, timeout, f"study {name} to finish")
+    try:
+        result: dict[str, Any] = wait_until(phase, timeout, f"study {name} to finish")
+    except AssertionError as error:  # what the operator in its pod said
+        logs = cluster.kubectl(
+            "logs", f"deployment/{RELEASE}-kubetune", "--tail=60", namespace=HOME, check=False
+        )
+        raise AssertionError(f"{error}\noperator log:\n{logs.stdout}{logs.stderr}") from None
     return result
 
 
