@@ -54,9 +54,7 @@ build_one() {
     runc)
       # seccomp needs cgo and Debian's libseccomp-dev (apt-get install libseccomp-dev pkg-config).
       if ! pkg-config --exists libseccomp 2>/dev/null; then
-        log "installing libseccomp-dev and pkg-config (Debian) for runc's seccomp support"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q libseccomp-dev pkg-config >/dev/null \
-          || die "runc needs libseccomp-dev: apt-get install -y libseccomp-dev pkg-config"
+        apt_install libseccomp-dev pkg-config
       fi
       GOBIN="$NODE_BIN_DIR/.gobin" CGO_ENABLED=1 go install -trimpath -tags seccomp \
         -ldflags "-s -w -X main.version=${RUNC_VERSION#v}" \

@@ -14,12 +14,10 @@ BASE_TAG="kubetune-base:${DEBIAN_SUITE}-r${BASE_IMAGE_REVISION}"
 BASE_TAR="$IMAGE_DIR/base-${DEBIAN_SUITE}-r${BASE_IMAGE_REVISION}.tar"
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO_DIR/pyproject.toml")
 
-need() { command -v "$1" >/dev/null || die "$1 not found: apt-get install -y ${2:-$1}"; }
-
 base_image() {
   if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then return; fi
   if [ ! -f "$BASE_TAR" ]; then
-    need debootstrap
+    command -v debootstrap >/dev/null || apt_install debootstrap
     local mirror root
     mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
     mirror=${mirror:-http://deb.debian.org/debian}

@@ -18,6 +18,23 @@ KUBECONFIG_PATH="$STATE_DIR/kubeconfig"
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# Debian packages a script needs, installed when missing (CI machines start bare). Package
+# scripts may try to start system services; there is no init system for them here, and we
+# start our own copies, so service start-up is refused for the install (policy-rc.d).
+apt_install() {  # package...
+  local sudo="" apt_log="${TMPDIR:-/tmp}/kubetune-apt.log"
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing Debian's $* (log: $apt_log)"
+  export DEBIAN_FRONTEND=noninteractive
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  { $sudo apt-get install -y -q --no-install-recommends "$@" >"$apt_log" 2>&1 \
+    || { $sudo apt-get update -qq >>"$apt_log" 2>&1 \
+         && $sudo apt-get install -y -q --no-install-recommends "$@" >>"$apt_log" 2>&1; }; } \
+    || { $sudo rm -f /usr/sbin/policy-rc.d; die "apt-get install $* failed; see $apt_log"; }
+  $sudo rm -f /usr/sbin/policy-rc.d
+}
+
 # ----- shared by cluster-up.sh and node-up.sh -----
 ETCD_PORT=${KUBETUNE_ETCD_PORT:-23790}
 APISERVER_PORT=${KUBETUNE_APISERVER_PORT:-16443}
@@ -86,7 +103,7 @@ node_address() {  # a dummy interface holding NODE_IP: the real node's and the A
 DOCKERD_STARTED=""
 ensure_docker() {  # call from the script's own shell (not a subshell or pipeline)
   docker info >/dev/null 2>&1 && return 0
-  command -v dockerd >/dev/null || die "dockerd not found: apt-get install -y docker.io"
+  command -v dockerd >/dev/null || apt_install docker.io
   mkdir -p "$STATE_DIR/docker"
   log "starting dockerd (log: $STATE_DIR/docker/dockerd.log)"
   dockerd --pidfile "$STATE_DIR/docker/dockerd.pid" >"$STATE_DIR/docker/dockerd.log" 2>&1 &

@@ -23,11 +23,7 @@ prerequisites() {
   command -v iptables >/dev/null || missing+=(iptables)
   command -v conntrack >/dev/null || missing+=(conntrack)
   pkg-config --exists libseccomp 2>/dev/null || missing+=(libseccomp-dev pkg-config)
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]} (Debian packages)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$STATE_DIR/logs/apt-node.log" 2>&1 \
-      || die "apt-get install ${missing[*]} failed; see $STATE_DIR/logs/apt-node.log"
-  fi
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   "$HACK_DIR/build.sh" kubelet kube-proxy containerd containerd-shim-runc-v2 ctr runc coredns >/dev/null
 }
 

@@ -7,16 +7,7 @@ PROMETHEUS_PORT=${KUBETUNE_PROMETHEUS_PORT:-29090}
 PUSHGATEWAY_PORT=${KUBETUNE_PUSHGATEWAY_PORT:-29091}
 
 if ! command -v prometheus >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
-  log "installing Debian's prometheus and prometheus-pushgateway"
-  export DEBIAN_FRONTEND=noninteractive
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  # The packages' scripts try to start system services; there is no init system to start them
-  # with here, and we start our own copies below, so service start-up is refused for this install.
-  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-  $sudo chmod +x /usr/sbin/policy-rc.d
-  $sudo apt-get install -y -qq --no-install-recommends prometheus prometheus-pushgateway >/dev/null
-  $sudo rm -f /usr/sbin/policy-rc.d
+  apt_install prometheus prometheus-pushgateway
 fi
 
 dir="$STATE_DIR/prometheus"
