@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -198,6 +199,8 @@ def command_operator(args: argparse.Namespace) -> int:
     os.environ.update({k: v for k, v in settings.items() if v is not None})
     namespaces = args.namespace or []
     kopf.configure(verbose=args.verbose)
+    if not args.verbose:  # one "Handler ... succeeded." line per watch event drowns the rest
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     try:
         os.environ["KUBETUNE_OPERATOR_NAMESPACE"] = args.operator_namespace or own_namespace()
         if args.collector_secret:
