@@ -145,8 +145,6 @@ class LeaderElector:
                     self.leading = True
                     log.info("%s now leads lease %s/%s", self.identity, self.namespace, self.name)
                     return True
-            except ConflictError:
-                pass
             except Exception as error:  # an unreachable API server: keep trying
                 log.warning("leader election: %s", error)
             self._stop.wait(retry_every or self.renew_every)

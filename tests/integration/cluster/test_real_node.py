@@ -17,6 +17,7 @@ import yaml
 
 from .conftest import ROOT, Cluster, wait_until
 from .test_operator import trials_of
+from factories import manifest
 
 pytestmark = pytest.mark.cluster
 LOCAL_RUN = ("--out", "out", "--no-plot", "--output", "json")
@@ -174,35 +175,25 @@ sys.stdout.write('kubetune-report {"metrics": {"accuracy": 0.99}, "step": 31}')
 
 
 def reporter_study(name: str, script: str, **spec: Any) -> dict[str, Any]:
-    document: dict[str, Any] = {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "Study",
-        "metadata": {"name": name},
-        "spec": {
-            "objective": {"metric": "accuracy", "goal": "maximize"},
-            "parameters": [{"name": "q", "type": "categorical", "values": [90, 10, 20]}],
-            "algorithm": {"name": "grid"},
-            "budget": {"maxTrials": 3, "parallelism": 1},
-            "trialTemplate": {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "containers": [
-                                {
-                                    "name": "trainer",
-                                    "image": "kubetune/trainer:0.1.0",
-                                    "imagePullPolicy": "Never",
-                                    "command": ["python", "-c", script, "${trial.params.q}"],
-                                }
-                            ],
-                        }
-                    }
-                }
-            },
-            **spec,
-        },
+    """A grid over q in [90, 10, 20], one trial at a time, each running `python -c script q`
+    in the trainer image on the real node."""
+    container = {
+        "name": "trainer",
+        "image": "kubetune/trainer:0.1.0",
+        "imagePullPolicy": "Never",
+        "command": ["python", "-c", script, "${trial.params.q}"],
     }
+    template = {
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}
+    }
+    document = manifest(
+        parameters=[{"name": "q", "type": "categorical", "values": [90, 10, 20]}],
+        algorithm={"name": "grid"},
+        budget={"maxTrials": 3, "parallelism": 1},
+        trialTemplate=template,
+        **spec,
+    )
+    document["metadata"]["name"] = name
     return on_the_real_node(document)
 
 
