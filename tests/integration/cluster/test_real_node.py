@@ -186,13 +186,13 @@ def reporter_study(name: str, script: str, **spec: Any) -> dict[str, Any]:
     template = {
         "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [container]}}}
     }
-    document = manifest(
-        parameters=[{"name": "q", "type": "categorical", "values": [90, 10, 20]}],
-        algorithm={"name": "grid"},
-        budget={"maxTrials": 3, "parallelism": 1},
-        trialTemplate=template,
-        **spec,
-    )
+    sections: dict[str, Any] = {
+        "parameters": [{"name": "q", "type": "categorical", "values": [90, 10, 20]}],
+        "algorithm": {"name": "grid"},
+        "budget": {"maxTrials": 3, "parallelism": 1},
+        "trialTemplate": template,
+    }
+    document = manifest(**{**sections, **spec})
     document["metadata"]["name"] = name
     return on_the_real_node(document)
 
