@@ -51,8 +51,19 @@ images:
 	hack/images.sh
 
 ## bench: samplers on Branin, Hartmann-6 and digits SVC; prints a table, writes JSON
-bench: venv
-	$(BIN)/python benchmarks/run.py --out benchmarks/results/latest.json
+## bench: kubetune's samplers against Optuna (GP, TPE) and Katib's scikit-optimize, in a
+## separate virtual environment (.venv-bench: the peers bring torch, about 6 GB with its CUDA
+## wheels from PyPI); peers' runs are cached in ~/.cache/kubetune/bench
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+$(BENCH_STAMP):
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -e '.[bench]'
+	@rm -f $(BENCH_VENV)/.installed-* && touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/run.py --out benchmarks/results/latest.json
 
 ## cluster-up: the local Kubernetes cluster (etcd, apiserver, controller manager, scheduler,
 ## kwok with 2 CPU + 2 GPU fake nodes, and one real node: containerd, kubelet, kube-proxy,

@@ -1,38 +1,60 @@
-"""`make bench`: random, sobol and bayesian on Branin, Hartmann-6 and a digits SVC.
+"""`make bench`: kubetune's samplers against Optuna's GP and TPE and Katib's scikit-optimize.
 
-Every run goes through `kubetune.engine.decide`, the same door the runner and the operator
-use: sequentially (parallelism 1) and in batches (parallelism 4, four trials asked at once and
-evaluated before the next ask). Prints one table per task (median over seeds of the simple
-regret, or of the best accuracy, after 10, 20 and 40 trials), the time of one bayesian ask
-after 50, 200 and 500 observations, and writes everything as JSON.
+Every kubetune run goes through `kubetune.engine.decide`, the same door the runner and the
+operator use; peers run through their own ask/tell (`peers.py`). Two protocols: sequential
+(one trial asked, evaluated, told) and batches of 4 (four asked at once, all evaluated, then
+the next four). Prints, per task, the median over seeds of the simple regret after 40 and 60
+trials with a two-sided Mann-Whitney U test of kubetune's bayesian against every other row;
+the spread of batches (median over batches of the smallest distance between two points of one
+batch, unit cube, batches after trial 12 so every sampler is past its start-up design); and
+the time of one bayesian ask at 50, 200, 500 and 2,000 observations (Optuna's GP's beside it).
+Writes everything, every trial's value included, as JSON.
 
-    python benchmarks/run.py [--seeds 10] [--trials 40] [--out results.json]
+Peers' runs are deterministic for a seed, so they are cached under
+~/.cache/kubetune/bench/ keyed by the peer libraries' versions: re-running after a change to
+kubetune recomputes only kubetune's rows.
+
+    python benchmarks/run.py [--seeds 10] [--trials 60] [--samplers ...] [--tasks ...]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import statistics
-import sys
-import time
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
-from typing import Any
 
-import numpy as np
+# One thread per worker process: the pool is the parallelism, and BLAS or torch threads
+# fighting over the same cores would make every timing meaningless.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-from kubetune.api import StudySpec, load_study
-from kubetune.engine import History, Report, TrialRecord, TrialState, decide
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from itertools import combinations  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+from scipy.stats import mannwhitneyu  # noqa: E402
+
+from kubetune.api import StudySpec, load_study  # noqa: E402
+from kubetune.engine import History, Report, TrialRecord, TrialState, decide  # noqa: E402
+from kubetune.engine.encoding import build_space  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # benchmarks/ is a folder of scripts, not a package
-from tasks import TASKS, Task
+from peers import PEERS, peer_versions, run_peer  # noqa: E402
+from tasks import TASKS, Task  # noqa: E402
 
-SAMPLERS = ["random", "sobol", "bayesian"]
-CHECKPOINTS = [10, 20, 40]
+OURS = ["bayesian", "random"]
+SPREAD_FROM = 12  # batches that start at or after this trial are model-driven for every peer
+CACHE = Path.home() / ".cache" / "kubetune" / "bench"
+
+Run = list[tuple[dict[str, Any], float]]
 
 
 def build_spec(task: Task, sampler: str, seed: int, trials: int, parallelism: int) -> StudySpec:
@@ -46,18 +68,19 @@ def build_spec(task: Task, sampler: str, seed: int, trials: int, parallelism: in
             "algorithm": {"name": sampler, "seed": seed},
             "budget": {"maxTrials": trials, "parallelism": parallelism},
             "trialTemplate": {
-                "spec": {"template": {"spec": {"containers": [{"name": "t", "image": "none"}]}}}
+                "spec": {
+                    "template": {
+                        "spec": {"containers": [{"name": "t", "image": "none", "command": ["x"]}]}
+                    }
+                }
             },
         },
     }
     return load_study(manifest).spec
 
 
-def run_study(
-    task_name: str, sampler: str, seed: int, trials: int, parallelism: int
-) -> list[float]:
-    """The objective of every trial, in trial order."""
-    task = TASKS[task_name]
+def run_kubetune(task: Task, sampler: str, seed: int, trials: int, parallelism: int) -> Run:
+    """Drive `decide` as the operator would, finishing each wave before the next ask."""
     spec = build_spec(task, sampler, seed, trials, parallelism)
     records: list[TrialRecord] = []
     while True:
@@ -76,23 +99,145 @@ def run_study(
                     loss,
                 )
             )
-    return [r.objective for r in records if r.objective is not None]
+    return [(dict(r.params), float(r.objective or 0.0)) for r in records]
+
+
+def _cache_path(sampler: str, task: str, seed: int, trials: int, parallelism: int) -> Path:
+    tag = hashlib.sha256(json.dumps([sampler, peer_versions()]).encode()).hexdigest()[:12]
+    return CACHE / f"{sampler}-{tag}" / f"{task}-s{seed}-n{trials}-p{parallelism}.json"
+
+
+def _job(args: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int], Run, float]:
+    task_name, sampler, seed, trials, parallelism = args
+    task = TASKS[task_name]
+    started = time.perf_counter()
+    if sampler in PEERS:
+        path = _cache_path(sampler, task_name, seed, trials, parallelism)
+        if path.exists():
+            run = [(p, v) for p, v in json.loads(path.read_text())]
+        else:
+            run = run_peer(sampler, task, seed, trials, parallelism)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(run))
+    else:
+        run = run_kubetune(task, sampler, seed, trials, parallelism)
+    return (task_name, sampler, parallelism, seed), run, time.perf_counter() - started
+
+
+def best_after(run: Run, n: int, task: Task) -> float:
+    return min(v for _, v in run[:n]) - task.minimum
+
+
+def batch_spread(runs: list[Run], task: Task, width: int) -> float | None:
+    """Median, over batches, of the smallest Euclidean distance inside one batch (unit cube)."""
+    space = build_space(build_spec(task, "random", 0, 10, 1))
+    gaps = []
+    for run in runs:
+        for start in range(SPREAD_FROM, len(run) - width + 1, width):
+            units = [np.array(space.encode(p)) for p, _ in run[start : start + width]]
+            gaps.append(min(float(np.linalg.norm(a - b)) for a, b in combinations(units, 2)))
+    return statistics.median(gaps) if gaps else None
+
+
+def summarise(
+    runs: dict[tuple[str, str, int, int], Run],
+    tasks: list[str],
+    samplers: list[str],
+    seeds: int,
+    checkpoints: list[int],
+) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for task_name in tasks:
+        task = TASKS[task_name]
+        for parallelism in (1, 4):
+            ours = (
+                {
+                    n: [
+                        best_after(runs[(task_name, "bayesian", parallelism, s)], n, task)
+                        for s in range(seeds)
+                    ]
+                    for n in checkpoints
+                }
+                if "bayesian" in samplers
+                else {}
+            )
+            for sampler in samplers:
+                key = f"{task_name}/{sampler}/p{parallelism}"
+                row: dict[str, Any] = {"median": {}, "pValue": {}}
+                for n in checkpoints:
+                    values = [
+                        best_after(runs[(task_name, sampler, parallelism, s)], n, task)
+                        for s in range(seeds)
+                    ]
+                    row["median"][n] = statistics.median(values)
+                    if sampler != "bayesian" and ours:
+                        row["pValue"][n] = float(
+                            mannwhitneyu(ours[n], values, alternative="two-sided").pvalue
+                        )
+                if parallelism > 1:
+                    row["batchSpread"] = batch_spread(
+                        [runs[(task_name, sampler, parallelism, s)] for s in range(seeds)],
+                        task,
+                        parallelism,
+                    )
+                table[key] = row
+    return table
+
+
+def _fmt(value: float | None, spec: str = ".3g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def render(
+    table: dict[str, Any],
+    tasks: list[str],
+    samplers: list[str],
+    checkpoints: list[int],
+    latency: dict[str, dict[int, float]],
+) -> str:
+    lines = []
+    for task_name in tasks:
+        task = TASKS[task_name]
+        lines.append(f"\n{task_name}: {task.measure}, median over seeds (lower is better)")
+        head = f"  {'sampler':<13}{'protocol':<11}"
+        head += "".join(f"{f'@{n}':>10}" for n in checkpoints)
+        head += "".join(f"{f'p@{n}':>9}" for n in checkpoints) + f"{'spread':>9}"
+        lines.append(head)
+        for parallelism in (1, 4):
+            for sampler in samplers:
+                row = table[f"{task_name}/{sampler}/p{parallelism}"]
+                protocol = "seq" if parallelism == 1 else "batch 4"
+                cells = "".join(f"{_fmt(row['median'][n], '.4g'):>10}" for n in checkpoints)
+                cells += "".join(f"{_fmt(row['pValue'].get(n), '.2g'):>9}" for n in checkpoints)
+                cells += f"{_fmt(row.get('batchSpread'), '.3f'):>9}"
+                lines.append(f"  {sampler:<13}{protocol:<11}{cells}")
+    lines.append(
+        "\np@N: two-sided Mann-Whitney U, bayesian (same protocol) against that row, N trials."
+        "\nspread: median smallest distance between two points of one batch (unit cube)."
+    )
+    for who, times in latency.items():
+        lines.append(f"\n{who}: one ask (median of 3), Hartmann-6, random history:")
+        lines += [f"  {n:>5} observations: {t:.3f} s" for n, t in times.items()]
+    return "\n".join(lines)
+
+
+def _random_history(observations: int) -> list[tuple[dict[str, float], float]]:
+    task = TASKS["hartmann6"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(observations):
+        params = {f"x{d}": float(v) for d, v in enumerate(rng.random(6))}
+        rows.append((params, task.objective(params)))
+    return rows
 
 
 def ask_latency(observations: int, repeats: int = 3) -> float:
-    """Median seconds of one bayesian decision with `observations` finished Hartmann-6 trials."""
-    task = TASKS["hartmann6"]
-    spec = build_spec(task, "bayesian", 0, observations + 10, 1)
-    rng = np.random.default_rng(0)
-    records = []
-    for i in range(observations):
-        params = {f"x{d}": float(v) for d, v in enumerate(rng.random(6))}
-        loss = task.objective(params)
-        records.append(
-            TrialRecord(
-                f"t-{i}", i, params, TrialState.SUCCEEDED, (Report(None, {"loss": loss}),), loss
-            )
-        )
+    """Median seconds of one bayesian decision with `observations` finished trials."""
+    spec = build_spec(TASKS["hartmann6"], "bayesian", 0, observations + 10, 1)
+    records = [
+        TrialRecord(f"t-{i}", i, p, TrialState.SUCCEEDED, (Report(None, {"loss": v}),), v)
+        for i, (p, v) in enumerate(_random_history(observations))
+    ]
     history = History("bench", tuple(records), 0.0)
     times = []
     for _ in range(repeats):
@@ -102,89 +247,92 @@ def ask_latency(observations: int, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def _job(args: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int], list[float]]:
-    task, sampler, seed, trials, parallelism = args
-    return (task, sampler, parallelism, seed), run_study(task, sampler, seed, trials, parallelism)
+def optuna_ask_latency(observations: int, repeats: int = 3) -> float:
+    import optuna  # noqa: PLC0415
 
-
-def summarise(runs: dict[Any, list[float]], seeds: int, checkpoints: list[int]) -> dict[str, Any]:
-    table: dict[str, Any] = {}
-    for task_name, task in TASKS.items():
-        for sampler in SAMPLERS:
-            for parallelism in (1, 4):
-                key = f"{task_name}/{sampler}/p{parallelism}"
-                table[key] = {}
-                for n in checkpoints:
-                    best = [
-                        min(runs[(task_name, sampler, parallelism, s)][:n]) for s in range(seeds)
-                    ]
-                    values = (
-                        [1 - b for b in best] if task.accuracy else [b - task.minimum for b in best]
-                    )
-                    table[key][n] = statistics.median(values)
-    return table
-
-
-def render(table: dict[str, Any], latency: dict[int, float], checkpoints: list[int]) -> str:
-    lines = []
-    for task_name, task in TASKS.items():
-        what = "best accuracy (median)" if task.accuracy else "simple regret (median)"
-        lines.append(f"\n{task_name}: {what}")
-        header = f"  {'sampler':<10}{'protocol':<12}" + "".join(
-            f"{f'@{n}':>11}" for n in checkpoints
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=0))
+    dist = optuna.distributions.FloatDistribution(0, 1)
+    for params, value in _random_history(observations):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions={k: dist for k in params}, value=value
+            )
         )
-        lines.append(header)
-        for sampler in SAMPLERS:
-            for parallelism in (1, 4):
-                row = table[f"{task_name}/{sampler}/p{parallelism}"]
-                protocol = "sequential" if parallelism == 1 else "batch of 4"
-                cells = "".join(f"{row[n]:>11.4g}" for n in checkpoints)
-                lines.append(f"  {sampler:<10}{protocol:<12}{cells}")
-    lines.append("\nbayesian ask latency (median of 3, Hartmann-6):")
-    lines += [f"  {n:>5} observations: {t:.3f} s" for n, t in latency.items()]
-    return "\n".join(lines)
+    times = []
+    for _ in range(repeats):
+        sampler = optuna.samplers.GPSampler(seed=0)  # a fresh sampler: no cached kernel
+        study.sampler = sampler
+        started = time.perf_counter()
+        trial = study.ask()
+        for name in params:
+            trial.suggest_float(name, 0, 1)
+        times.append(time.perf_counter() - started)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    return statistics.median(times)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--latency", default="50,200,500")
+    parser.add_argument("--trials", type=int, default=60)
+    parser.add_argument("--samplers", default=",".join(OURS + PEERS))
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--latency", default="50,200,500,2000")
+    parser.add_argument("--peer-latency", default="50,200,500")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default="benchmarks/results/latest.json")
     args = parser.parse_args()
-    checkpoints = [n for n in CHECKPOINTS if n <= args.trials]
-    jobs = [
-        (task, sampler, seed, args.trials, parallelism)
-        for task in TASKS
-        for sampler in SAMPLERS
-        for parallelism in (1, 4)
-        for seed in range(args.seeds)
-    ]
+    samplers = args.samplers.split(",")
+    tasks = args.tasks.split(",")
+    checkpoints = [n for n in (40, 60) if n <= args.trials] or [args.trials]
+    # Slowest first, so the pool does not end on one long run.
+    order = {"skopt-katib": 0, "optuna-gp": 1}
+    jobs = sorted(
+        (
+            (task, sampler, seed, args.trials, parallelism)
+            for task in tasks
+            for sampler in samplers
+            for parallelism in (1, 4)
+            for seed in range(args.seeds)
+        ),
+        key=lambda j: order.get(j[1], 2),
+    )
     started = time.time()
-    runs: dict[Any, list[float]] = {}
+    runs: dict[tuple[str, str, int, int], Run] = {}
+    seconds: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for done, (key, values) in enumerate(pool.map(_job, jobs), start=1):
-            runs[key] = values
+        for done, (key, run, took) in enumerate(pool.map(_job, jobs), start=1):
+            runs[key] = run
+            seconds[key[1]] = seconds.get(key[1], 0.0) + took
             print(
                 f"\r{done}/{len(jobs)} runs ({time.time() - started:.0f}s)", end="", file=sys.stderr
             )
     print(file=sys.stderr)
-    latency = {int(n): ask_latency(int(n)) for n in args.latency.split(",")}
-    table = summarise(runs, args.seeds, checkpoints)
-    print(render(table, latency, checkpoints))
+    latency: dict[str, dict[int, float]] = {}
+    if "bayesian" in samplers and args.latency:
+        sizes = [int(n) for n in args.latency.split(",")]
+        latency["kubetune bayesian"] = {n: ask_latency(n) for n in sizes}
+    if "optuna-gp" in samplers and args.peer_latency:
+        latency["optuna GPSampler"] = {
+            int(n): optuna_ask_latency(int(n)) for n in args.peer_latency.split(",")
+        }
+    table = summarise(runs, tasks, samplers, args.seeds, checkpoints)
+    print(render(table, tasks, samplers, checkpoints, latency))
     result = {
         "machine": {
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
         },
+        "peerVersions": peer_versions() if set(samplers) & set(PEERS) else {},
         "seeds": args.seeds,
         "trials": args.trials,
         "seconds": round(time.time() - started, 1),
+        "samplerSeconds": {k: round(v, 1) for k, v in seconds.items()},
         "table": table,
         "askLatencySeconds": latency,
-        "runs": {"/".join(map(str, k)): v for k, v in runs.items()},
+        "runs": {"/".join(map(str, k)): [v for _, v in run] for k, run in runs.items()},
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

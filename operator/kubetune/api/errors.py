@@ -20,6 +20,11 @@ class FieldError(ValueError):
         self.field = field
         self.message = message
 
+    def __reduce__(self) -> tuple[type[FieldError], tuple[str, str]]:
+        # Exceptions pickle their `args` (the joined text) by default, which this __init__
+        # cannot take back; worker processes (the benchmark's pool) pickle them.
+        return (type(self), (self.field, self.message))
+
 
 class InvalidStudyError(ValueError):
     """A manifest that cannot run; `problems` holds one `path: message` line per fault."""
@@ -27,6 +32,9 @@ class InvalidStudyError(ValueError):
     def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("invalid Study:\n" + "\n".join(f"  {p}" for p in problems))
         self.problems = list(problems)
+
+    def __reduce__(self) -> tuple[type[InvalidStudyError], tuple[list[str]]]:
+        return (type(self), (self.problems,))
 
 
 def render_path(loc: Iterable[str | int], root: str = "") -> str:

@@ -38,8 +38,8 @@ class BayesianSettings(Model):
         default=None,
         ge=1,
         le=1000,
-        description="bayesian: space-filling (Sobol) trials before the Gaussian process takes "
-        "over. Default: 2 x dimensions + 1, between 5 and 20.",
+        description="bayesian: random trials before the Gaussian process takes "
+        "over. Default: dimensions + 4, between 5 and 10.",
     )
     acquisition: Literal["ei", "pi", "lcb"] = Field(
         default="ei",

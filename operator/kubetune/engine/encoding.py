@@ -1,8 +1,7 @@
 """Params <-> the unit box: the only code that knows about log, int, step and categorical.
 
-Every sampler works in [0, 1)^d and calls `decode`; the Bayesian sampler also uses `features`
-(numeric dims as they are, categoricals one-hot) so that its kernel never pretends two
-categories are "near" each other because of the order they were listed in.
+Every sampler works in [0, 1)^d and calls `decode`; the Bayesian sampler snaps numeric dims to
+their cells and treats categoricals as unordered (its own `_inputs`, checked against this module).
 A parameter fixed by a stopping rule (`budgetParameter`) is not searched: it is added on decode.
 """
 
@@ -119,18 +118,6 @@ class Space:
     def key(self, params: Mapping[str, ParamValue]) -> tuple[ParamValue, ...]:
         """A hashable identity of a point, used to avoid proposing the same params twice."""
         return tuple(params[d.param.name] for d in self.dims)
-
-    def features(self, point: Sequence[float]) -> list[float]:
-        """Model inputs: numeric dims snapped to their cell, categoricals one-hot."""
-        row: list[float] = []
-        for dim, u in zip(self.dims, point, strict=True):
-            value = dim.decode(u)
-            if dim.param.type == "categorical":
-                assert dim.param.values is not None
-                row.extend(1.0 if v == value else 0.0 for v in dim.param.values)
-            else:
-                row.append(dim.encode(value))
-        return row
 
     def grid(self, points: int | None) -> Iterator[Params]:
         axes = [d.grid(points) for d in self.dims]

@@ -75,13 +75,6 @@ def test_grid_of_a_log_float_is_geometric() -> None:
     assert grid == pytest.approx([1e-3, 1e-2, 1e-1, 1.0])
 
 
-def test_features_one_hot_encode_categoricals() -> None:
-    space = build_space(study().spec)
-    row = space.features([0.5, 0.0, 0.9])
-    assert len(row) == 2 + 2  # lr, layers, optimizer as two one-hot columns
-    assert row[2:] == [0.0, 1.0]
-
-
 def test_the_budget_parameter_is_pinned_not_searched() -> None:
     spec = study(
         earlyStopping={"name": "asha", "settings": {"maxBudget": 4, "budgetParameter": "layers"}}

@@ -1,0 +1,121 @@
+"""The samplers kubetune is measured against, driven through their own ask/tell interfaces.
+
+- `optuna-gp`: Optuna's GPSampler with its defaults (10 random start-up trials, log EI; with
+  trials still running it switches to a Monte Carlo batch EI, qLogEI).
+- `optuna-tpe`: Optuna's TPESampler with its defaults.
+- `skopt-katib`: scikit-optimize configured as Katib's `bayesianoptimization` suggestion
+  service configures it: a GP base estimator, 10 initial points, `gp_hedge`, `auto`
+  acquisition optimiser; batches come from its constant liar (`ask(n_points=...)`).
+
+They are installed for the benchmark only (`pip install -e '.[bench]'`, which `make bench`
+does in its own virtual environment); nothing in `operator/` may import them.
+A batch protocol is the same for every sampler: ask `parallelism` points, evaluate them all,
+tell all results, ask again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tasks import Task
+
+PEERS = ["optuna-gp", "optuna-tpe", "skopt-katib"]
+
+Params = dict[str, Any]
+
+
+def run_peer(
+    peer: str, task: Task, seed: int, trials: int, parallelism: int
+) -> list[tuple[Params, float]]:
+    """Every trial's params and objective, in the order they were asked."""
+    if peer.startswith("optuna-"):
+        return _run_optuna(peer, task, seed, trials, parallelism)
+    if peer == "skopt-katib":
+        return _run_skopt(task, seed, trials, parallelism)
+    raise ValueError(f"unknown peer {peer}")
+
+
+def peer_versions() -> dict[str, str]:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    return {name: version(name) for name in ("optuna", "torch", "scikit-optimize")}
+
+
+def _suggest(trial: Any, parameter: dict[str, Any]) -> Any:
+    name, kind = parameter["name"], parameter["type"]
+    if kind == "categorical":
+        return trial.suggest_categorical(name, parameter["values"])
+    log = bool(parameter.get("log", False))
+    if kind == "int":
+        return trial.suggest_int(name, parameter["min"], parameter["max"], log=log)
+    return trial.suggest_float(
+        name, parameter["min"], parameter["max"], log=log, step=parameter.get("step")
+    )
+
+
+def _run_optuna(
+    peer: str, task: Task, seed: int, trials: int, parallelism: int
+) -> list[tuple[Params, float]]:
+    import optuna  # noqa: PLC0415
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    sampler: Any
+    if peer == "optuna-gp":
+        sampler = optuna.samplers.GPSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(sampler=sampler, direction="minimize")
+    results: list[tuple[Params, float]] = []
+    while len(results) < trials:
+        batch = [study.ask() for _ in range(min(parallelism, trials - len(results)))]
+        asked = [{p["name"]: _suggest(t, p) for p in task.parameters} for t in batch]
+        for trial, params in zip(batch, asked, strict=True):
+            value = task.objective(params)
+            study.tell(trial, value)
+            results.append((params, value))
+    return results
+
+
+def _skopt_dimension(parameter: dict[str, Any]) -> Any:
+    from skopt.space import Categorical, Integer, Real  # noqa: PLC0415
+
+    prior = "log-uniform" if parameter.get("log") else "uniform"
+    if parameter["type"] == "categorical":
+        return Categorical(parameter["values"], name=parameter["name"])
+    if parameter["type"] == "int":
+        return Integer(parameter["min"], parameter["max"], prior=prior, name=parameter["name"])
+    return Real(parameter["min"], parameter["max"], prior=prior, name=parameter["name"])
+
+
+def _run_skopt(task: Task, seed: int, trials: int, parallelism: int) -> list[tuple[Params, float]]:
+    import warnings  # noqa: PLC0415
+
+    from skopt import Optimizer  # noqa: PLC0415
+
+    optimizer = Optimizer(
+        [_skopt_dimension(p) for p in task.parameters],
+        base_estimator="GP",
+        n_initial_points=10,
+        acq_func="gp_hedge",
+        acq_optimizer="auto",
+        random_state=seed,
+    )
+    names = [p["name"] for p in task.parameters]
+    results: list[tuple[Params, float]] = []
+    native: Callable[[Any], Any] = lambda v: v.item() if hasattr(v, "item") else v  # noqa: E731
+    while len(results) < trials:
+        count = min(parallelism, trials - len(results))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            points = optimizer.ask(n_points=count) if count > 1 else [optimizer.ask()]
+        values = []
+        for point in points:
+            params = {n: native(v) for n, v in zip(names, point, strict=True)}
+            value = task.objective(params)
+            values.append(value)
+            results.append((params, value))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optimizer.tell(points, values)
+    return results
