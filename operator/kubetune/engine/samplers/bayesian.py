@@ -2,8 +2,8 @@
 
 Why each choice (figures: `make bench`, issue 8):
 - The model (`gaussian_process`) is fitted by MAP with weak priors, on inputs where ints are
-  snapped to their cell and categoricals are indices under a Hamming distance, and outputs
-  standardised, so a metric's units never matter.
+  snapped to their cell and categoricals are indices under a Hamming distance. Outputs are
+  warped (`_warp`) and standardised, so a metric's units and skew never matter.
 - Expected improvement is used in log form: plain EI underflows to exactly 0 over most of
   the space once the model is confident, leaving the optimiser no slope to follow.
 - The acquisition is maximised in two stages: score `RANDOM_CANDIDATES` random points, then
@@ -14,7 +14,9 @@ Why each choice (figures: `make bench`, issue 8):
 - Pending points (running trials, and the earlier picks of the same batch) are added to the
   model at their predicted mean: the variance collapses around them, their expected
   improvement with it, so a batch spreads out instead of stacking near-duplicates next to
-  the incumbent (which a constant liar at the best value does). Exact repeats are refused.
+  the incumbent (which a constant liar at the best value does). A local penalty around
+  each pending point (`Acquisition`) keeps even a confident model from crowding one spot.
+  Exact repeats are refused.
 - Failed trials are left out (a crash says nothing about the objective); early-stopped trials
   count with their best reported value, which is what got them stopped.
 - Until `nInitialPoints` trials have results, points are drawn uniformly at random (seeded).
