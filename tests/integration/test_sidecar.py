@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -124,3 +125,67 @@ def start_sidecar(output: Path, port: int, **extra: str) -> subprocess.Popen[byt
         **extra,
     }
     return subprocess.Popen([sys.executable, "-m", "kubetune.cli", "sidecar"], env=env)
+
+
+def test_the_last_reports_wait_out_a_collector_that_is_down(tmp_path: Path) -> None:
+    """The operator's pod restarting as a trial ends: the reports arrive once it is back."""
+    down = socket.socket()  # "down": every connection is accepted and dropped at once
+    down.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    down.bind(("127.0.0.1", 0))
+    down.listen()
+    port = down.getsockname()[1]
+    attempts = []
+
+    def drop_connections() -> None:
+        while True:
+            try:
+                connection, _ = down.accept()
+            except OSError:
+                return  # closed: the collector takes the port
+            attempts.append(1)
+            connection.close()
+
+    dropper = threading.Thread(target=drop_connections, daemon=True)
+    dropper.start()
+    output = tmp_path / "output.log"
+    lines = [
+        f'kubetune-report {{"step": {s}, "metrics": {{"accuracy": {s / 10}}}}}' for s in (1, 2)
+    ]
+    output.write_text("\n".join(lines) + "\n")
+    (tmp_path / "exit-code").write_text("0\n")  # the trainer is already done
+    env = {
+        **os.environ,
+        "KUBETUNE_OUTPUT": str(output),
+        "KUBETUNE_COLLECTOR_URL": f"http://127.0.0.1:{port}",
+        "KUBETUNE_TOKEN": "t",
+        "KUBETUNE_NAMESPACE": "ns",
+        "KUBETUNE_TRIAL": "t-0",
+        "KUBETUNE_METRICS": "accuracy",
+    }
+    sidecar = subprocess.Popen(
+        [sys.executable, "-m", "kubetune.cli", "sidecar"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    received: list[dict[str, Any]] = []
+
+    def handle(namespace: str, trial: str, token: str, payload: dict[str, Any]) -> tuple[int, str]:
+        received.extend(payload["reports"])
+        return 200, "ok"
+
+    try:
+        # More failed posts than the 5 quick retries the sidecar used to give up after.
+        wait_for(lambda: len(attempts) >= 7, 30, "7 refused posts")
+        assert sidecar.poll() is None
+        down.shutdown(socket.SHUT_RDWR)  # wakes the accept() so the port is really free
+        down.close()
+        dropper.join(5)
+        server = serve_collector("127.0.0.1", port, handle)
+        _, stderr = sidecar.communicate(timeout=60)
+        server.shutdown()
+    finally:
+        sidecar.kill()
+        down.close()
+    assert sidecar.returncode == 0, stderr
+    assert [r["step"] for r in received] == [1, 2]

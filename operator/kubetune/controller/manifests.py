@@ -21,6 +21,7 @@ OUTPUT_DIR = "/kubetune"
 OUTPUT_FILE = f"{OUTPUT_DIR}/output.log"
 EXIT_CODE = "exit-code"  # written by the trainer wrapper when all output is in OUTPUT_FILE
 SIDECAR_NAME = "kubetune-metrics"
+SIDECAR_GRACE_SECONDS = 90  # > the sidecar's FINAL_FLUSH_SECONDS; a user's own value wins
 GPU_RESOURCE = "nvidia.com/gpu"
 
 
@@ -156,6 +157,9 @@ def build_job(
     _add_gpus(pod, study)
     if sidecar is not None and study.spec.metrics.prometheus is None:
         _wrap_trainer(pod["containers"][0])
+        # The sidecar's last post may have to wait out an operator restart (it retries for
+        # FINAL_FLUSH_SECONDS); the kubelet kills it when the grace period ends, 30 s by default.
+        pod.setdefault("terminationGracePeriodSeconds", SIDECAR_GRACE_SECONDS)
         pod.setdefault("volumes", []).append({"name": "kubetune-output", "emptyDir": {}})
         pod.setdefault("initContainers", []).append(
             build_sidecar(study, meta["name"], token, sidecar)

@@ -5,6 +5,9 @@ format, and posts the reports to the operator's collector with the trial's token
 carries a sequence number, so a retried post is never recorded twice. When the trainer's
 wrapper writes its exit code (all output is in the file by then), or on SIGTERM (the pod is
 ending, e.g. an early stop), it reads what is left, posts it with `final`, and exits 0.
+That last post is retried for up to FINAL_FLUSH_SECONDS: the collector may be down for a while
+(the operator's pod restarting, a rollout), and a trial whose reports are dropped fails with
+"never reported" although it trained to the end.
 Standard library plus the line parsers: nothing heavy in every trial pod.
 """
 
@@ -27,6 +30,7 @@ from kubetune.api.study import MetricsSource
 from kubetune.metrics.lines import BadValue, LineParser, build_parser
 
 FLUSH_SECONDS = 0.5
+FINAL_FLUSH_SECONDS = 75.0  # an operator pod restart took 10-20 s on the local cluster
 
 
 @dataclass
@@ -44,6 +48,8 @@ class Sidecar:
     offset: int = 0
     partial: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
+    refused: bool = False
+    final_seconds: float = FINAL_FLUSH_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Sidecar:
@@ -60,6 +66,7 @@ class Sidecar:
             namespace=env["KUBETUNE_NAMESPACE"],
             trial=env["KUBETUNE_TRIAL"],
             parse=build_parser(source, known),
+            final_seconds=float(env.get("KUBETUNE_FINAL_FLUSH_SECONDS", FINAL_FLUSH_SECONDS)),
         )
 
     def read(self, final: bool = False) -> None:
@@ -117,6 +124,7 @@ class Sidecar:
                         file=sys.stderr,
                     )
                     self.pending = []
+                    self.refused = True
                     return False
             except OSError:
                 pass
@@ -132,7 +140,15 @@ class Sidecar:
             self.read()
             self.flush()
         self.read(final=True)
-        self.flush(final=True)
+        deadline = time.monotonic() + self.final_seconds
+        while not self.flush(final=True):
+            if self.refused or time.monotonic() > deadline:
+                print(
+                    f"kubetune sidecar: could not deliver the last reports to {self.collector} "
+                    f"in {self.final_seconds:.0f} s",
+                    file=sys.stderr,
+                )
+                break
         return 0
 
 

@@ -8,6 +8,7 @@ import yaml
 from kubetune.api import load_study
 from kubetune.controller import manifests, status, tokens
 from kubetune.engine import Best, Decision, Finish, NewTrial
+from kubetune.metrics import sidecar
 from kubetune.metrics.prometheus import parse_vector
 
 from factories import manifest, study
@@ -64,6 +65,19 @@ def test_the_job_substitutes_placeholders_and_wraps_the_trainer_for_the_sidecar(
     assert job["spec"]["backoffLimit"] == 0 and pod["restartPolicy"] == "Never"
     assert job["metadata"]["ownerReferences"][0]["kind"] == "Trial"
     assert job["spec"]["template"]["metadata"]["labels"]["kubetune.io/trial"] == "demo-3"
+
+
+def test_the_sidecar_gets_time_to_outlast_an_operator_restart_unless_the_user_says() -> None:
+    params = trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"})
+    job = manifests.build_job(load_study(manifest()), params, "tok", SIDECAR)
+    grace = job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace == manifests.SIDECAR_GRACE_SECONDS > sidecar.FINAL_FLUSH_SECONDS
+    document = manifest()
+    document["spec"]["trialTemplate"]["spec"]["template"]["spec"][
+        "terminationGracePeriodSeconds"
+    ] = 5
+    job = manifests.build_job(load_study(document), params, "tok", SIDECAR)
+    assert job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 5
 
 
 def test_the_gpu_shortcut_becomes_limits_selector_and_toleration() -> None:

@@ -131,6 +131,18 @@ def test_sobol_continues_the_same_sequence_after_a_restart() -> None:
     assert two == four[2:]
 
 
+def test_bayesian_start_up_points_do_not_depend_on_how_trials_were_batched() -> None:
+    spec = spec_for("bayesian")
+    sampler = SAMPLERS["bayesian"](spec, build_space(spec), 5)
+    four = sampler.suggest(history(), 4, np.random.default_rng(0))
+    two = sampler.suggest(
+        history(trial(0, four[0], state=TrialState.RUNNING, objective=None), trial(1, four[1])),
+        2,
+        np.random.default_rng(9),
+    )
+    assert two == four[2:]
+
+
 def test_bayesian_batch_is_spread_not_near_duplicates() -> None:
     spec = spec_for("bayesian")
     space = build_space(spec)
