@@ -191,3 +191,19 @@ def test_a_long_history_is_cut_to_a_bounded_model_keeping_the_best() -> None:
     assert set(np.sort(values)[:400]) <= set(kept_y)
     again = bayesian._keep_informative(inputs, values, 800, np.random.default_rng(1))
     assert np.array_equal(again[0], kept_x)
+
+
+def test_a_point_within_a_quarter_radius_of_a_pending_one_is_never_proposed() -> None:
+    spec = study(algorithm={"name": "bayesian", "seed": 1}).spec
+    space = build_space(spec)
+    sampler = SAMPLERS["bayesian"](spec, space, 1)
+    assert isinstance(sampler, bayesian.BayesianSampler)
+    x, y = np.random.default_rng(11).random((12, space.size)), np.linspace(-1, 1, 12)
+    inputs = sampler._inputs(x)
+    posterior = gp.Posterior(inputs, y, sampler.categorical, gp.fit(inputs, y, sampler.categorical))
+    pending = np.array([[0.5, 0.5, 0.5]])
+    acquisition = bayesian.Acquisition(sampler, posterior, -1.0, pending)
+    assert acquisition.radius == pytest.approx(bayesian.SEPARATION * np.sqrt(space.size))
+    assert acquisition.crowds(pending[0] + acquisition.radius / 10)  # 0.17 r away
+    assert not acquisition.crowds(pending[0] + acquisition.radius / 2)  # 0.87 r away
+    assert not bayesian.Acquisition(sampler, posterior, -1.0, pending[:0]).crowds(pending[0])

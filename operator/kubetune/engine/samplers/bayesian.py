@@ -165,7 +165,8 @@ class BayesianSampler:
         pool = np.vstack([refined, candidates])
         pool_scores = np.concatenate([refined_scores, scores])
         for index in np.argsort(-pool_scores, kind="stable"):
-            if self.space.key(self.space.decode(self._units(pool[index : index + 1])[0])) in used:
+            unit = self._units(pool[index : index + 1])[0]
+            if self.space.key(self.space.decode(unit)) in used or acquisition.crowds(unit):
                 continue
             return np.asarray(pool[index])
         return np.asarray(pool[int(np.argmax(pool_scores))])
@@ -277,6 +278,16 @@ class Acquisition:
             return value, None
         d_sigma = d_var / (2.0 * sigma[:, None])
         return value, d_by_mean[:, None] * d_mean + d_by_sigma[:, None] * d_sigma + d_penalty
+
+    def crowds(self, unit: np.ndarray) -> bool:
+        """Within a quarter radius of a pending point: never proposed, whatever the score.
+
+        The penalty alone is soft (-4.5 nats at a seventh of the radius), and a converged
+        model's expected improvement can fall off faster than that; on Branin 1 batch in 120
+        still held two points 0.003 apart."""
+        if not len(self.avoid):
+            return False
+        return bool(np.min(np.linalg.norm(self.avoid - unit, axis=1)) < self.radius / 4)
 
     def _penalty(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(self.avoid):
