@@ -12,6 +12,7 @@ from kubetune.engine import TrialState
 from kubetune.engine.encoding import Params, Space, build_space
 from kubetune.engine.history import History
 from kubetune.engine.samplers import SAMPLERS
+from kubetune.engine.samplers.bayesian import BayesianSampler
 
 from factories import history, study, trial
 
@@ -141,6 +142,16 @@ def test_bayesian_start_up_points_do_not_depend_on_how_trials_were_batched() -> 
         np.random.default_rng(9),
     )
     assert two == four[2:]
+
+
+def test_a_bayesian_batch_straddling_the_start_up_is_random_up_to_it_then_modelled() -> None:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    assert isinstance(sampler, BayesianSampler) and sampler.initial == 7  # 3 dims + 4
+    batch = sampler.suggest(observed(spec, 4), 4, np.random.default_rng(1))
+    assert batch[:3] == [space.decode(sampler._initial_point(i)) for i in (4, 5, 6)]
+    assert batch[3] != space.decode(sampler._initial_point(7))
 
 
 def test_bayesian_batch_is_spread_not_near_duplicates() -> None:
