@@ -153,21 +153,7 @@ def test_the_last_reports_wait_out_a_collector_that_is_down(tmp_path: Path) -> N
     ]
     output.write_text("\n".join(lines) + "\n")
     (tmp_path / "exit-code").write_text("0\n")  # the trainer is already done
-    env = {
-        **os.environ,
-        "KUBETUNE_OUTPUT": str(output),
-        "KUBETUNE_COLLECTOR_URL": f"http://127.0.0.1:{port}",
-        "KUBETUNE_TOKEN": "t",
-        "KUBETUNE_NAMESPACE": "ns",
-        "KUBETUNE_TRIAL": "t-0",
-        "KUBETUNE_METRICS": "accuracy",
-    }
-    sidecar = subprocess.Popen(
-        [sys.executable, "-m", "kubetune.cli", "sidecar"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sidecar = start_sidecar(output, port)
     received: list[dict[str, Any]] = []
 
     def handle(namespace: str, trial: str, token: str, payload: dict[str, Any]) -> tuple[int, str]:
@@ -182,10 +168,9 @@ def test_the_last_reports_wait_out_a_collector_that_is_down(tmp_path: Path) -> N
         down.close()
         dropper.join(5)
         server = serve_collector("127.0.0.1", port, handle)
-        _, stderr = sidecar.communicate(timeout=60)
+        assert sidecar.wait(timeout=60) == 0
         server.shutdown()
     finally:
         sidecar.kill()
         down.close()
-    assert sidecar.returncode == 0, stderr
     assert [r["step"] for r in received] == [1, 2]

@@ -92,7 +92,7 @@ def _unpack(theta: np.ndarray) -> Hyperparameters:
 
 
 def _negative_log_posterior(
-    theta: np.ndarray, x: np.ndarray, y: np.ndarray, diffs: np.ndarray
+    theta: np.ndarray, y: np.ndarray, diffs: np.ndarray
 ) -> tuple[float, np.ndarray]:
     params = _unpack(theta)
     lam = params.inverse_squared_lengthscales
@@ -133,7 +133,7 @@ def fit(x: np.ndarray, y: np.ndarray, categorical: np.ndarray) -> Hyperparameter
         result = minimize(
             _negative_log_posterior,
             start,
-            args=(x, y, diffs),
+            args=(y, diffs),
             jac=True,
             method="L-BFGS-B",
             bounds=bounds,
@@ -149,14 +149,22 @@ class Posterior:
     """The GP conditioned on (x, y); cheap to extend with pending points."""
 
     def __init__(
-        self, x: np.ndarray, y: np.ndarray, categorical: np.ndarray, params: Hyperparameters
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        categorical: np.ndarray,
+        params: Hyperparameters,
+        inverse: np.ndarray | None = None,
     ):
+        """`inverse`, if given, inverts the noisy kernel matrix of `x` (`with_pending` has it)."""
         self.x, self.y, self.categorical, self.params = x, y, categorical, params
-        k = self._cross(x, x)
-        k[np.diag_indices_from(k)] += params.noise + JITTER
-        factor = cho_factor(k, lower=True, check_finite=False)
-        self.inverse = cho_solve(factor, np.eye(len(y)), check_finite=False)
-        self.alpha = self.inverse @ y
+        if inverse is None:
+            k = self._cross(x, x)
+            k[np.diag_indices_from(k)] += params.noise + JITTER
+            factor = cho_factor(k, lower=True, check_finite=False)
+            inverse = cho_solve(factor, np.eye(len(y)), check_finite=False)
+        self.inverse = inverse
+        self.alpha = inverse @ y
 
     def _cross(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         squared = _squared_distance(
@@ -205,21 +213,19 @@ class Posterior:
         extended = self
         for point in points:
             row = point[None, :]
-            mean, _ = extended.predict(row)
             k = extended._cross(row, extended.x)[0]
             v = extended.inverse @ k
-            schur = self.params.scale + self.params.noise + JITTER - float(k @ v)
-            schur = max(schur, 1e-12)
+            schur = max(self.params.scale + self.params.noise + JITTER - float(k @ v), 1e-12)
             size = len(extended.y)
             inverse = np.empty((size + 1, size + 1))
             inverse[:size, :size] = extended.inverse + np.outer(v, v) / schur
             inverse[:size, size] = inverse[size, :size] = -v / schur
             inverse[size, size] = 1.0 / schur
-            nxt = object.__new__(Posterior)
-            nxt.x = np.vstack([extended.x, row])
-            nxt.y = np.concatenate([extended.y, mean])
-            nxt.categorical, nxt.params = self.categorical, self.params
-            nxt.inverse = inverse
-            nxt.alpha = inverse @ nxt.y
-            extended = nxt
+            extended = Posterior(
+                np.vstack([extended.x, row]),
+                np.append(extended.y, k @ extended.alpha),  # its predicted mean
+                self.categorical,
+                self.params,
+                inverse,
+            )
         return extended
