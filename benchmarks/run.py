@@ -1,13 +1,17 @@
 """`make bench`: kubetune's samplers against Optuna's GP and TPE and Katib's scikit-optimize.
 
 Every kubetune run goes through `kubetune.engine.decide`, the same door the runner and the
-operator use; peers run through their own ask/tell (`peers.py`). Two protocols: sequential
-(one trial asked, evaluated, told) and batches of 4 (four asked at once, all evaluated, then
-the next four). Prints, per task, the median over seeds of the simple regret after 40 and 60
-trials with a two-sided Mann-Whitney U test of kubetune's bayesian against every other row;
+operator use; peers run through their own ask/tell (`peers.py`). Three protocols: sequential
+(one trial asked, evaluated, told), batches of 4 (four asked at once, all evaluated, then the
+next four) and, for kubetune only, asynchronous 4 (four running; whenever the oldest finishes
+one more is asked with three still running, which is how the operator runs a study with
+parallelism 4 whose trials end one by one). Prints, per task, the median over seeds of the
+simple regret after 40 and 60 trials with a two-sided Mann-Whitney U test of kubetune's
+bayesian against every other row;
 the spread of batches (median over batches of the smallest distance between two points of one
 batch, unit cube, batches after trial 12 so every sampler is past its start-up design); and
-the time of one bayesian ask at 50, 200, 500 and 2,000 observations (Optuna's GP's beside it).
+the time of one bayesian ask at 50, 200, 500 and 2,000 observations (Optuna's GP's beside it);
+and kubetune's bayesian in batches and asynchronously against itself one at a time.
 Writes everything, every trial's value included, as JSON.
 
 Peers' runs are deterministic for a seed, so they are cached under
@@ -44,6 +48,7 @@ from scipy.stats import mannwhitneyu  # noqa: E402
 from kubetune.api import StudySpec, load_study  # noqa: E402
 from kubetune.engine import History, Report, TrialRecord, TrialState, decide  # noqa: E402
 from kubetune.engine.encoding import build_space  # noqa: E402
+from kubetune.engine.samplers.bayesian import GLOBAL_EVERY  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # benchmarks/ is a folder of scripts, not a package
@@ -51,6 +56,7 @@ from peers import PEERS, peer_versions, run_peer  # noqa: E402
 from tasks import TASKS, Task  # noqa: E402
 
 OURS = ["bayesian", "random"]
+PROTOCOLS = {"seq": "seq", "batch4": "batch 4", "async4": "async 4"}  # key: label
 SPREAD_FROM = 12  # batches that start at or after this trial are model-driven for every peer
 CACHE = Path.home() / ".cache" / "kubetune" / "bench"
 
@@ -79,26 +85,34 @@ def build_spec(task: Task, sampler: str, seed: int, trials: int, parallelism: in
     return load_study(manifest).spec
 
 
-def run_kubetune(task: Task, sampler: str, seed: int, trials: int, parallelism: int) -> Run:
-    """Drive `decide` as the operator would, finishing each wave before the next ask."""
-    spec = build_spec(task, sampler, seed, trials, parallelism)
+def parallelism_of(protocol: str) -> int:
+    return 1 if protocol == "seq" else 4
+
+
+def run_kubetune(task: Task, sampler: str, seed: int, trials: int, protocol: str) -> Run:
+    """Drive `decide` as the operator would: a wave at a time (seq, batch4), or finishing the
+    oldest running trial before each decision (async4)."""
+    spec = build_spec(task, sampler, seed, trials, parallelism_of(protocol))
     records: list[TrialRecord] = []
     while True:
         decision = decide(spec, History("bench", tuple(records), 0.0), 0.0)
-        if not decision.create:
-            break
         for new in decision.create:
-            loss = task.objective(new.params)
-            records.append(
-                TrialRecord(
-                    new.name,
-                    new.index,
-                    dict(new.params),
-                    TrialState.SUCCEEDED,
-                    (Report(None, {"loss": loss}),),
-                    loss,
-                )
+            records.append(TrialRecord(new.name, new.index, dict(new.params), TrialState.RUNNING))
+        running = [i for i, r in enumerate(records) if r.state == TrialState.RUNNING]
+        if not running:
+            break
+        for i in running[:1] if protocol == "async4" else running:
+            done = records[i]
+            loss = task.objective(done.params)
+            records[i] = TrialRecord(
+                done.name,
+                done.index,
+                done.params,
+                TrialState.SUCCEEDED,
+                (Report(None, {"loss": loss}),),
+                loss,
             )
+    records.sort(key=lambda r: r.index)
     return [(dict(r.params), float(r.objective or 0.0)) for r in records]
 
 
@@ -107,9 +121,10 @@ def _cache_path(sampler: str, task: str, seed: int, trials: int, parallelism: in
     return CACHE / f"{sampler}-{tag}" / f"{task}-s{seed}-n{trials}-p{parallelism}.json"
 
 
-def _job(args: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int], Run, float]:
-    task_name, sampler, seed, trials, parallelism = args
+def _job(args: tuple[str, str, int, int, str]) -> tuple[tuple[str, str, str, int], Run, float]:
+    task_name, sampler, seed, trials, protocol = args
     task = TASKS[task_name]
+    parallelism = parallelism_of(protocol)
     started = time.perf_counter()
     if sampler in PEERS:
         path = _cache_path(sampler, task_name, seed, trials, parallelism)
@@ -120,8 +135,8 @@ def _job(args: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(run))
     else:
-        run = run_kubetune(task, sampler, seed, trials, parallelism)
-    return (task_name, sampler, parallelism, seed), run, time.perf_counter() - started
+        run = run_kubetune(task, sampler, seed, trials, protocol)
+    return (task_name, sampler, protocol, seed), run, time.perf_counter() - started
 
 
 def best_after(run: Run, n: int, task: Task) -> float:
@@ -139,8 +154,23 @@ def batch_spread(runs: list[Run], task: Task, width: int) -> float | None:
     return statistics.median(gaps) if gaps else None
 
 
+def protocols_of(sampler: str) -> list[str]:
+    """Peers run sequentially and in batches; asynchronous runs are kubetune's alone."""
+    return ["seq", "batch4"] if sampler in PEERS else list(PROTOCOLS)
+
+
+def regrets(
+    runs: dict[tuple[str, str, str, int], Run], key: tuple[str, str, str], seeds: int, n: int
+) -> list[float]:
+    task_name, sampler, protocol = key
+    return [
+        best_after(runs[(task_name, sampler, protocol, s)], n, TASKS[task_name])
+        for s in range(seeds)
+    ]
+
+
 def summarise(
-    runs: dict[tuple[str, str, int, int], Run],
+    runs: dict[tuple[str, str, str, int], Run],
     tasks: list[str],
     samplers: list[str],
     seeds: int,
@@ -149,39 +179,40 @@ def summarise(
     table: dict[str, Any] = {}
     for task_name in tasks:
         task = TASKS[task_name]
-        for parallelism in (1, 4):
-            ours = (
-                {
-                    n: [
-                        best_after(runs[(task_name, "bayesian", parallelism, s)], n, task)
-                        for s in range(seeds)
-                    ]
-                    for n in checkpoints
-                }
-                if "bayesian" in samplers
-                else {}
-            )
+        for protocol in PROTOCOLS:
             for sampler in samplers:
-                key = f"{task_name}/{sampler}/p{parallelism}"
+                if protocol not in protocols_of(sampler):
+                    continue
                 row: dict[str, Any] = {"median": {}, "pValue": {}}
                 for n in checkpoints:
-                    values = [
-                        best_after(runs[(task_name, sampler, parallelism, s)], n, task)
-                        for s in range(seeds)
-                    ]
+                    values = regrets(runs, (task_name, sampler, protocol), seeds, n)
                     row["median"][n] = statistics.median(values)
-                    if sampler != "bayesian" and ours:
+                    if sampler != "bayesian" and "bayesian" in samplers:
+                        ours = regrets(runs, (task_name, "bayesian", protocol), seeds, n)
                         row["pValue"][n] = float(
-                            mannwhitneyu(ours[n], values, alternative="two-sided").pvalue
+                            mannwhitneyu(ours, values, alternative="two-sided").pvalue
                         )
-                if parallelism > 1:
+                    if sampler == "bayesian" and protocol != "seq":
+                        # the issue's bar: as good per trial as one at a time
+                        alone = regrets(runs, (task_name, sampler, "seq"), seeds, n)
+                        row.setdefault("againstSeq", {})[n] = {
+                            "geometricMean": _geometric_mean(values),
+                            "seqGeometricMean": _geometric_mean(alone),
+                            "pValue": float(
+                                mannwhitneyu(values, alone, alternative="two-sided").pvalue
+                            ),
+                        }
+                if protocol == "batch4":
                     row["batchSpread"] = batch_spread(
-                        [runs[(task_name, sampler, parallelism, s)] for s in range(seeds)],
-                        task,
-                        parallelism,
+                        [runs[(task_name, sampler, protocol, s)] for s in range(seeds)], task, 4
                     )
-                table[key] = row
+                table[f"{task_name}/{sampler}/{protocol}"] = row
     return table
+
+
+def _geometric_mean(values: list[float]) -> float:
+    """Of regrets: a median of a bimodal outcome (found the basin or not) swings with one seed."""
+    return float(np.exp(np.mean(np.log(np.asarray(values) + 1e-12))))
 
 
 def _fmt(value: float | None, spec: str = ".3g") -> str:
@@ -203,18 +234,34 @@ def render(
         head += "".join(f"{f'@{n}':>10}" for n in checkpoints)
         head += "".join(f"{f'p@{n}':>9}" for n in checkpoints) + f"{'spread':>9}"
         lines.append(head)
-        for parallelism in (1, 4):
+        for protocol, label in PROTOCOLS.items():
             for sampler in samplers:
-                row = table[f"{task_name}/{sampler}/p{parallelism}"]
-                protocol = "seq" if parallelism == 1 else "batch 4"
+                row = table.get(f"{task_name}/{sampler}/{protocol}")
+                if row is None:
+                    continue
                 cells = "".join(f"{_fmt(row['median'][n], '.4g'):>10}" for n in checkpoints)
                 cells += "".join(f"{_fmt(row['pValue'].get(n), '.2g'):>9}" for n in checkpoints)
                 cells += f"{_fmt(row.get('batchSpread'), '.3f'):>9}"
-                lines.append(f"  {sampler:<13}{protocol:<11}{cells}")
+                lines.append(f"  {sampler:<13}{label:<11}{cells}")
     lines.append(
         "\np@N: two-sided Mann-Whitney U, bayesian (same protocol) against that row, N trials."
         "\nspread: median smallest distance between two points of one batch (unit cube)."
     )
+    if any("againstSeq" in row for row in table.values()):
+        lines.append(
+            "\nbayesian 4 at a time against one at a time: geometric-mean regret (seq beside it), p"
+        )
+        for task_name in tasks:
+            for protocol in ("batch4", "async4"):
+                row = table.get(f"{task_name}/bayesian/{protocol}", {})
+                if "againstSeq" not in row:
+                    continue
+                cells = "".join(
+                    f"  @{n} {c['geometricMean']:.3g} ({c['seqGeometricMean']:.3g})"
+                    f" p {c['pValue']:.2g}"
+                    for n, c in row["againstSeq"].items()
+                )
+                lines.append(f"  {task_name:<18}{PROTOCOLS[protocol]:<9}{cells}")
     for who, times in latency.items():
         lines.append(f"\n{who}: one ask (median of 3), Hartmann-6, random history:")
         lines += [f"  {n:>5} observations: {t:.3f} s" for n, t in times.items()]
@@ -232,12 +279,17 @@ def _random_history(observations: int) -> list[tuple[dict[str, float], float]]:
 
 
 def ask_latency(observations: int, repeats: int = 3) -> float:
-    """Median seconds of one bayesian decision with `observations` finished trials."""
+    """Median seconds of one bayesian decision with `observations` finished trials.
+
+    Failed trials (left out of the model) pad the history so the next trial is one that
+    searches the whole space, the slower kind (see `GLOBAL_EVERY`)."""
     spec = build_spec(TASKS["hartmann6"], "bayesian", 0, observations + 10, 1)
     records = [
         TrialRecord(f"t-{i}", i, p, TrialState.SUCCEEDED, (Report(None, {"loss": v}),), v)
         for i, (p, v) in enumerate(_random_history(observations))
     ]
+    for i in range(observations, observations + (-observations) % GLOBAL_EVERY):
+        records.append(TrialRecord(f"t-{i}", i, records[0].params, TrialState.FAILED))
     history = History("bench", tuple(records), 0.0)
     times = []
     for _ in range(repeats):
@@ -290,16 +342,16 @@ def main() -> int:
     order = {"skopt-katib": 0, "optuna-gp": 1}
     jobs = sorted(
         (
-            (task, sampler, seed, args.trials, parallelism)
+            (task, sampler, seed, args.trials, protocol)
             for task in tasks
             for sampler in samplers
-            for parallelism in (1, 4)
+            for protocol in protocols_of(sampler)
             for seed in range(args.seeds)
         ),
         key=lambda j: order.get(j[1], 2),
     )
     started = time.time()
-    runs: dict[tuple[str, str, int, int], Run] = {}
+    runs: dict[tuple[str, str, str, int], Run] = {}
     seconds: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for done, (key, run, took) in enumerate(pool.map(_job, jobs), start=1):

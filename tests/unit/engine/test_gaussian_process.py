@@ -193,7 +193,7 @@ def test_a_long_history_is_cut_to_a_bounded_model_keeping_the_best() -> None:
     assert np.array_equal(again[0], kept_x)
 
 
-def test_a_point_within_a_quarter_radius_of_a_pending_one_is_never_proposed() -> None:
+def test_a_point_within_the_radius_of_a_pending_one_is_never_proposed() -> None:
     spec = study(algorithm={"name": "bayesian", "seed": 1}).spec
     space = build_space(spec)
     sampler = SAMPLERS["bayesian"](spec, space, 1)
@@ -204,6 +204,6 @@ def test_a_point_within_a_quarter_radius_of_a_pending_one_is_never_proposed() ->
     pending = np.array([[0.5, 0.5, 0.5]])
     acquisition = bayesian.Acquisition(sampler, posterior, -1.0, pending)
     assert acquisition.radius == pytest.approx(bayesian.SEPARATION * np.sqrt(space.size))
-    assert acquisition.crowds(pending[0] + acquisition.radius / 10)  # 0.17 r away
-    assert not acquisition.crowds(pending[0] + acquisition.radius / 2)  # 0.87 r away
+    assert acquisition.crowds(pending[0] + acquisition.radius / 2)  # 0.87 r away
+    assert not acquisition.crowds(pending[0] + acquisition.radius * 0.6)  # 1.04 r away
     assert not bayesian.Acquisition(sampler, posterior, -1.0, pending[:0]).crowds(pending[0])

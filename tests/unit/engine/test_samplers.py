@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,8 +12,8 @@ from kubetune.api import StudySpec
 from kubetune.engine import TrialState
 from kubetune.engine.encoding import Params, Space, build_space
 from kubetune.engine.history import History
-from kubetune.engine.samplers import SAMPLERS
-from kubetune.engine.samplers.bayesian import BayesianSampler
+from kubetune.engine.samplers import SAMPLERS, bayesian
+from kubetune.engine.samplers.bayesian import LOCAL_SIDE, BayesianSampler
 
 from factories import history, study, trial
 
@@ -166,14 +167,58 @@ def test_bayesian_batch_is_spread_not_near_duplicates() -> None:
     assert min(distances) > 0.01
 
 
+def test_bayesian_searches_one_trial_in_four_globally_the_rest_near_the_best_trial() -> None:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    past = observed(spec, 20)
+    batch = sampler.suggest(past, 4, np.random.default_rng(3))
+    assert batch[:1] == sampler.suggest(past, 1, np.random.default_rng(3))
+    best = min(past.trials, key=lambda t: -(t.objective or 0.0))  # the study maximises
+    centre = np.array(space.encode(best.params))
+    numeric = [j for j, d in enumerate(space.dims) if d.choices is None and d.param.type == "float"]
+    assert numeric  # lr; ints and categoricals are swept over all their values
+    # asked one at a time as trials finish (the first still running), trial 21 is also local
+    running = history(*past.trials, trial(20, batch[0], state=TrialState.RUNNING, objective=None))
+    lone = sampler.suggest(running, 1, np.random.default_rng(4))
+    for params in batch[1:] + lone:
+        offset = np.abs(np.array(space.encode(params)) - centre)[numeric]
+        assert offset.max() <= LOCAL_SIDE / 2 + 1e-9
+
+
+def test_bayesian_improvement_is_over_the_best_of_real_and_believed_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    past = observed(spec, 20)
+    [lone] = sampler.suggest(past, 1, np.random.default_rng(3))
+    bars: list[tuple[float, float, float]] = []
+
+    class Recording(bayesian.Acquisition):
+        def __init__(self, owner: BayesianSampler, posterior: Any, best: float, avoid: Any):
+            bars.append((best, float(posterior.y[:20].min()), float(posterior.y[20:].min())))
+            super().__init__(owner, posterior, best, avoid)
+
+    monkeypatch.setattr(bayesian, "Acquisition", Recording)
+    running = history(*past.trials, trial(20, lone, state=TrialState.RUNNING, objective=None))
+    sampler.suggest(running, 1, np.random.default_rng(3))
+    [(bar, real, believed)] = bars
+    assert believed < real  # the running trial is the model's own pick: it expects to improve
+    assert bar == believed
+
+
 def test_bayesian_ignores_failed_trials() -> None:
     spec = spec_for("bayesian")
     space = build_space(spec)
-    base = observed(spec, 15)
-    failed = trial(15, space.decode([0.1, 0.1, 0.1]), state=TrialState.FAILED)
+    base = observed(spec, 13)
+    failed = trial(13, space.decode([0.1, 0.1, 0.1]), state=TrialState.FAILED)
     poisoned = history(*base.trials, failed)
     sampler = SAMPLERS["bayesian"](spec, space, 5)
-    # Same generator state: a failed trial must not change the model, only the trial count.
+    # Same generator state: a failed trial must not change the model, only the trial count
+    # (trials 13 and 14 are both searched near the best trial: neither index is a multiple
+    # of GLOBAL_EVERY).
     a = sampler.suggest(base, 1, np.random.default_rng(7))
     b = sampler.suggest(poisoned, 1, np.random.default_rng(7))
     assert a == b
