@@ -50,7 +50,6 @@ manifests: venv cluster-build
 images:
 	hack/images.sh
 
-## bench: samplers on Branin, Hartmann-6 and digits SVC; prints a table, writes JSON
 ## bench: kubetune's samplers against Optuna (GP, TPE) and Katib's scikit-optimize, in a
 ## separate virtual environment (.venv-bench: the peers bring torch, about 6 GB with its CUDA
 ## wheels from PyPI); peers' runs are cached in ~/.cache/kubetune/bench

@@ -13,9 +13,9 @@ Why it is ours and not scikit-learn's (what the issue-8 benchmark showed mattere
 - Predictions come with analytic gradients of mean and variance with respect to the inputs,
   so the acquisition function can be climbed with L-BFGS-B instead of scored on a random
   cloud: the difference between regret 0.2 and 0.005 on Hartmann-6.
-- Pending points (running trials, the rest of a batch) are added by a rank-one update of the
-  inverse, at their own predicted mean: the mean is unchanged and the variance collapses
-  around them, which is what spreads a batch.
+- Pending points (running trials, the rest of a batch) are added one at a time by a block
+  update of the inverse (O(points^2) each), at their own predicted mean: the mean is unchanged
+  and the variance collapses around them, which is what spreads a batch.
 
 Everything is in float64 on standardised outputs; all matrices are at most (points x points).
 """
