@@ -193,17 +193,44 @@ def test_a_long_history_is_cut_to_a_bounded_model_keeping_the_best() -> None:
     assert np.array_equal(again[0], kept_x)
 
 
-def test_a_point_within_the_radius_of_a_pending_one_is_never_proposed() -> None:
+def _sampler_and_results() -> tuple[bayesian.BayesianSampler, np.ndarray, np.ndarray]:
+    """A three-input bayesian sampler and 12 results (unit points, values lowest first)."""
     spec = study(algorithm={"name": "bayesian", "seed": 1}).spec
-    space = build_space(spec)
-    sampler = SAMPLERS["bayesian"](spec, space, 1)
+    sampler = SAMPLERS["bayesian"](spec, build_space(spec), 1)
     assert isinstance(sampler, bayesian.BayesianSampler)
-    x, y = np.random.default_rng(11).random((12, space.size)), np.linspace(-1, 1, 12)
+    return sampler, np.random.default_rng(11).random((12, 3)), np.linspace(-1, 1, 12)
+
+
+def test_a_point_within_the_radius_of_a_pending_one_is_never_proposed() -> None:
+    sampler, x, y = _sampler_and_results()
     inputs = sampler._inputs(x)
     posterior = gp.Posterior(inputs, y, sampler.categorical, gp.fit(inputs, y, sampler.categorical))
     pending = np.array([[0.5, 0.5, 0.5]])
     acquisition = bayesian.Acquisition(sampler, posterior, -1.0, pending)
-    assert acquisition.radius == pytest.approx(bayesian.SEPARATION * np.sqrt(space.size))
+    assert acquisition.radius == pytest.approx(bayesian.SEPARATION * np.sqrt(3))
     assert acquisition.crowds(pending[0] + acquisition.radius / 2)  # 0.87 r away
     assert not acquisition.crowds(pending[0] + acquisition.radius * 0.6)  # 1.04 r away
     assert not bayesian.Acquisition(sampler, posterior, -1.0, pending[:0]).crowds(pending[0])
+    # a trial already running is penalised, not fenced off (the operator keeps several running)
+    near = pending[0] + acquisition.radius / 2
+    running = bayesian.Acquisition(sampler, posterior, -1.0, pending, running=1)
+    assert not running.crowds(near)
+    assert running._penalty(near[None, :])[0][0] < -0.5
+
+
+def test_a_local_pick_searches_around_a_pending_point_the_model_believes_better() -> None:
+    sampler, x, y = _sampler_and_results()
+    inputs = sampler._inputs(x)
+    params = gp.fit(inputs, y, sampler.categorical)
+    best_trial = x[0]  # y is lowest there
+    pending = sampler._inputs(np.array([[0.9, 0.9, 0.9]]))
+
+    def believing(value: float) -> gp.Posterior:
+        rows, values = np.vstack([inputs, pending]), np.append(y, value)
+        return gp.Posterior(rows, values, sampler.categorical, params)
+
+    alone = gp.Posterior(inputs, y, sampler.categorical, params)
+    assert np.array_equal(sampler._believed_best(alone, 12, best_trial), best_trial)
+    assert np.array_equal(sampler._believed_best(believing(-0.5), 12, best_trial), best_trial)
+    centre = sampler._believed_best(believing(-1.5), 12, best_trial)
+    assert np.allclose(centre, sampler._units(pending)[0])

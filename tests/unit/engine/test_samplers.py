@@ -167,21 +167,34 @@ def test_bayesian_batch_is_spread_not_near_duplicates() -> None:
     assert min(distances) > 0.01
 
 
-def test_bayesian_searches_one_trial_in_four_globally_the_rest_near_the_best_trial() -> None:
+def test_bayesian_searches_one_trial_in_four_globally_the_rest_near_the_believed_best(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     spec = spec_for("bayesian")
     space = build_space(spec)
     sampler = SAMPLERS["bayesian"](spec, space, 5)
     past = observed(spec, 20)
+    centres: list[np.ndarray] = []
+    near = BayesianSampler._maximise_near
+
+    def recording(self: BayesianSampler, acquisition: Any, centre: Any, *rest: Any) -> Any:
+        centres.append(centre.copy())
+        return near(self, acquisition, centre, *rest)
+
+    monkeypatch.setattr(BayesianSampler, "_maximise_near", recording)
     batch = sampler.suggest(past, 4, np.random.default_rng(3))
-    assert batch[:1] == sampler.suggest(past, 1, np.random.default_rng(3))
-    best = min(past.trials, key=lambda t: -(t.objective or 0.0))  # the study maximises
-    centre = np.array(space.encode(best.params))
-    numeric = [j for j, d in enumerate(space.dims) if d.choices is None and d.param.type == "float"]
-    assert numeric  # lr; ints and categoricals are swept over all their values
+    assert batch[:1] == sampler.suggest(past, 1, np.random.default_rng(3))  # trial 20: global
     # asked one at a time as trials finish (the first still running), trial 21 is also local
     running = history(*past.trials, trial(20, batch[0], state=TrialState.RUNNING, objective=None))
     lone = sampler.suggest(running, 1, np.random.default_rng(4))
-    for params in batch[1:] + lone:
+    assert len(centres) == 4  # trials 21-23 of the batch, then 21 alone
+    best = min(past.trials, key=lambda t: -(t.objective or 0.0))  # the study maximises
+    numeric = [j for j, d in enumerate(space.dims) if d.choices is None and d.param.type == "float"]
+    assert numeric  # lr; ints and categoricals are swept over all their values
+    # each centre is the best trial or a point of the same ask (or running) believed better
+    candidates = [np.array(space.encode(p))[numeric] for p in [best.params, *batch]]
+    for params, centre in zip(batch[1:] + lone, centres, strict=True):
+        assert any(np.allclose(centre[numeric], c, atol=1e-9) for c in candidates)
         offset = np.abs(np.array(space.encode(params)) - centre)[numeric]
         assert offset.max() <= LOCAL_SIDE / 2 + 1e-9
 
@@ -197,9 +210,9 @@ def test_bayesian_improvement_is_over_the_best_of_real_and_believed_values(
     bars: list[tuple[float, float, float]] = []
 
     class Recording(bayesian.Acquisition):
-        def __init__(self, owner: BayesianSampler, posterior: Any, best: float, avoid: Any):
+        def __init__(self, owner: BayesianSampler, posterior: Any, best: float, *rest: Any):
             bars.append((best, float(posterior.y[:20].min()), float(posterior.y[20:].min())))
-            super().__init__(owner, posterior, best, avoid)
+            super().__init__(owner, posterior, best, *rest)
 
     monkeypatch.setattr(bayesian, "Acquisition", Recording)
     running = history(*past.trials, trial(20, lone, state=TrialState.RUNNING, objective=None))

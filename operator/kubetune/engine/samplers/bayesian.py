@@ -19,8 +19,10 @@ Why each choice (figures: `make bench`, issue 8):
 - Pending points (running trials, and the earlier picks of the same batch) are added to the
   model at their predicted mean, a kriging believer: the variance collapses around them,
   their expected improvement with it, and the believed values count towards the incumbent.
-  A local penalty around each pending point (`Acquisition`) and a floor of one radius keep
-  even a confident model from crowding one spot; exact repeats are refused.
+  A local penalty around each pending point (`Acquisition`) and a floor of one radius
+  between the picks of one ask keep even a confident model from crowding one spot; exact
+  repeats are refused. A local pick searches around whichever of the best trial and the
+  pending points the model believes best (`_believed_best`).
 - Failed trials are left out (a crash says nothing about the objective); early-stopped trials
   count with their best reported value, which is what got them stopped.
 - The first `nInitialPoints` trials are drawn uniformly at random, each from the study seed
@@ -101,7 +103,7 @@ class BayesianSampler:
         pending = np.array(running + starts).reshape(-1, self.space.size)
         with threadpool_limits(limits=1, user_api="blas"):
             indices = range(start + randoms, start + count)
-            return chosen + self._propose(units, losses, pending, indices, rng)
+            return chosen + self._propose(units, losses, pending, len(running), indices, rng)
 
     def _initial_point(self, index: int) -> list[float]:
         """Trial `index`'s start-up point: fixed by seed and index alone, so it is the same
@@ -123,13 +125,16 @@ class BayesianSampler:
         units: np.ndarray,
         losses: np.ndarray,
         pending: np.ndarray,
+        running: int,
         indices: range,
         rng: np.random.Generator,
     ) -> list[Params]:
         """Points for trials `indices`: every `GLOBAL_EVERY`-th over the whole space, the rest
         near the best trial (`_maximise_near`). Chosen by trial index, not by place in the
         ask, so a study asked one trial at a time, one asked four at once and an operator that
-        asks as trials finish (three still running) all mix the two kinds the same way."""
+        asks as trials finish (three still running) all mix the two kinds the same way.
+        `pending`: the trials already running (its first `running` rows), then this ask's
+        own start-up points."""
         values = _warp(losses)
         model_x, model_y = _keep_informative(self._inputs(units), values, MODEL_POINTS, rng)
         fit_x, fit_y = _keep_informative(model_x, model_y, FIT_POINTS, rng)
@@ -140,6 +145,7 @@ class BayesianSampler:
         used = {self.space.key(self.space.decode(row)) for row in [*units, *pending]}
         order = np.argsort(losses, kind="stable")
         top = self._inputs(units[order[:BEST_STARTS]])
+        real = len(model_y)
         chosen: list[Params] = []
         avoid = self._units(self._inputs(pending)) if len(pending) else pending
         for index in indices:
@@ -148,11 +154,12 @@ class BayesianSampler:
             # best trial raises the bar for the next. With the best trial as the bar, batches of
             # 4 fell behind sequential runs on the mixed space (30 seeds, 40 trials: regret
             # 0.0047 against 0.0011); with it, 0.0016.
-            acquisition = Acquisition(self, posterior, float(posterior.y.min()), avoid)
+            acquisition = Acquisition(self, posterior, float(posterior.y.min()), avoid, running)
             if index % GLOBAL_EVERY == 0:
                 point = self._maximise(acquisition, top, used, rng)
             else:
-                point = self._maximise_near(acquisition, units[order[0]], used, rng)
+                centre = self._believed_best(posterior, real, units[order[0]])
+                point = self._maximise_near(acquisition, centre, used, rng)
             unit = self._units(point[None, :])
             params_ = self.space.decode(unit[0])
             used.add(self.space.key(params_))
@@ -160,6 +167,20 @@ class BayesianSampler:
             chosen.append(params_)
             posterior = posterior.with_pending(point[None, :])
         return chosen
+
+    def _believed_best(
+        self, posterior: gp.Posterior, real: int, best_trial: np.ndarray
+    ) -> np.ndarray:
+        """Where a local pick searches: around the best trial, or around a running trial or an
+        earlier pick of this ask if the model believes it better (its first `real` rows are
+        results, the rest pending points at their predicted mean).
+
+        What a one-at-a-time study would do if that point came in as predicted. With four
+        trials kept running, over 50 seeds, it cut the regret after 40 trials on the mixed
+        space from 0.0064 to 0.0025; batches of 4 did no worse anywhere (30% better on
+        Hartmann-6 after 40 trials, not significant)."""
+        row = int(np.argmin(posterior.y))
+        return best_trial if row < real else self._units(posterior.x[row : row + 1])[0]
 
     # -- encoding: unit box <-> model inputs -------------------------------------------------
 
@@ -318,9 +339,16 @@ class Acquisition:
     """
 
     def __init__(
-        self, sampler: BayesianSampler, posterior: gp.Posterior, best: float, avoid: np.ndarray
+        self,
+        sampler: BayesianSampler,
+        posterior: gp.Posterior,
+        best: float,
+        avoid: np.ndarray,
+        running: int = 0,
     ):
-        self.posterior, self.best, self.avoid = posterior, best, avoid
+        """`avoid`: pending points in the unit cube, the first `running` of them trials already
+        running (penalised, never floored: see `crowds`), the rest picks of this ask."""
+        self.posterior, self.best, self.avoid, self.running = posterior, best, avoid, running
         self.kind = sampler.settings.acquisition
         self.categorical = sampler.categorical
         # Scaled by sqrt(d), like the typical distance between points in the unit cube. In
@@ -360,7 +388,7 @@ class Acquisition:
         return value, d_by_mean[:, None] * d_mean + d_by_sigma[:, None] * d_sigma + d_penalty
 
     def crowds(self, unit: np.ndarray) -> bool:
-        """Within the radius of a pending point: never proposed, whatever the score.
+        """Within the radius of another pick of this ask: never proposed, whatever the score.
 
         The penalty alone is soft (-4.5 nats at a seventh of the radius), and a converged
         model's expected improvement can fall off faster than that; on Branin 1 batch in 120
@@ -369,10 +397,16 @@ class Acquisition:
         (median smallest distance 0.008); the full radius (0.028 in 2-D, about the spread of
         Optuna's batches) cost nothing measurable over 30 seeds on Hartmann-6, the mixed space
         and 10-D; on Branin the regret after 40 trials went from 3.8e-6 to 8.1e-6, a precision
-        no peer reaches, for batches that are no longer near-duplicates."""
-        if not len(self.avoid):
+        no peer reaches, for batches that are no longer near-duplicates.
+        Trials already running are left to the penalty: with four kept running (the operator's
+        way), three of them near the best trial fenced it off, and a quarter of the Branin
+        runs sat at a regret of 0.015-0.024 after 40 trials (50 seeds, geometric mean 2.2e-4;
+        without the fence 2.5e-5, as good as one at a time). On the mixed space the fence had
+        helped the last digits: 5.2e-5 after 60 trials against 1.0e-4 (one at a time: 1.7e-4)."""
+        own = self.avoid[self.running :]
+        if not len(own):
             return False
-        return bool(np.min(np.linalg.norm(self.avoid - unit, axis=1)) < self.radius)
+        return bool(np.min(np.linalg.norm(own - unit, axis=1)) < self.radius)
 
     def _penalty(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not len(self.avoid):
