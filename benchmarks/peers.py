@@ -2,7 +2,8 @@
 
 - `optuna-gp`: Optuna's GPSampler with its defaults (10 random start-up trials, log EI; with
   trials still running it switches to a Monte Carlo batch EI, qLogEI).
-- `optuna-tpe`: Optuna's TPESampler with its defaults.
+- `optuna-tpe`: Optuna's TPESampler with its defaults (with trials still running, a constant
+  liar).
 - `skopt-katib`: scikit-optimize configured as Katib's `bayesianoptimization` suggestion
   service configures it: a GP base estimator, 10 initial points, `gp_hedge`, `auto`
   acquisition optimiser; batches come from its constant liar (`ask(n_points=...)`).
@@ -10,7 +11,9 @@
 They are installed for the benchmark only (`pip install -e '.[bench]'`, which `make bench`
 does in its own virtual environment); nothing in `operator/` may import them.
 A batch protocol is the same for every sampler: ask `parallelism` points, evaluate them all,
-tell all results, ask again.
+tell all results, ask again. The asynchronous one: keep `parallelism` trials asked and not
+told; tell the oldest, ask one more. Optuna's samplers see the trials still running; Katib's
+service never tells its optimizer about them, so neither does `skopt-katib`.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ Params = dict[str, Any]
 
 
 def run_peer(
-    peer: str, task: Task, seed: int, trials: int, parallelism: int
+    peer: str, task: Task, seed: int, trials: int, parallelism: int, asynchronous: bool = False
 ) -> list[tuple[Params, float]]:
     """Every trial's params and objective, in the order they were asked."""
     if peer.startswith("optuna-"):
-        return _run_optuna(peer, task, seed, trials, parallelism)
+        return _run_optuna(peer, task, seed, trials, parallelism, asynchronous)
     if peer == "skopt-katib":
-        return _run_skopt(task, seed, trials, parallelism)
+        return _run_skopt(task, seed, trials, parallelism, asynchronous)
     raise ValueError(f"unknown peer {peer}")
 
 
@@ -55,7 +58,7 @@ def _suggest(trial: Any, parameter: dict[str, Any]) -> Any:
 
 
 def _run_optuna(
-    peer: str, task: Task, seed: int, trials: int, parallelism: int
+    peer: str, task: Task, seed: int, trials: int, parallelism: int, asynchronous: bool
 ) -> list[tuple[Params, float]]:
     import optuna  # noqa: PLC0415
 
@@ -67,13 +70,20 @@ def _run_optuna(
         sampler = optuna.samplers.TPESampler(seed=seed)
     study = optuna.create_study(sampler=sampler, direction="minimize")
     results: list[tuple[Params, float]] = []
+    running: list[tuple[Any, Params]] = []
+    asked = 0
     while len(results) < trials:
-        batch = [study.ask() for _ in range(min(parallelism, trials - len(results)))]
-        asked = [{p["name"]: _suggest(t, p) for p in task.parameters} for t in batch]
-        for trial, params in zip(batch, asked, strict=True):
-            value = task.objective(params)
-            study.tell(trial, value)
-            results.append((params, value))
+        # batches: refill all `parallelism` slots once all are told; asynchronous: whenever
+        # one is (the oldest), so its sampler asks with the others still running
+        if asynchronous or not running:
+            while len(running) < parallelism and asked < trials:
+                trial = study.ask()
+                running.append((trial, {p["name"]: _suggest(trial, p) for p in task.parameters}))
+                asked += 1
+        trial, params = running.pop(0)
+        value = task.objective(params)
+        study.tell(trial, value)
+        results.append((params, value))
     return results
 
 
@@ -88,7 +98,9 @@ def _skopt_dimension(parameter: dict[str, Any]) -> Any:
     return Real(parameter["min"], parameter["max"], prior=prior, name=parameter["name"])
 
 
-def _run_skopt(task: Task, seed: int, trials: int, parallelism: int) -> list[tuple[Params, float]]:
+def _run_skopt(
+    task: Task, seed: int, trials: int, parallelism: int, asynchronous: bool
+) -> list[tuple[Params, float]]:
     import warnings  # noqa: PLC0415
 
     from skopt import Optimizer  # noqa: PLC0415
@@ -104,18 +116,36 @@ def _run_skopt(task: Task, seed: int, trials: int, parallelism: int) -> list[tup
     names = [p["name"] for p in task.parameters]
     results: list[tuple[Params, float]] = []
     native: Callable[[Any], Any] = lambda v: v.item() if hasattr(v, "item") else v  # noqa: E731
+
+    def quietly(call: Callable[[], Any]) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return call()
+
+    def ask(count: int) -> list[Any]:
+        return quietly(lambda: optimizer.ask(n_points=count) if count > 1 else [optimizer.ask()])
+
+    def evaluate(point: Any) -> float:
+        params = {n: native(v) for n, v in zip(names, point, strict=True)}
+        value = task.objective(params)
+        results.append((params, value))
+        return value
+
+    if asynchronous:
+        # as Katib's service runs it: each finished trial told, one more asked, and the
+        # optimizer never told what is still running
+        running = ask(min(parallelism, trials))
+        asked = len(running)
+        while running:
+            point = running.pop(0)
+            value = evaluate(point)
+            quietly(lambda point=point, value=value: optimizer.tell(point, value))
+            if asked < trials:
+                running += ask(1)
+                asked += 1
+        return results
     while len(results) < trials:
-        count = min(parallelism, trials - len(results))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            points = optimizer.ask(n_points=count) if count > 1 else [optimizer.ask()]
-        values = []
-        for point in points:
-            params = {n: native(v) for n, v in zip(names, point, strict=True)}
-            value = task.objective(params)
-            values.append(value)
-            results.append((params, value))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            optimizer.tell(points, values)
+        points = ask(min(parallelism, trials - len(results)))
+        values = [evaluate(point) for point in points]
+        quietly(lambda points=points, values=values: optimizer.tell(points, values))
     return results

@@ -3,9 +3,9 @@
 Every kubetune run goes through `kubetune.engine.decide`, the same door the runner and the
 operator use; peers run through their own ask/tell (`peers.py`). Three protocols: sequential
 (one trial asked, evaluated, told), batches of 4 (four asked at once, all evaluated, then the
-next four) and, for kubetune only, asynchronous 4 (four running; whenever the oldest finishes
-one more is asked with three still running, which is how the operator runs a study with
-parallelism 4 whose trials end one by one). Prints, per task, the median over seeds of the
+next four) and asynchronous 4 (four running; whenever the oldest finishes one more is asked
+with three still running, which is how the operator runs a study with parallelism 4 whose
+trials end one by one). Prints, per task, the median over seeds of the
 simple regret after 40 and 60 trials with a two-sided Mann-Whitney U test of kubetune's
 bayesian against every other row;
 the spread of batches (median over batches of the smallest distance between two points of one
@@ -116,9 +116,10 @@ def run_kubetune(task: Task, sampler: str, seed: int, trials: int, protocol: str
     return [(dict(r.params), float(r.objective or 0.0)) for r in records]
 
 
-def _cache_path(sampler: str, task: str, seed: int, trials: int, parallelism: int) -> Path:
+def _cache_path(sampler: str, task: str, seed: int, trials: int, protocol: str) -> Path:
     tag = hashlib.sha256(json.dumps([sampler, peer_versions()]).encode()).hexdigest()[:12]
-    return CACHE / f"{sampler}-{tag}" / f"{task}-s{seed}-n{trials}-p{parallelism}.json"
+    mode = "a4" if protocol == "async4" else f"p{parallelism_of(protocol)}"  # p1, p4: as before
+    return CACHE / f"{sampler}-{tag}" / f"{task}-s{seed}-n{trials}-{mode}.json"
 
 
 def _job(args: tuple[str, str, int, int, str]) -> tuple[tuple[str, str, str, int], Run, float]:
@@ -127,11 +128,11 @@ def _job(args: tuple[str, str, int, int, str]) -> tuple[tuple[str, str, str, int
     parallelism = parallelism_of(protocol)
     started = time.perf_counter()
     if sampler in PEERS:
-        path = _cache_path(sampler, task_name, seed, trials, parallelism)
+        path = _cache_path(sampler, task_name, seed, trials, protocol)
         if path.exists():
             run = [(p, v) for p, v in json.loads(path.read_text())]
         else:
-            run = run_peer(sampler, task, seed, trials, parallelism)
+            run = run_peer(sampler, task, seed, trials, parallelism, protocol == "async4")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(run))
     else:
@@ -152,11 +153,6 @@ def batch_spread(runs: list[Run], task: Task, width: int) -> float | None:
             units = [np.array(space.encode(p)) for p, _ in run[start : start + width]]
             gaps.append(min(float(np.linalg.norm(a - b)) for a, b in combinations(units, 2)))
     return statistics.median(gaps) if gaps else None
-
-
-def protocols_of(sampler: str) -> list[str]:
-    """Peers run sequentially and in batches; asynchronous runs are kubetune's alone."""
-    return ["seq", "batch4"] if sampler in PEERS else list(PROTOCOLS)
 
 
 def regrets(
@@ -181,8 +177,6 @@ def summarise(
         task = TASKS[task_name]
         for protocol in PROTOCOLS:
             for sampler in samplers:
-                if protocol not in protocols_of(sampler):
-                    continue
                 row: dict[str, Any] = {"median": {}, "pValue": {}}
                 for n in checkpoints:
                     values = regrets(runs, (task_name, sampler, protocol), seeds, n)
@@ -366,7 +360,7 @@ def main() -> int:
             (task, sampler, seed, args.trials, protocol)
             for task in tasks
             for sampler in samplers
-            for protocol in protocols_of(sampler)
+            for protocol in PROTOCOLS
             for seed in range(args.seeds)
         ),
         key=lambda j: order.get(j[1], 2),
