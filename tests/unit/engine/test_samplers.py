@@ -36,6 +36,14 @@ def in_space(space: Space, params: Params) -> bool:
     return True
 
 
+def bayesian_sampler() -> tuple[StudySpec, Space, BayesianSampler]:
+    spec = spec_for("bayesian")
+    space = build_space(spec)
+    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    assert isinstance(sampler, BayesianSampler)
+    return spec, space, sampler
+
+
 def observed(spec: StudySpec, n: int, seed: int = 0) -> History:
     """n finished trials at random points, scored by a smooth function of the params."""
     space = build_space(spec)
@@ -146,10 +154,8 @@ def test_bayesian_start_up_points_do_not_depend_on_how_trials_were_batched() -> 
 
 
 def test_a_bayesian_batch_straddling_the_start_up_is_random_up_to_it_then_modelled() -> None:
-    spec = spec_for("bayesian")
-    space = build_space(spec)
-    sampler = SAMPLERS["bayesian"](spec, space, 5)
-    assert isinstance(sampler, BayesianSampler) and sampler.initial == 7  # 3 dims + 4
+    spec, space, sampler = bayesian_sampler()
+    assert sampler.initial == 7  # 3 dims + 4
     batch = sampler.suggest(observed(spec, 4), 4, np.random.default_rng(1))
     assert batch[:3] == [space.decode(sampler._initial_point(i)) for i in (4, 5, 6)]
     assert batch[3] != space.decode(sampler._initial_point(7))
@@ -170,9 +176,7 @@ def test_bayesian_batch_is_spread_not_near_duplicates() -> None:
 def test_bayesian_searches_one_trial_in_four_globally_the_rest_near_the_believed_best(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    spec = spec_for("bayesian")
-    space = build_space(spec)
-    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    spec, space, sampler = bayesian_sampler()
     past = observed(spec, 20)
     centres: list[np.ndarray] = []
     near = BayesianSampler._maximise_near
@@ -202,9 +206,7 @@ def test_bayesian_searches_one_trial_in_four_globally_the_rest_near_the_believed
 def test_bayesian_improvement_is_over_the_best_of_real_and_believed_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    spec = spec_for("bayesian")
-    space = build_space(spec)
-    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    spec, _, sampler = bayesian_sampler()
     past = observed(spec, 20)
     [lone] = sampler.suggest(past, 1, np.random.default_rng(3))
     bars: list[tuple[float, float, float]] = []
@@ -238,9 +240,7 @@ def test_bayesian_ignores_failed_trials() -> None:
 
 
 def test_bayesian_avoids_what_is_already_running() -> None:
-    spec = spec_for("bayesian")
-    space = build_space(spec)
-    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    spec, _, sampler = bayesian_sampler()
     past = observed(spec, 15)
     [first] = sampler.suggest(past, 1, np.random.default_rng(2))
     running = history(*past.trials, trial(15, first, state=TrialState.RUNNING, objective=None))
@@ -249,9 +249,7 @@ def test_bayesian_avoids_what_is_already_running() -> None:
 
 
 def test_bayesian_finds_the_optimum_region_of_a_smooth_function() -> None:
-    spec = spec_for("bayesian")
-    space = build_space(spec)
-    sampler = SAMPLERS["bayesian"](spec, space, 5)
+    spec, _, sampler = bayesian_sampler()
     points = sampler.suggest(observed(spec, 25), 1, np.random.default_rng(0))
     # the optimum is lr = 10^-2.5 with 1 layer; a GP on 25 points should land near it
     assert abs(np.log10(points[0]["lr"]) + 2.5) < 0.5
