@@ -5,11 +5,11 @@ operator use; peers run through their own ask/tell (`peers.py`). Three protocols
 (one trial asked, evaluated, told), batches of 4 (four asked at once, all evaluated, then the
 next four) and asynchronous 4 (four running; whenever the oldest finishes one more is asked
 with three still running, which is how the operator runs a study with parallelism 4 whose
-trials end one by one). Prints, per task, the median over seeds of the
-simple regret after 40 and 60 trials with a two-sided Mann-Whitney U test of kubetune's
-bayesian against every other row;
-the spread of batches (median over batches of the smallest distance between two points of one
-batch, unit cube, batches after trial 12 so every sampler is past its start-up design); and
+trials end one by one). Prints, per task, the median over seeds of the simple regret after
+40 and 60 trials with a two-sided Mann-Whitney U test of kubetune's bayesian against every
+other row; the spread of batches (median over batches of the smallest distance between two
+points of one batch, unit cube, batches after trial 12 so every sampler is past its start-up
+design); and
 the time of one bayesian ask at 50, 200, 500 and 2,000 observations (Optuna's GP's beside it);
 and kubetune's bayesian in batches and asynchronously against itself one at a time.
 Writes everything, every trial's value included, as JSON.
@@ -189,12 +189,11 @@ def summarise(
                     if sampler == "bayesian" and protocol != "seq":
                         # the bar: as good per trial as one at a time
                         alone = regrets(runs, (task_name, sampler, "seq"), seeds, n)
+                        mean = _geometric_mean(values)
                         row.setdefault("againstSeq", {})[n] = {
-                            "geometricMean": _geometric_mean(values),
+                            "geometricMean": mean,
                             "seqGeometricMean": _geometric_mean(alone),
-                            "seqTrialsToMatch": seq_trials_to_match(
-                                runs, task_name, seeds, _geometric_mean(values)
-                            ),
+                            "seqTrialsToMatch": seq_trials_to_match(runs, task_name, seeds, mean),
                             "pValue": float(
                                 mannwhitneyu(values, alone, alternative="two-sided").pvalue
                             ),
