@@ -130,7 +130,8 @@ class BayesianSampler:
         rng: np.random.Generator,
     ) -> list[Params]:
         """Points for trials `indices`: every `GLOBAL_EVERY`-th over the whole space, the rest
-        near the best trial (`_maximise_near`). Chosen by trial index, not by place in the
+        near the best trial, or a pending point the model believes better (`_believed_best`,
+        `_maximise_near`). Chosen by trial index, not by place in the
         ask, so a study asked one trial at a time, one asked four at once and an operator that
         asks as trials finish (three still running) all mix the two kinds the same way.
         `pending`: the trials already running (its first `running` rows), then this ask's
