@@ -295,4 +295,77 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "greater than or equal to 0",
         "spec.resources.gpus",
     ),
+    (
+        "float-range-overflows",
+        param(0, min=-1e308, max=1e308, log=None),
+        f"{P}[0].min",
+        "must lie within -1e300 and 1e300",
+        f"{P}[0].min",
+    ),
+    ("int-beyond-2-to-the-53", param(1, max=2**60), f"{P}[1].max", "(2^53)", f"{P}[1].max"),
+    (
+        "duplicate-categorical-values",
+        param(2, values=["adam", "sgd", "adam"]),
+        f"{P}[2].values",
+        "must not repeat",
+        f"{P}[2].values",
+    ),
+    (
+        "asha-max-budget-below-the-default-min",
+        spec("earlyStopping", {"name": "asha", "settings": {"maxBudget": 0.5}}),
+        f"{ASHA}.minBudget",
+        "must be < maxBudget",
+        "spec.earlyStopping.settings",
+    ),
+    (
+        "prometheus-query-for-no-trial",
+        spec("metrics", {"prometheus": {"url": "http://prom:9090", "query": "up"}}),
+        "spec.metrics.prometheus.query",
+        "must contain ${trial.name}",
+        "spec.metrics.prometheus.query",
+    ),
+    (
+        "empty-trainer-command",
+        spec(
+            "trialTemplate",
+            {
+                "spec": {
+                    "template": {
+                        "spec": {"containers": [{"name": "t", "image": "i", "command": []}]}
+                    }
+                }
+            },
+        ),
+        "spec.trialTemplate.spec.template.spec.containers[0].command",
+        "required unless metrics come from Prometheus",
+        "spec.trialTemplate",
+    ),
+    (
+        "metric-name-with-a-comma",
+        spec("objective", {"metric": "acc", "goal": "maximize", "additionalMetrics": ["a,b"]}),
+        "spec.objective.additionalMetrics[0]",
+        "pattern",
+        "spec.objective.additionalMetrics[0]",
+    ),
+    (
+        "empty-timeout",
+        spec("budget", {"timeout": ""}),
+        "spec.budget.timeout",
+        "at least 2",
+        "spec.budget.timeout",
+    ),
+    (
+        "zero-timeout",
+        spec("budget", {"timeout": "0h0s"}),
+        "spec.budget.timeout",
+        "longer than zero",
+        "spec.budget.timeout",
+    ),
+    (
+        "infinite-target",
+        spec("objective", {"metric": "acc", "goal": "maximize", "target": float("inf")}),
+        "spec.objective.target",
+        "finite number",
+        None,  # JSON has no infinity: kubectl cannot even send it
+    ),
 ]

@@ -21,6 +21,7 @@ import yaml
 from kubetune import __version__
 from kubetune.api import InvalidStudyError, Study, load_study
 from kubetune.api.crd import render_crds
+from kubetune.controller.settings import OperatorSettings, parse_address
 from kubetune.engine import Finish, TrialState
 from kubetune.engine.decide import find_best
 from kubetune.local.gpus import detect_gpus
@@ -185,33 +186,36 @@ def render_yaml(document: dict[str, Any]) -> str:
 def command_operator(args: argparse.Namespace) -> int:
     import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
 
-    from kubetune.controller import handlers  # noqa: PLC0415 - also registers the handlers
-    from kubetune.controller.kube import own_namespace  # noqa: PLC0415
+    from kubetune.controller import handlers  # noqa: F401, PLC0415 - registers the handlers
+    from kubetune.controller.kube import Kube, own_namespace  # noqa: PLC0415
     from kubetune.controller.leader import LeaderElector, default_identity  # noqa: PLC0415
+    from kubetune.controller.operator import build_operator, read_secret  # noqa: PLC0415
+    from kubetune.controller.telemetry import Telemetry  # noqa: PLC0415
 
-    settings = {
-        "KUBETUNE_COLLECTOR_ADDRESS": args.collector_address,
-        "KUBETUNE_COLLECTOR_URL": args.collector_url,
-        "KUBETUNE_SIDECAR_IMAGE": args.sidecar_image,
-        "KUBETUNE_METRICS_ADDRESS": args.metrics_address,
-        "KUBETUNE_PROMETHEUS_URL": args.prometheus_url,
-    }
-    os.environ.update({k: v for k, v in settings.items() if v is not None})
-    namespaces = args.namespace or []
     kopf.configure(verbose=args.verbose)
     if not args.verbose:  # one "Handler ... succeeded." line per watch event drowns the rest
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    telemetry = Telemetry()
     try:
-        os.environ["KUBETUNE_OPERATOR_NAMESPACE"] = args.operator_namespace or own_namespace()
-        if args.collector_secret:
-            os.environ["KUBETUNE_COLLECTOR_SECRET_NAME"] = args.collector_secret
-        reconciler = handlers.prepare()  # collector and /metrics: served by standbys too
+        kube = Kube(on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc())
+        home = args.operator_namespace or own_namespace()
+        secret = read_secret(
+            kube,
+            home,
+            args.collector_secret,
+            args.collector_secret_file,
+            os.environ.get("KUBETUNE_COLLECTOR_SECRET"),
+        )
+        settings = _operator_settings(args, secret)
     except LookupError as error:
         raise UsageError(f"{error} (in a pod, the service account's own is used)") from None
-    home = os.environ["KUBETUNE_OPERATOR_NAMESPACE"]
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    operator = build_operator(settings, kube, telemetry)
+    operator.serve()  # the collector and /metrics: served by standbys too
     elector = None
     if args.leader_election:
-        elector = LeaderElector(reconciler.kube, home, args.leader_election)
+        elector = LeaderElector(kube, home, args.leader_election)
         if not elector.acquire():
             return 0
         # Losing the Lease means another replica may act already: stop at once, mid-work.
@@ -222,14 +226,38 @@ def command_operator(args: argparse.Namespace) -> int:
             # passwd entry (the image's 65532, or any runAsUser).
             identity=cast(Any, elector.identity if elector is not None else default_identity()),
             standalone=True,
-            namespaces=namespaces,
-            clusterwide=not namespaces,
+            namespaces=list(settings.namespaces),
+            clusterwide=not settings.namespaces,
             liveness_endpoint=args.liveness,
+            memo=kopf.Memo(operator=operator),
         )
     finally:
         if elector is not None:
             elector.release()
     return 0
+
+
+def _operator_settings(args: argparse.Namespace, secret: bytes | None) -> OperatorSettings:
+    """The flags given, over the settings' own defaults (written once, in OperatorSettings)."""
+    if secret is None:
+        print(
+            "kubetune operator: no collector key (--collector-secret, --collector-secret-file "
+            "or $KUBETUNE_COLLECTOR_SECRET): using a random one; trials started before a "
+            "restart will have their reports refused",
+            file=sys.stderr,
+        )
+        secret = os.urandom(32)
+    given: dict[str, Any] = {"secret": secret, "namespaces": tuple(args.namespace or ())}
+    if args.collector_address:
+        given["collector_address"] = parse_address(args.collector_address)
+    if args.metrics_address is not None:
+        given["metrics_address"] = (
+            parse_address(args.metrics_address) if args.metrics_address else None
+        )
+    for flag in ("collector_url", "sidecar_image", "prometheus_url"):
+        if getattr(args, flag):
+            given[flag] = getattr(args, flag)
+    return OperatorSettings(**given)
 
 
 def command_sidecar(args: argparse.Namespace) -> int:
@@ -351,7 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_argument("--collector-url", help="the URL sidecars post reports to")
     operator.add_argument("--sidecar-image", help="image of the metrics sidecar")
     operator.add_argument(
-        "--metrics-address", help="the operator's own /metrics (default 0.0.0.0:8080)"
+        "--metrics-address",
+        help="the operator's own /metrics (default 0.0.0.0:8080; empty: off)",
     )
     operator.add_argument(
         "--leader-election",
@@ -365,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--collector-secret",
         metavar="SECRET",
         help="Secret holding the collector's HMAC key (key `secret`); created if missing",
+    )
+    operator.add_argument(
+        "--collector-secret-file",
+        metavar="PATH",
+        help="a file holding the collector's HMAC key (a mounted Secret of your own)",
     )
     operator.add_argument(
         "--operator-namespace",

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,9 @@ import pytest
 import yaml
 
 from factories import manifest
+from waiting import wait_for
+
+__all__ = ["wait_for"]
 
 TRAINER = Path(__file__).parent / "trainers" / "toy.py"
 
@@ -31,14 +32,6 @@ def toy_study(name: str = "toy", args: list[str] | None = None, **spec: Any) -> 
     container["command"] = ["python", str(TRAINER), "--x=${trial.params.x}"]
     container["args"] = args or []
     return document
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def events(out: Path) -> list[dict[str, Any]]:

@@ -21,6 +21,9 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         use_attribute_docstrings=False,
+        # YAML's .inf and .nan: no JSON (so no API server) carries them, and no bound,
+        # target or budget means anything as one.
+        allow_inf_nan=False,
     )
 
 

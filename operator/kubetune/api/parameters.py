@@ -19,6 +19,10 @@ ParamValue = float | int | str
 Params = dict[str, ParamValue]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: Bounds past which the sampler's arithmetic (max - min, a point's offset) overflows.
+BOUND_LIMIT = 1e300
+#: Integers a float holds exactly (2^53): int parameters travel as JSON numbers.
+INT_LIMIT = 2**53
 
 _PARAMETER_RULES: list[Any] = [
     cel(
@@ -62,6 +66,25 @@ _PARAMETER_RULES: list[Any] = [
         "int parameters need whole-number min and max",
         ".min",
     ),
+    # As CEL, not OpenAPI bounds: the API server compared a whole-number value with a
+    # `maximum: 1e300` as int64s, and the bound wrapped round to -2^63.
+    *(
+        cel(
+            f"!has(self.{bound}) || (self.{bound} >= -1e300 && self.{bound} <= 1e300)",
+            "must lie within -1e300 and 1e300 (the search's arithmetic overflows past them)",
+            f".{bound}",
+        )
+        for bound in ("min", "max")
+    ),
+    *(
+        cel(
+            f"self.type != 'int' || !has(self.{bound}) || "
+            f"(self.{bound} >= -{INT_LIMIT}.0 && self.{bound} <= {INT_LIMIT}.0)",
+            f"int parameters must lie within -{INT_LIMIT} and {INT_LIMIT} (2^53)",
+            f".{bound}",
+        )
+        for bound in ("min", "max")
+    ),
     cel(
         "!has(self.step) || !has(self.min) || !has(self.max) || self.step <= self.max - self.min",
         "step must be <= max - min",
@@ -88,8 +111,14 @@ class Parameter(Model):
     type: Literal["float", "int", "categorical"] = Field(
         description="float, int (whole numbers) or categorical (one of `values`)."
     )
-    min: float | None = Field(default=None, description="Lower bound, inclusive (float, int).")
-    max: float | None = Field(default=None, description="Upper bound, inclusive (float, int).")
+    min: float | None = Field(
+        default=None,
+        description="Lower bound, inclusive (float, int); within -1e300 and 1e300.",
+    )
+    max: float | None = Field(
+        default=None,
+        description="Upper bound, inclusive (float, int); within -1e300 and 1e300.",
+    )
     step: float | None = Field(
         default=None,
         gt=0,
@@ -105,7 +134,11 @@ class Parameter(Model):
         description="The choices of a categorical parameter: strings or integers "
         '(quote decimals, "0.1", or use a float parameter with a step).',
         # int-or-string keeps the items typed for CEL: untyped items hide the field from rules
-        json_schema_extra={"items": {"x-kubernetes-int-or-string": True}},
+        # A set: the API server refuses a repeated value, as the validator below does.
+        json_schema_extra={
+            "items": {"x-kubernetes-int-or-string": True},
+            "x-kubernetes-list-type": "set",
+        },
     )
 
     @field_validator("values", mode="before")
@@ -152,6 +185,12 @@ class Parameter(Model):
                 raise FieldError(field, f"required for {self.type} parameters")
             if not math.isfinite(value):
                 raise FieldError(field, "must be a finite number")
+            if abs(value) > BOUND_LIMIT:
+                raise FieldError(
+                    field,
+                    f"must lie within -1e300 and 1e300 (the search's arithmetic overflows "
+                    f"past them), got {value:g}",
+                )
         assert self.min is not None and self.max is not None
         if self.min >= self.max:
             raise FieldError("min", f"must be < max ({self.max:g}), got {self.min:g}")
@@ -164,5 +203,10 @@ class Parameter(Model):
                 value = getattr(self, field)
                 if value is not None and value != int(value):
                     raise FieldError(field, f"int parameters need whole numbers, got {value:g}")
+            for field in ("min", "max"):
+                if abs(getattr(self, field)) > INT_LIMIT:
+                    raise FieldError(
+                        field, f"int parameters must lie within -{INT_LIMIT} and {INT_LIMIT} (2^53)"
+                    )
         if self.step is not None and self.step > self.max - self.min:
             raise FieldError("step", f"must be <= max - min ({self.max - self.min:g})")

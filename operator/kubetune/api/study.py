@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kubetune.api.base import Model, OpenModel, cel
 from kubetune.api.errors import FieldError, InvalidStudyError, render_problems
@@ -42,9 +42,9 @@ class Objective(Model):
         description="Stop the study once a trial reaches this value (>= when maximizing, "
         "<= when minimizing). Optional.",
     )
-    additional_metrics: list[str] = Field(
+    additional_metrics: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
         default_factory=list,
-        description="Other metrics to record (not optimised). Default none.",
+        description="Other metrics to record (not optimised): letters, digits, _. Default none.",
     )
 
 
@@ -94,10 +94,10 @@ class EarlyStopping(Chosen):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "!has(self.settings) || !has(self.settings.minBudget) || "
-                    "!has(self.settings.maxBudget) || "
-                    "self.settings.minBudget < self.settings.maxBudget",
-                    "settings.minBudget must be < settings.maxBudget",
+                    "!has(self.settings) || !has(self.settings.maxBudget) || "
+                    "(has(self.settings.minBudget) ? self.settings.minBudget : 1.0) "
+                    "< self.settings.maxBudget",
+                    "settings.minBudget (default 1) must be < settings.maxBudget",
                     ".settings",
                 )
             ]
@@ -125,8 +125,22 @@ class Budget(Model):
     timeout: str | None = Field(
         default=None,
         pattern=DURATION_PATTERN,
-        description="Stop the study after this long, e.g. 90s, 30m, 2h, 1h30m. Optional.",
+        min_length=2,
+        description="Stop the study after this long, e.g. 90s, 30m, 2h, 1h30m (more than "
+        "zero). Optional.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel("self.matches('[1-9]')", "must be longer than zero, e.g. 90s or 2h")
+            ]
+        },
     )
+
+    @field_validator("timeout")
+    @classmethod
+    def _longer_than_zero(cls, timeout: str | None) -> str | None:
+        if timeout is not None and not re.search("[1-9]", timeout):
+            raise ValueError("must be longer than zero, e.g. 90s or 2h")
+        return timeout
 
     @property
     def timeout_seconds(self) -> float | None:
@@ -149,6 +163,14 @@ class PrometheusSource(Model):
         min_length=1,
         description="PromQL returning the trial's metric; ${trial.name} is substituted. A "
         "`step` label on the samples gives each value its step.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "self.contains('${trial.name}')",
+                    "must contain ${trial.name} so each trial reads its own series",
+                )
+            ]
+        },
     )
 
     @model_validator(mode="after")
@@ -273,7 +295,8 @@ _SPEC_RULES: list[Any] = [
     ),
     cel(
         "(has(self.metrics) && has(self.metrics.prometheus)) || "
-        "has(self.trialTemplate.spec.template.spec.containers[0].command)",
+        "(has(self.trialTemplate.spec.template.spec.containers[0].command) && "
+        "size(self.trialTemplate.spec.template.spec.containers[0].command) > 0)",
         _COMMAND_NEEDED,
         ".trialTemplate",
     ),
@@ -294,7 +317,7 @@ class StudySpec(Model):
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> StudySpec:
-        if self.metrics.prometheus is None and self.trial_template.trainer.command is None:
+        if self.metrics.prometheus is None and not self.trial_template.trainer.command:
             raise FieldError(
                 "trialTemplate.spec.template.spec.containers[0].command",
                 "required unless metrics come from Prometheus: "
@@ -401,6 +424,11 @@ class StudyStatus(Model):
     progress: str | None = Field(default=None, description="Trials finished / maxTrials.")
     finished_because: str | None = None
     observed_generation: int | None = None
+    next_trial_index: int | None = Field(
+        default=None,
+        description="The index the next trial gets: one past every trial ever created. "
+        "Trial names (STUDY-INDEX) are never reused, even after a trial is deleted.",
+    )
     start_time: str | None = None
     completion_time: str | None = None
 

@@ -7,6 +7,7 @@ object size limit; the oldest reports are thinned first, the last one is always 
 
 from __future__ import annotations
 
+import enum
 from typing import Literal
 
 from pydantic import Field
@@ -17,7 +18,26 @@ from kubetune.api.study import StopRecord
 
 MAX_REPORTS = 200
 
-TrialPhase = Literal["Pending", "Running", "Succeeded", "Failed", "EarlyStopped", "Killed"]
+
+class TrialState(enum.StrEnum):
+    """A Trial's phase: the one list of them, shared by the engine, both shells and the CRD."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    EARLY_STOPPED = "EarlyStopped"
+    KILLED = "Killed"
+
+    @property
+    def active(self) -> bool:
+        """Still holds a slot: its workload may run (or wait to)."""
+        return self in (TrialState.PENDING, TrialState.RUNNING)
+
+    @property
+    def finished(self) -> bool:
+        """Terminal: nothing a workload or a report does changes it any more."""
+        return not self.active
 
 
 class TrialSpec(Model):
@@ -36,7 +56,10 @@ class ReportPoint(Model):
 
 
 class TrialStatus(Model):
-    phase: TrialPhase = "Pending"
+    phase: TrialState = Field(
+        default=TrialState.PENDING,
+        description="Pending, Running, Succeeded, Failed, EarlyStopped or Killed.",
+    )
     reason: str | None = None
     message: str | None = None
     objective: float | None = None

@@ -1,6 +1,10 @@
-"""The operator shell (kopf): observe Trials, Jobs and metrics, ask the engine, act.
+"""The operator shell (kopf): observe Studies, Trials, workloads and reports, ask the engine, act.
 
-Layout: `handlers` (kopf, thin) -> `reconcile` (observe -> decide -> act) -> pure builders in
-`manifests`, `status`, `tokens` -> `kube` (the only module that calls the Kubernetes API).
-Nothing here is kept in memory that cannot be rebuilt from the API server.
+The rooms, each a small module: `studies` (the study loop: observe -> decide -> act),
+`workloads/` (a workload's events to its trial's phase, one module per kind), `intake`
+(reports from the collector and Prometheus), with `phases` the one writer of a Trial's phase.
+`handlers` (kopf, thin) hand events to them; `operator` wires them with one frozen
+`settings` object; pure builders in `manifests`, `status`, `tokens`; `kube` is the only module
+that calls the Kubernetes API. What a room keeps in memory is an optimisation the API server
+can rebuild, and it is bounded.
 """

@@ -1,8 +1,9 @@
 """The only module that calls the Kubernetes API: thin verbs over the official client.
 
 Every call is reported to `on_call` (the operator's `kubetune_api_requests_total`), which the
-operator benchmark reads as API requests per trial. Creates are idempotent (an existing
-object is not an error: names are deterministic, so a retry or a restart finds what it made).
+operator benchmark reads as API requests per trial. Creating a Job that exists is not an error
+(a pass that died after creating it comes back to it); creating a Trial whose name is taken
+returns None: trial names are never reused, so the name is someone else's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from kubetune.controller.manifests import STUDY_LABEL
 Obj = dict[str, Any]
 #: What a call raises when the cluster is unreachable or refuses: the CLI turns it into a message.
 API_ERRORS: tuple[type[BaseException], ...] = (ApiException, HTTPError, OSError)
+
+
+class InvalidObjectError(Exception):
+    """The API server refused an object as invalid (400, 422): sending it again cannot help."""
 
 
 def describe(error: BaseException) -> str:
@@ -109,7 +114,8 @@ class Kube:
         self._count("get_trial")
         return self._fetch("trials", namespace, name)
 
-    def create_trial(self, trial: Obj) -> Obj:
+    def create_trial(self, trial: Obj) -> Obj | None:
+        """The created Trial, or None when its name is taken."""
         self._count("create_trial")
         namespace = trial["metadata"]["namespace"]
         try:
@@ -120,11 +126,9 @@ class Kube:
                 ),
             )
         except ApiException as error:
-            if error.status != 409:
-                raise
-            found = self.fetch_trial(namespace, trial["metadata"]["name"])
-            assert found is not None
-            return found
+            if error.status == 409:
+                return None
+            raise
         return created
 
     def patch_trial_status(
@@ -155,12 +159,21 @@ class Kube:
     # ----- jobs ----------------------------------------------------------------------------
 
     def create_job(self, job: Obj) -> None:
+        """Create a trial's Job; one that exists is left as it is. InvalidObjectError when the API
+        server refuses it (the user's template, say), with its message."""
         self._count("create_job")
         try:
             self.batch.create_namespaced_job(job["metadata"]["namespace"], cast(Any, job))
         except ApiException as error:
+            if error.status in (400, 422):
+                raise InvalidObjectError(describe(error)) from None
             if error.status != 409:
                 raise
+
+    def list_jobs(self, namespace: str, selector: str) -> list[Obj]:
+        self._count("list_jobs")
+        jobs = self.batch.list_namespaced_job(namespace, label_selector=selector)
+        return [cast(Obj, self.api.sanitize_for_serialization(j)) for j in jobs.items]  # type: ignore[no-untyped-call]
 
     def fetch_job(self, namespace: str, name: str) -> Obj | None:
         self._count("get_job")

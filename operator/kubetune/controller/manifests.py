@@ -13,22 +13,41 @@ from typing import Any
 
 from kubetune.api.study import API_VERSION, Study
 from kubetune.api.template import placeholder_values, render_placeholders
+from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import NewTrial
+from kubetune.metrics import prometheus, wire
 
 STUDY_LABEL = "kubetune.io/study"
 TRIAL_LABEL = "kubetune.io/trial"
-OUTPUT_DIR = "/kubetune"
-OUTPUT_FILE = f"{OUTPUT_DIR}/output.log"
-EXIT_CODE = "exit-code"  # written by the trainer wrapper when all output is in OUTPUT_FILE
 SIDECAR_NAME = "kubetune-metrics"
 SIDECAR_GRACE_SECONDS = 90  # > the sidecar's FINAL_FLUSH_SECONDS; a user's own value wins
 GPU_RESOURCE = "nvidia.com/gpu"
+#: On a trial's Job and pod: what the workload room needs to judge the trial when it ends,
+#: without reading the Study (`read_notes`).
+METRIC_ANNOTATION = "kubetune.io/metric"
+PROMETHEUS_URL = "kubetune.io/prometheus-url"
+PROMETHEUS_QUERY = "kubetune.io/prometheus-query"
 
 
 @dataclass(frozen=True)
-class SidecarSettings:
-    image: str
-    collector_url: str
+class JobNotes:
+    metric: str
+    prometheus_url: str | None = None
+    prometheus_query: str | None = None
+
+
+def read_notes(annotations: Mapping[str, str]) -> JobNotes:
+    return JobNotes(
+        annotations.get(METRIC_ANNOTATION, ""),
+        annotations.get(PROMETHEUS_URL),
+        annotations.get(PROMETHEUS_QUERY),
+    )
+
+
+def prometheus_url(study: Study, settings: OperatorSettings) -> str | None:
+    """The Prometheus a Study reads: its own url, else the operator's default."""
+    source = study.spec.metrics.prometheus
+    return None if source is None else source.url or settings.prometheus_url
 
 
 def owner_reference(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,51 +115,54 @@ def _wrap_trainer(trainer: dict[str, Any]) -> None:
     SIGTERM that can be lost (a signal reaching PID 1 before it installs its handler is
     dropped, and the kubelet would SIGKILL the sidecar 30 s later)."""
     argv = list(trainer.get("command") or []) + list(trainer.get("args") or [])
-    code = f"{OUTPUT_DIR}/{EXIT_CODE}"
+    code = wire.EXIT_CODE_FILE
     script = (
-        f'{{ "$@" 2>&1; echo $? > {code}.tmp; }} | tee -a {OUTPUT_FILE}; '
+        f'{{ "$@" 2>&1; echo $? > {code}.tmp; }} | tee -a {wire.OUTPUT_FILE}; '
         f"mv {code}.tmp {code}; exit $(cat {code})"
     )
     trainer["command"] = ["/bin/sh", "-c", script, "kubetune-trainer", *argv]
     trainer.pop("args", None)
     mounts = trainer.setdefault("volumeMounts", [])
-    mounts.append({"name": "kubetune-output", "mountPath": OUTPUT_DIR})
+    mounts.append({"name": "kubetune-output", "mountPath": wire.OUTPUT_DIR})
 
 
-def build_sidecar(study: Study, trial: str, token: str, sidecar: SidecarSettings) -> dict[str, Any]:
+def build_sidecar(
+    study: Study, trial: str, token: str, settings: OperatorSettings
+) -> dict[str, Any]:
     objective = study.spec.objective
-    metrics = [objective.metric, *objective.additional_metrics]
-    env = {
-        "KUBETUNE_TRIAL": trial,
-        "KUBETUNE_TOKEN": token,
-        "KUBETUNE_COLLECTOR_URL": sidecar.collector_url,
-        "KUBETUNE_OUTPUT": OUTPUT_FILE,
-        "KUBETUNE_EXIT_CODE": f"{OUTPUT_DIR}/{EXIT_CODE}",
-        "KUBETUNE_METRICS": ",".join(metrics),
-        "KUBETUNE_FORMAT": study.spec.metrics.format,
-        "KUBETUNE_REGEX": study.spec.metrics.regex or "",
-    }
+    told = wire.SidecarEnv(
+        collector_url=settings.collector_url,
+        token=token,
+        trial=trial,
+        metrics=(objective.metric, *objective.additional_metrics),
+        format=study.spec.metrics.format,
+        regex=study.spec.metrics.regex,
+    )
     return {
         "name": SIDECAR_NAME,
-        "image": sidecar.image,
+        "image": settings.sidecar_image,
         "restartPolicy": "Always",  # a native sidecar: the Job completes when the trainer exits
         "command": ["kubetune", "sidecar"],
-        "env": [{"name": k, "value": v} for k, v in env.items()]
-        + [
-            {
-                "name": "KUBETUNE_NAMESPACE",
-                "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
-            }
-        ],
-        "volumeMounts": [{"name": "kubetune-output", "mountPath": OUTPUT_DIR}],
+        "env": told.render(),
+        "volumeMounts": [{"name": "kubetune-output", "mountPath": wire.OUTPUT_DIR}],
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
     }
 
 
+def _notes(study: Study, trial: str, settings: OperatorSettings) -> dict[str, str]:
+    notes = {METRIC_ANNOTATION: study.spec.objective.metric}
+    source, url = study.spec.metrics.prometheus, prometheus_url(study, settings)
+    if source is not None and url is not None:
+        notes[PROMETHEUS_URL] = url
+        notes[PROMETHEUS_QUERY] = prometheus.render_query(source.query, trial)
+    return notes
+
+
 def build_job(
-    study: Study, trial_obj: Mapping[str, Any], token: str, sidecar: SidecarSettings | None
+    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
 ) -> dict[str, Any]:
-    """The trial's Job: the user's template, substituted, labelled, owned by the Trial."""
+    """The trial's Job, whole: the user's template substituted, labelled, annotated for the
+    workload room, owned by the Trial, with the metrics sidecar unless Prometheus is read."""
     meta = trial_obj["metadata"]
     spec = trial_obj["spec"]
     values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"))
@@ -150,19 +172,21 @@ def build_job(
     job_spec.setdefault("backoffLimit", 0)  # a trial is one attempt: retries skew the search
     pod_template = job_spec["template"]
     labels = {STUDY_LABEL: study.name, TRIAL_LABEL: meta["name"]}
+    notes = _notes(study, meta["name"], settings)
     pod_meta = pod_template.setdefault("metadata", {})
     pod_meta.setdefault("labels", {}).update(labels)
+    pod_meta.setdefault("annotations", {}).update(notes)
     pod = pod_template["spec"]
     pod.setdefault("restartPolicy", "Never")
     _add_gpus(pod, study)
-    if sidecar is not None and study.spec.metrics.prometheus is None:
+    if study.spec.metrics.prometheus is None:
         _wrap_trainer(pod["containers"][0])
         # The sidecar's last post may have to wait out an operator restart (it retries for
         # FINAL_FLUSH_SECONDS); the kubelet kills it when the grace period ends, 30 s by default.
         pod.setdefault("terminationGracePeriodSeconds", SIDECAR_GRACE_SECONDS)
         pod.setdefault("volumes", []).append({"name": "kubetune-output", "emptyDir": {}})
         pod.setdefault("initContainers", []).append(
-            build_sidecar(study, meta["name"], token, sidecar)
+            build_sidecar(study, meta["name"], token, settings)
         )
     job_meta = template.get("metadata", {})
     return {
@@ -175,6 +199,7 @@ def build_job(
             "annotations": {
                 **job_meta.get("annotations", {}),
                 "kubetune.io/params": json.dumps(spec["params"]),
+                **notes,
             },
             "ownerReferences": [owner_reference(trial_obj)],
         },

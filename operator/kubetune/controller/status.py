@@ -43,28 +43,42 @@ def trial_record(obj: Mapping[str, Any]) -> TrialRecord:
     )
 
 
+def owned_by(obj: Mapping[str, Any], owner_uid: str) -> bool:
+    return any(ref.get("uid") == owner_uid for ref in obj["metadata"].get("ownerReferences") or [])
+
+
 def history_from_trials(
-    study: str, trials: Iterable[Mapping[str, Any]], started_at: float | None
+    study: Mapping[str, Any], trials: Iterable[Mapping[str, Any]], now: float
 ) -> History:
-    records = sorted((trial_record(t) for t in trials), key=lambda r: r.index)
-    return History(study=study, trials=tuple(records), started_at=started_at)
+    """The engine's view of a Study, from its Trials and its status. Trials of an earlier
+    Study of the same name (still being garbage-collected) are not its own and are left out;
+    the stored next index keeps a deleted trial's name from coming back."""
+    meta, previous = study["metadata"], study.get("status") or {}
+    own = (t for t in trials if owned_by(t, meta["uid"]))
+    records = sorted((trial_record(t) for t in own), key=lambda r: r.index)
+    return History(
+        study=meta["name"],
+        trials=tuple(records),
+        started_at=parse_time(previous.get("startTime")) or now,
+        next_index=previous.get("nextTrialIndex"),
+    )
 
 
-def job_outcome(job: Mapping[str, Any]) -> tuple[str, str | None]:
+def job_outcome(job: Mapping[str, Any]) -> tuple[TrialState, str | None]:
     """(phase, reason) of a trial from its Job: Pending, Running, Succeeded or Failed."""
     status = job.get("status") or {}
     for condition in status.get("conditions") or []:
         if condition.get("status") != "True":
             continue
         if condition["type"] in ("Complete", "SuccessCriteriaMet"):
-            return "Succeeded", None
+            return TrialState.SUCCEEDED, None
         if condition["type"] in ("Failed", "FailureTarget"):
             reason = condition.get("reason") or "JobFailed"
             message = condition.get("message") or ""
-            return "Failed", f"Job failed: {reason}" + (f": {message}" if message else "")
+            return TrialState.FAILED, f"Job failed: {reason}" + (f": {message}" if message else "")
     if (status.get("ready") or 0) > 0:
-        return "Running", None
-    return "Pending", None
+        return TrialState.RUNNING, None
+    return TrialState.PENDING, None
 
 
 #: Waiting reasons no retry will cure: the trial fails with the kubelet's message instead of
@@ -78,7 +92,7 @@ HOPELESS = (
 )
 
 
-def pod_outcome(pod: Mapping[str, Any]) -> tuple[str, str | None]:
+def pod_outcome(pod: Mapping[str, Any]) -> tuple[TrialState, str | None]:
     """(phase, reason) of a trial from its pod; a failure names the trainer's exit code, or
     why its container (or the metrics sidecar) can never start."""
     status = pod.get("status") or {}
@@ -90,22 +104,41 @@ def pod_outcome(pod: Mapping[str, Any]) -> tuple[str, str | None]:
             waiting = (container.get("state") or {}).get("waiting") or {}
             if waiting.get("reason") in HOPELESS:
                 detail = waiting.get("message") or ""
-                return "Failed", f"container {container.get('name')}: {waiting['reason']}" + (
-                    f": {detail}" if detail else ""
+                return (
+                    TrialState.FAILED,
+                    f"container {container.get('name')}: {waiting['reason']}"
+                    + (f": {detail}" if detail else ""),
                 )
     if phase == "Failed":
         trainer = (status.get("containerStatuses") or [{}])[0]
         ended = (trainer.get("state") or {}).get("terminated") or {}
         if "exitCode" in ended:
             detail = ended.get("message") or ended.get("reason") or ""
-            return "Failed", f"trainer exited with code {ended['exitCode']}" + (
+            return TrialState.FAILED, f"trainer exited with code {ended['exitCode']}" + (
                 f": {detail}" if detail else ""
             )
-        return "Failed", f"pod failed: {status.get('reason') or status.get('message') or 'unknown'}"
+        return TrialState.FAILED, _pod_failure(pod)
     if phase == "Running":
         trainer = (status.get("containerStatuses") or [{}])[0]
-        return ("Running", None) if "running" in (trainer.get("state") or {}) else ("Pending", None)
-    return ("Succeeded", None) if phase == "Succeeded" else ("Pending", None)
+        running = "running" in (trainer.get("state") or {})
+        return (TrialState.RUNNING if running else TrialState.PENDING), None
+    succeeded = phase == "Succeeded"
+    return (TrialState.SUCCEEDED if succeeded else TrialState.PENDING), None
+
+
+def _pod_failure(pod: Mapping[str, Any]) -> str:
+    """Why a pod failed with no exit code of its trainer: most often it was disrupted (its
+    node gone, an eviction, a preemption), which Kubernetes records as a condition."""
+    status, meta = pod.get("status") or {}, pod.get("metadata") or {}
+    node = (pod.get("spec") or {}).get("nodeName")
+    where = f"pod {meta.get('name', '')}" + (f" on node {node}" if node else "")
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "DisruptionTarget" and condition.get("status") == "True":
+            detail = condition.get("message") or ""
+            return f"{where} was disrupted: {condition.get('reason')}" + (
+                f": {detail}" if detail else ""
+            )
+    return f"{where} failed: {status.get('reason') or status.get('message') or 'unknown'}"
 
 
 def merge_reports(
@@ -143,6 +176,8 @@ def build_study_status(
     generation: int | None,
     now: float,
 ) -> dict[str, Any]:
+    """The Study's whole status after a decision. `nextTrialIndex` is one past every trial
+    ever created, including the decision's new ones: names are never reused."""
     counts = Counter(t.state for t in history.trials)
     done = sum(counts[s] for s in TrialState if not s.active)
     stamp = now_iso(now)
@@ -184,6 +219,7 @@ def build_study_status(
         "progress": f"{done}/{max_trials}",
         "finishedBecause": decision.finish.reason if finished and decision.finish else None,
         "observedGeneration": generation,
+        "nextTrialIndex": max([history.next_trial_index, *(n.index + 1 for n in decision.create)]),
         "startTime": previous.get("startTime") or stamp,
         "completionTime": (previous.get("completionTime") or stamp) if finished else None,
     }

@@ -32,6 +32,18 @@ class Telemetry:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
             registry=self.registry,
         )
+        self.pass_seconds = Histogram(
+            "kubetune_study_pass_seconds",
+            "Time one pass of the study loop took (observe, decide, act, status)",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+            registry=self.registry,
+        )
+        self.queue_seconds = Histogram(
+            "kubetune_study_queue_seconds",
+            "Time from a study's pass being requested to its start",
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+            registry=self.registry,
+        )
         self.reports_accepted = Counter(
             "kubetune_collector_reports_accepted",
             "Reports recorded by the collector",

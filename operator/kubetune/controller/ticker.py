@@ -19,26 +19,31 @@ from typing import Any
 log = logging.getLogger("kubetune.operator")
 PROMETHEUS_INTERVAL = 2.0  # how often a running Prometheus-backed study's trials are read
 TIMEOUT_INTERVAL = 5.0  # how late a study's budget.timeout may be noticed, at most
-HEAL_INTERVAL = 60.0  # every running study: a safety net, not how decisions are made
 
 
 @dataclass
 class _Watched:
     prometheus: bool
     timeout: bool
-    next_pull: float = 0.0
-    next_wake: float = 0.0
+    next_pull: float
+    next_wake: float
+    next_heal: float
 
 
 class Ticker:
     def __init__(
         self,
-        reconcile: Callable[[str, str], None],
+        wake: Callable[[str, str, bool], None],
         pull: Callable[[str, str], None],
+        heal_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.reconcile = reconcile
+        """`wake(namespace, name, heal)` requests a pass of the study (`heal`: one that also
+        looks for lost workloads); `pull(namespace, name)` reads its running trials from
+        Prometheus."""
+        self.wake = wake
         self.pull = pull
+        self.heal_seconds = heal_seconds
         self.clock = clock
         self.studies: dict[tuple[str, str], _Watched] = {}
         self.lock = threading.Lock()
@@ -58,17 +63,14 @@ class Ticker:
             if known is None:
                 now = self.clock()
                 self.studies[key] = _Watched(
-                    prometheus, timeout, now, now + self._interval(timeout)
+                    prometheus, timeout, now, now + TIMEOUT_INTERVAL, now + self.heal_seconds
                 )
             else:
                 known.prometheus, known.timeout = prometheus, timeout
 
-    @staticmethod
-    def _interval(timeout: bool) -> float:
-        return TIMEOUT_INTERVAL if timeout else HEAL_INTERVAL
-
     def due(self) -> list[tuple[str, tuple[str, str]]]:
-        """(what, study) pairs whose time has come, with their next deadlines moved on."""
+        """(what, study) pairs whose time has come, with their next deadlines moved on:
+        what is "pull", "wake" (a pass, for a timeout) or "heal" (a pass that heals)."""
         now = self.clock()
         work: list[tuple[str, tuple[str, str]]] = []
         with self.lock:
@@ -76,8 +78,12 @@ class Ticker:
                 if watched.prometheus and now >= watched.next_pull:
                     watched.next_pull = now + PROMETHEUS_INTERVAL
                     work.append(("pull", key))
-                if now >= watched.next_wake:
-                    watched.next_wake = now + self._interval(watched.timeout)
+                if now >= watched.next_heal:
+                    watched.next_heal = now + self.heal_seconds
+                    watched.next_wake = now + TIMEOUT_INTERVAL
+                    work.append(("heal", key))
+                elif watched.timeout and now >= watched.next_wake:
+                    watched.next_wake = now + TIMEOUT_INTERVAL
                     work.append(("wake", key))
         return work
 
@@ -85,7 +91,10 @@ class Ticker:
         while not self.stop.wait(0.5):
             for what, (namespace, name) in self.due():
                 try:
-                    (self.pull if what == "pull" else self.reconcile)(namespace, name)
+                    if what == "pull":
+                        self.pull(namespace, name)
+                    else:
+                        self.wake(namespace, name, what == "heal")
                 except Exception:  # one study's trouble must not stop the others' clocks
                     log.exception("%s of %s/%s failed", what, namespace, name)
 

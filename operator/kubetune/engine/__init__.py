@@ -1,7 +1,7 @@
 """The engine: search space, samplers, stopping rules and the study state machine.
 
 Pure by contract: no I/O, no clock (callers pass `now`), no environment, no global random
-state (every draw comes from a generator seeded by the study seed and the history length).
+state (every draw comes from a generator seeded by the study seed and the next trial's index).
 `decide(spec, history, now)` is the one door in; both shells call it the same way.
 """
 

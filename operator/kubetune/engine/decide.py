@@ -3,7 +3,7 @@
 The study state machine: from the spec and every trial observed so far, which trials to
 create (within parallelism and maxTrials), which to stop early and why, whether the study is
 over and why, and the best trial. Pure: the caller supplies the clock; randomness comes from
-the study seed and the history length, so the same inputs always give the same decision.
+the study seed and the next trial's index, so the same inputs always give the same decision.
 """
 
 from __future__ import annotations
@@ -110,9 +110,9 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
     suggestions: list[Params] = []
     if wanted:
         sampler = SAMPLERS[spec.algorithm.name](spec, space, seed)
-        rng = np.random.default_rng([seed, len(history.trials)])
+        rng = np.random.default_rng([seed, history.next_trial_index])
         suggestions = [dict(p) for p in sampler.suggest(history, wanted, rng)]
-    start = len(history.trials)
+    start = history.next_trial_index
     create = tuple(
         NewTrial(trial_name(history.study, start + i), start + i, params, spec.max_budget)
         for i, params in enumerate(suggestions)

@@ -6,25 +6,14 @@ file locally) before every decision; the engine keeps nothing between calls.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kubetune.api.parameters import ParamValue
+from kubetune.api.trial import TrialState
 from kubetune.engine.decision import StopDecision
 
-
-class TrialState(enum.StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    EARLY_STOPPED = "EarlyStopped"
-    KILLED = "Killed"
-
-    @property
-    def active(self) -> bool:
-        return self in (TrialState.PENDING, TrialState.RUNNING)
+__all__ = ["History", "Report", "TrialRecord", "TrialState", "final_objective"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +50,11 @@ class History:
     study: str
     trials: tuple[TrialRecord, ...] = ()
     started_at: float | None = None
+    #: The index the next new trial takes, as the shell stored it. Names are STUDY-INDEX and
+    #: must never come back, even after a trial is deleted (a reused name would overwrite a
+    #: finished trial), so a shell that can lose trials keeps this counter (the operator in
+    #: the Study's status). None: one past the highest index in `trials`.
+    next_index: int | None = None
 
     def by_state(self, *states: TrialState) -> list[TrialRecord]:
         return [t for t in self.trials if t.state in states]
@@ -69,8 +63,14 @@ class History:
     def active(self) -> list[TrialRecord]:
         return [t for t in self.trials if t.state.active]
 
+    @property
+    def next_trial_index(self) -> int:
+        """Where new trials are numbered from; also what seeds the next draw."""
+        after_highest = max((t.index for t in self.trials), default=-1) + 1
+        return after_highest if self.next_index is None else max(self.next_index, after_highest)
 
-def final_objective(reports: tuple[Report, ...] | list[Report], metric: str) -> float | None:
+
+def final_objective(reports: Sequence[Report], metric: str) -> float | None:
     """A finished trial's objective: the last value it reported (the model it ended with)."""
     for report in reversed(reports):
         if metric in report.metrics:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kubetune.api.study import Study
 from kubetune.engine import Decision, Finish, History, StopDecision, TrialState, decide
-from kubetune.engine.history import final_objective
+from kubetune.engine.outcome import trial_outcome
 from kubetune.local.gpus import GpuPool
 from kubetune.local.processes import Event, Exit, TrialProcess, build_command, start_trial
 from kubetune.local.progress import Progress
@@ -185,20 +185,12 @@ class LocalRunner:
 
     def _finish_exited(self, event: Exit) -> None:
         row = self.results.trials[event.trial]
+        failure = None
         if event.code != 0:
             last = " | ".join(line for line in event.tail[-3:] if line.strip())
-            self._end(event.trial, TrialState.FAILED, f"exit code {event.code}: {last}")
-            return
-        objective = final_objective(row.reports, self.metric)
-        if objective is None:
-            self._end(
-                event.trial,
-                TrialState.FAILED,
-                f"objective metric {self.metric!r} never reported "
-                f"(format: {self.spec.metrics.format})",
-            )
-            return
-        self._end(event.trial, TrialState.SUCCEEDED, None, objective=objective)
+            failure = f"exit code {event.code}: {last}"
+        outcome = trial_outcome(self.spec, row.reports, failure)
+        self._end(event.trial, outcome.state, outcome.reason, objective=outcome.objective)
 
     def _end(
         self,

@@ -30,6 +30,7 @@ from kubetune.api.parameters import ParamValue
 from kubetune.engine import Best, Decision, History, Report, StopDecision, TrialRecord, TrialState
 from kubetune.engine import decide as engine_decide
 from kubetune.engine.decide import find_best
+from kubetune.engine.outcome import trial_outcome
 
 
 class StudyFinishedError(RuntimeError):
@@ -110,17 +111,22 @@ class Tuner:
     def tell(
         self, name: str, value: float | None = None, *, failed: bool = False, **metrics: float
     ) -> None:
-        """Finish a trial with its objective (`tell(name, 0.93)` or by metric name), or failed."""
+        """Finish a trial: with its objective (`tell(name, 0.93)` or by metric name), with
+        nothing (its last `report()` of the objective counts), or failed."""
         trial = self._open(name)
         metric = self.spec.objective.metric
         objective = value if value is not None else metrics.get(metric)
-        if failed or objective is None:
-            reason = "told failed" if failed else f"objective metric {metric!r} not given"
-            self._trials[name] = replace(trial, state=TrialState.FAILED, reason=reason)
-            return
-        reports = (*trial.reports, Report(None, {metric: objective, **metrics}))
+        reports = trial.reports
+        if objective is not None or metrics:
+            told = {**metrics, **({metric: objective} if objective is not None else {})}
+            reports = (*reports, Report(None, told))
+        outcome = trial_outcome(self.spec, reports, "told failed" if failed else None)
         self._trials[name] = replace(
-            trial, state=TrialState.SUCCEEDED, objective=objective, reports=reports
+            trial,
+            state=outcome.state,
+            objective=outcome.objective,
+            reason=outcome.reason,
+            reports=reports,
         )
 
     def _open(self, name: str) -> TrialRecord:

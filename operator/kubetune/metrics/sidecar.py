@@ -13,7 +13,6 @@ Standard library plus the line parsers: nothing heavy in every trial pod.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -27,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from kubetune.api.study import MetricsSource
+from kubetune.metrics import wire
 from kubetune.metrics.lines import BadValue, LineParser, build_parser
 
 FLUSH_SECONDS = 0.5
-FINAL_FLUSH_SECONDS = 75.0  # an operator pod restart took 10-20 s on the local cluster
+FINAL_FLUSH_SECONDS = wire.FINAL_FLUSH_SECONDS
 
 
 @dataclass
@@ -53,20 +53,18 @@ class Sidecar:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Sidecar:
-        source = MetricsSource(
-            format=env.get("KUBETUNE_FORMAT", "kubetune"), regex=env.get("KUBETUNE_REGEX") or None
-        )
-        known = [m for m in env.get("KUBETUNE_METRICS", "").split(",") if m]
-        output = Path(env.get("KUBETUNE_OUTPUT", "/kubetune/output.log"))
+        told = wire.SidecarEnv.parse(env)
+        source = MetricsSource(format=told.format, regex=told.regex)
+        assert told.namespace is not None
         return cls(
-            output=output,
-            exit_code=Path(env.get("KUBETUNE_EXIT_CODE", str(output.parent / "exit-code"))),
-            collector=env["KUBETUNE_COLLECTOR_URL"].rstrip("/"),
-            token=env["KUBETUNE_TOKEN"],
-            namespace=env["KUBETUNE_NAMESPACE"],
-            trial=env["KUBETUNE_TRIAL"],
-            parse=build_parser(source, known),
-            final_seconds=float(env.get("KUBETUNE_FINAL_FLUSH_SECONDS", FINAL_FLUSH_SECONDS)),
+            output=Path(told.output),
+            exit_code=Path(told.exit_code),
+            collector=told.collector_url,
+            token=told.token,
+            namespace=told.namespace,
+            trial=told.trial,
+            parse=build_parser(source, told.metrics),
+            final_seconds=told.final_flush_seconds,
         )
 
     def read(self, final: bool = False) -> None:
@@ -97,17 +95,9 @@ class Sidecar:
     def flush(self, final: bool = False, attempts: int = 5) -> bool:
         if not self.pending and self.error is None and not final:
             return True
-        body = {
-            "namespace": self.namespace,
-            "trial": self.trial,
-            "reports": self.pending,
-            "final": final,
-        }
-        if self.error is not None:
-            body["error"] = self.error
         request = urllib.request.Request(
-            f"{self.collector}/v1/reports",
-            data=json.dumps(body).encode(),
+            self.collector + wire.render_path(self.namespace, self.trial),
+            data=wire.render_body(self.pending, self.error, final),
             method="POST",
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
@@ -118,9 +108,10 @@ class Sidecar:
                 self.pending, self.error = [], None
                 return True
             except urllib.error.HTTPError as error:
-                if error.code in (401, 403, 404):  # retrying cannot fix these
+                if error.code in wire.PERMANENT_REFUSALS:  # retrying cannot fix these
+                    detail = error.read().decode(errors="replace")[:300]
                     print(
-                        f"kubetune sidecar: collector refused reports: {error.code}",
+                        f"kubetune sidecar: collector refused reports: {error.code} {detail}",
                         file=sys.stderr,
                     )
                     self.pending = []

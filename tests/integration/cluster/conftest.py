@@ -11,9 +11,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from .operator_harness import Operator
 
 ROOT = Path(__file__).resolve().parents[3]
 HACK = ROOT / "hack"
@@ -128,11 +131,36 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+@pytest.fixture(scope="session")
+def crds(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", str(ROOT / "crds"))
+    for name in ("studies.kubetune.io", "trials.kubetune.io"):
+        cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+
+
+@pytest.fixture
+def operator(cluster: Cluster, crds: None, namespace: str, tmp_path: Path) -> Iterator[Operator]:
+    """`kubetune operator` as a process watching the test's namespace; when the test fails,
+    the tail of its log is printed with the failure (see the hook below)."""
+    from .operator_harness import Operator  # noqa: PLC0415 - it imports this module
+
+    running = Operator(cluster, namespace, tmp_path)
+    running.start()
+    yield running
+    running.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test shows what it ran against: the operator's log and the cluster's."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.failed and "cluster" in getattr(item, "fixturenames", ()):
+    if not report.failed:
+        return
+    running = getattr(item, "funcargs", {}).get("operator")
+    if running is not None:
+        report.sections.append(("operator log (last 200 lines)", running.log_tail(200)))
+    if "cluster" in getattr(item, "fixturenames", ()):
         report.sections.append(("cluster component logs", _found().log_tails()))
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from kubetune.metrics import wire
+
 from .conftest import Cluster, wait_until
 
 SECRET = "test-collector-secret"
@@ -116,10 +118,10 @@ class Operator:
 def post_reports(
     collector: str, namespace: str, trial: str, token: str, body: dict[str, Any]
 ) -> int:
-    payload = {"namespace": namespace, "trial": trial, **body}
+    """Post as the sidecar does: the trial named in the path, `body` as the JSON body."""
     request = urllib.request.Request(
-        f"{collector}/v1/reports",
-        data=json.dumps(payload).encode(),
+        collector + wire.render_path(namespace, trial),
+        data=json.dumps(body).encode(),
         method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )

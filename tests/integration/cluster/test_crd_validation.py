@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from bad_manifests import CASES, Mutate
-
 from .conftest import ROOT, Cluster
+from bad_manifests import CASES, Mutate
 from factories import manifest
 
 pytestmark = pytest.mark.cluster

@@ -18,10 +18,9 @@ import yaml
 
 from .conftest import ROOT, Cluster, wait_until
 from .operator_harness import Operator, Player
-from .test_operator import crds, operator, pytest_runtest_makereport, trials_of
+from .test_operator import trials_of
 
 pytestmark = pytest.mark.cluster
-__all__ = ["crds", "operator", "pytest_runtest_makereport"]  # fixtures and hook, shared
 EXAMPLES = ROOT / "examples"
 TRIALS = 4
 

@@ -10,44 +10,17 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .conftest import ROOT, Cluster, wait_until
+from .conftest import Cluster, wait_until
 from .operator_harness import Operator, Player, post_reports, report_and_finish, score
 from factories import manifest
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="session")
-def crds(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "-f", str(ROOT / "crds"))
-    for name in ("studies.kubetune.io", "trials.kubetune.io"):
-        cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
-
-
-@pytest.fixture
-def operator(
-    cluster: Cluster, crds: None, namespace: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Operator]:
-    running = Operator(cluster, namespace, tmp_path)
-    running.start()
-    yield running
-    running.stop()
-    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-        print(running.log_tail(200))
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    setattr(item, f"rep_{report.when}", report)
 
 
 def study(name: str, **spec: Any) -> dict[str, Any]:

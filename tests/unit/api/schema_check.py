@@ -86,6 +86,13 @@ def _structural(value: Any, schema: Schema, path: str, problems: list[str]) -> N
             elif not schema.get("x-kubernetes-preserve-unknown-fields"):
                 problems.append(f"{path}.{key}: unknown field")
     if kind == "array" and isinstance(value, list):
+        if schema.get("x-kubernetes-list-type") == "set":
+            seen: set[tuple[str, Any]] = set()
+            for index, item in enumerate(value):
+                key = (type(item).__name__, repr(item))
+                if key in seen:
+                    problems.append(f"{path}[{index}]: Duplicate value: {item!r}")
+                seen.add(key)
         for index, item in enumerate(value):
             _structural(item, schema.get("items", {}), f"{path}[{index}]", problems)
 

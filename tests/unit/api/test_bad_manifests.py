@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from bad_manifests import CASES, Mutate, P, param, spec
 from kubetune.api import InvalidStudyError, load_study
 from kubetune.api.crd import render_crds
 
+from bad_manifests import CASES, Mutate, P, param, spec
 from factories import manifest
 from schema_check import api_server_problems
 

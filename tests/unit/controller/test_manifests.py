@@ -7,6 +7,7 @@ import yaml
 
 from kubetune.api import load_study
 from kubetune.controller import manifests, status, tokens
+from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import Best, Decision, Finish, NewTrial
 from kubetune.metrics import sidecar
 from kubetune.metrics.prometheus import parse_vector
@@ -19,8 +20,8 @@ STUDY_OBJ: dict[str, Any] = {
     "metadata": {"name": "demo", "namespace": "ns", "uid": "u-1"},
 }
 ROOT = Path(__file__).resolve().parents[3]
-SIDECAR = manifests.SidecarSettings(
-    image="kubetune/kubetune:test", collector_url="http://collector:8443"
+SETTINGS = OperatorSettings(
+    secret=b"s", sidecar_image="kubetune/kubetune:test", collector_url="http://collector:8443"
 )
 
 
@@ -48,7 +49,7 @@ def test_the_job_substitutes_placeholders_and_wraps_the_trainer_for_the_sidecar(
         load_study(document),
         trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"}),
         "tok",
-        SIDECAR,
+        SETTINGS,
     )
     pod = job["spec"]["template"]["spec"]
     trainer = pod["containers"][0]
@@ -69,20 +70,22 @@ def test_the_job_substitutes_placeholders_and_wraps_the_trainer_for_the_sidecar(
 
 def test_the_sidecar_gets_time_to_outlast_an_operator_restart_unless_the_user_says() -> None:
     params = trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"})
-    job = manifests.build_job(load_study(manifest()), params, "tok", SIDECAR)
+    job = manifests.build_job(load_study(manifest()), params, "tok", SETTINGS)
     grace = job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace == manifests.SIDECAR_GRACE_SECONDS > sidecar.FINAL_FLUSH_SECONDS
     document = manifest()
     document["spec"]["trialTemplate"]["spec"]["template"]["spec"][
         "terminationGracePeriodSeconds"
     ] = 5
-    job = manifests.build_job(load_study(document), params, "tok", SIDECAR)
+    job = manifests.build_job(load_study(document), params, "tok", SETTINGS)
     assert job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 5
 
 
 def test_the_gpu_shortcut_becomes_limits_selector_and_toleration() -> None:
     spec = study(resources={"gpus": 2, "gpuType": "NVIDIA-A100"})
-    pod = manifests.build_job(spec, trial_obj({"lr": 0.01}), "t", None)["spec"]["template"]["spec"]
+    pod = manifests.build_job(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)["spec"]["template"][
+        "spec"
+    ]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert pod["nodeSelector"] == {
         "nvidia.com/gpu.present": "true",
@@ -91,14 +94,19 @@ def test_the_gpu_shortcut_becomes_limits_selector_and_toleration() -> None:
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod[
         "tolerations"
     ]
-    assert "initContainers" not in pod  # no sidecar configured
+    assert "nvidia.com/gpu" not in str(pod["initContainers"])  # the sidecar asks for none
 
 
-def test_tokens_are_per_trial() -> None:
+def test_a_token_names_its_trials_uid_and_is_good_for_that_trial_only() -> None:
     token = tokens.build_token(b"s", "ns", "demo-1", "uid-1")
-    assert tokens.check_token(b"s", "ns", "demo-1", "uid-1", token)
-    assert not tokens.check_token(b"s", "ns", "demo-2", "uid-2", token)
-    assert not tokens.check_token(b"other", "ns", "demo-1", "uid-1", token)
+    assert tokens.read_token(b"s", "ns", "demo-1", token) == "uid-1"
+    assert tokens.read_token(b"s", "ns", "demo-2", token) is None
+    assert tokens.read_token(b"s", "other", "demo-1", token) is None
+    assert tokens.read_token(b"other", "ns", "demo-1", token) is None
+    forged = "uid-2." + token.split(".", 1)[1]  # another uid with this trial's MAC
+    assert tokens.read_token(b"s", "ns", "demo-1", forged) is None
+    for garbage in ("", ".", "uid-1.", "nodot", "uid-1.\u00e9" * 3, "x" * 500):
+        assert tokens.read_token(b"s", "ns", "demo-1", garbage) is None
 
 
 def test_job_outcomes() -> None:
@@ -140,13 +148,20 @@ def test_history_is_rebuilt_from_trial_objects_and_status_follows_the_decision()
         "objective": 0.9,
         "reports": [{"step": 1, "metrics": {"accuracy": 0.9}}],
     }
-    history = status.history_from_trials("demo", [trial], 0.0)
-    assert history.trials[0].objective == 0.9 and history.trials[0].index == 3
+    stale = trial_obj({"lr": 0.5})  # an earlier Study's of the same name, being deleted
+    stale["metadata"]["ownerReferences"][0]["uid"] = "u-0"
+    stale["spec"]["index"] = 4
+    study_obj = {**STUDY_OBJ, "status": {"nextTrialIndex": 7, "startTime": "2026-01-01T00:00:00Z"}}
+    history = status.history_from_trials(study_obj, [trial, stale], 0.0)
+    assert [t.index for t in history.trials] == [3]
+    assert history.trials[0].objective == 0.9 and history.next_trial_index == 7
+    assert history.started_at == 1767225600.0
     decision = Decision(
         finish=Finish("MaxTrialsReached", True, "done"), best=Best("demo-3", {"lr": 0.01}, 0.9)
     )
     built = status.build_study_status({}, history, decision, 1, 2, 0.0)
     assert built["phase"] == "Succeeded" and built["progress"] == "1/1"
+    assert built["nextTrialIndex"] == 7  # deleted trials' names never come back
     assert built["bestTrial"] == {"name": "demo-3", "params": {"lr": 0.01}, "objective": 0.9}
     assert (
         built["conditions"][0]["reason"] == "MaxTrialsReached" and built["observedGeneration"] == 2
@@ -184,7 +199,9 @@ def test_kind_configs_gpu_worker_is_where_gpu_trials_land_and_only_they() -> Non
     config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
     workers = [n for n in config["nodes"] if n["role"] == "worker"]
     gpu = study(resources={"gpus": 1, "gpuType": "NVIDIA-H100-80GB-HBM3"})
-    pod = manifests.build_job(gpu, trial_obj({"lr": 0.01}), "t", None)["spec"]["template"]["spec"]
+    pod = manifests.build_job(gpu, trial_obj({"lr": 0.01}), "t", SETTINGS)["spec"]["template"][
+        "spec"
+    ]
 
     def taints(node: dict[str, Any]) -> list[dict[str, Any]]:
         patches = [yaml.safe_load(p) for p in node.get("kubeadmConfigPatches", [])]
@@ -198,7 +215,7 @@ def test_kind_configs_gpu_worker_is_where_gpu_trials_land_and_only_they() -> Non
         )
         return selected and tolerated
 
-    cpu_pod = manifests.build_job(study(), trial_obj({"lr": 0.01}), "t", None)
+    cpu_pod = manifests.build_job(study(), trial_obj({"lr": 0.01}), "t", SETTINGS)
     cpu_spec = cpu_pod["spec"]["template"]["spec"]
     assert [admits(n, pod) for n in workers] == [False, True]
     assert [admits(n, cpu_spec) for n in workers] == [True, False]
@@ -222,4 +239,27 @@ def test_a_pod_whose_image_cannot_be_pulled_fails_its_trial_with_the_kubelets_wo
     assert status.pod_outcome({"status": {"phase": "Pending", "containerStatuses": [pulling]}}) == (
         "Pending",
         None,
+    )
+
+
+def test_a_pod_disrupted_without_an_exit_code_says_by_what_and_where() -> None:
+    pod = {
+        "metadata": {"name": "demo-3-abcde"},
+        "spec": {"nodeName": "node-7"},
+        "status": {
+            "phase": "Failed",
+            "conditions": [
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "reason": "DeletionByPodGC",
+                    "message": "PodGC: node no longer exists",
+                }
+            ],
+        },
+    }
+    assert status.pod_outcome(pod) == (
+        "Failed",
+        "pod demo-3-abcde on node node-7 was disrupted: DeletionByPodGC: "
+        "PodGC: node no longer exists",
     )

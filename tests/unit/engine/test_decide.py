@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubetune.engine import TrialState, decide
+from kubetune.engine import History, TrialState, decide
 from kubetune.engine.decide import study_seed
 
 from factories import history, study, trial
@@ -125,3 +125,24 @@ def test_the_seed_defaults_to_one_derived_from_the_study_name() -> None:
     unseeded = study(algorithm={"name": "random"}).spec
     assert study_seed(unseeded, "a") == study_seed(unseeded, "a") != study_seed(unseeded, "b")
     assert study_seed(study(algorithm={"name": "random", "seed": 4}).spec, "a") == 4
+
+
+def test_a_deleted_trial_never_gives_its_name_to_a_new_one() -> None:
+    """The operator rebuilds the history from the Trials it finds; one deleted by hand
+    leaves a gap, and the stored next index keeps the new trial off every used name."""
+    spec = study(budget={"maxTrials": 4, "parallelism": 2}).spec
+    gap = history(trial(0, objective=0.1), trial(2, state=R))  # demo-1 was deleted
+    decision = decide(spec, gap, 0)
+    assert [n.name for n in decision.create] == ["demo-3"]
+    last_deleted = History(
+        study="demo", trials=(trial(0, objective=0.1),), started_at=0.0, next_index=3
+    )
+    decision = decide(spec, last_deleted, 0)
+    assert [n.name for n in decision.create] == ["demo-3", "demo-4"]
+
+
+def test_what_a_new_trial_is_drawn_from_follows_its_index_not_the_trial_count() -> None:
+    spec = study(budget={"maxTrials": 9, "parallelism": 1}).spec
+    whole = history(trial(0, objective=0.1), trial(1, objective=0.2))
+    gap = History(study="demo", trials=(trial(0, objective=0.1),), started_at=0.0, next_index=2)
+    assert decide(spec, whole, 0).create[0].params == decide(spec, gap, 0).create[0].params

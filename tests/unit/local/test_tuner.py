@@ -55,3 +55,18 @@ def test_tell_failed_and_unknown_trials() -> None:
     assert tuner.history.trials[0].state == TrialState.FAILED
     with pytest.raises(KeyError, match="ask"):
         tuner.tell("nope", 1.0)
+
+
+def test_tell_without_a_value_takes_the_last_report_or_fails_as_every_shell_does() -> None:
+    tuner = Tuner.from_manifest(manifest(budget={"maxTrials": 4, "parallelism": 2}))
+    reported, silent = tuner.ask(), tuner.ask()
+    tuner.report(reported.name, 1, accuracy=0.4)
+    tuner.report(reported.name, 2, accuracy=0.6)
+    tuner.tell(reported.name)
+    tuner.tell(silent.name)
+    first, second = tuner.history.trials
+    assert (first.state, first.objective) == (TrialState.SUCCEEDED, 0.6)
+    assert second.state == TrialState.FAILED
+    assert (
+        second.reason is not None and "objective metric 'accuracy' never reported" in second.reason
+    )

@@ -85,7 +85,7 @@ class BayesianSampler:
         if count <= 0:
             return []
         observed = self._observations(history)
-        start = len(history.trials)
+        start = history.next_trial_index
         # The first `initial` trials are random; a batch that straddles that line gets random
         # points up to it and model points after it, once the model has something to stand on
         # (batches of 4 otherwise spent 12 trials on a 10-point start).

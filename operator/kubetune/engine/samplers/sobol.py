@@ -35,7 +35,7 @@ class SobolSampler:
         self.seed = seed
 
     def suggest(self, history: History, count: int, rng: np.random.Generator) -> list[Params]:
-        points = sobol_points(self.space.size, self.seed, len(history.trials), count)
+        points = sobol_points(self.space.size, self.seed, history.next_trial_index, count)
         return [self.space.decode(row) for row in points]
 
 

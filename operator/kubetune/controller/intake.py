@@ -1,0 +1,165 @@
+"""Report intake: what trials report, into their Trial's status. Two sources: the collector
+(posts from each trial pod's sidecar) and Prometheus (pulled while a study runs, and once
+more when a trial ends).
+
+Every replica serves the collector (the Service spreads sidecars over them), so a write is
+conditional on the Trial not having changed since it was read; on a conflict the reports are
+merged again into what the other writer left. A value that is not a finite number fails that
+trial alone, with the reason; the operator and the study go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubetune.api.study import Study
+from kubetune.api.trial import TrialState
+from kubetune.controller import status, tokens
+from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.leader import ConflictError
+from kubetune.controller.manifests import prometheus_url
+from kubetune.controller.phases import TrialLocks, TrialPhases
+from kubetune.controller.settings import OperatorSettings
+from kubetune.controller.telemetry import Telemetry
+from kubetune.metrics import prometheus, wire
+from kubetune.metrics.lines import BadValue, parse_number
+
+log = logging.getLogger("kubetune.operator")
+CONFLICT_RETRIES = 5
+
+
+class ReportIntake:
+    def __init__(
+        self,
+        kube: Kube,
+        settings: OperatorSettings,
+        telemetry: Telemetry,
+        locks: TrialLocks,
+        phases: TrialPhases,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.telemetry = telemetry
+        self.locks = locks
+        self.phases = phases
+        self.clock = clock
+
+    # ----- the collector ------------------------------------------------------------------
+
+    def authorize(self, namespace: str, trial: str, token: str) -> str | None:
+        return tokens.read_token(self.settings.secret, namespace, trial, token)
+
+    def record(self, namespace: str, name: str, uid: str, body: wire.Body) -> tuple[int, str]:
+        """The collector's handler for an authorized post: (HTTP status, message)."""
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return self._record(namespace, name, uid, body)
+            except ConflictError:
+                self.telemetry.api_requests.labels(verb="conflict").inc()
+        return 503, "the trial kept changing; retry"
+
+    def _record(self, namespace: str, name: str, uid: str, body: wire.Body) -> tuple[int, str]:
+        with self.locks.of(namespace, name):
+            trial = self.kube.fetch_trial(namespace, name)
+            if trial is None or trial["metadata"]["uid"] != uid:
+                self.telemetry.reports_refused.labels(reason="unknown-trial").inc()
+                return 404, f"no trial {namespace}/{name} with this token's uid"
+            current = trial.get("status") or {}
+            if TrialState(current.get("phase", "Pending")).finished:
+                return 200, "trial already finished; ignored"
+            if body.error:
+                return self._fail_bad_value(trial, body.error)
+            fresh, seqs = self._fresh(current.get("lastSeq"), body)
+            if isinstance(fresh, BadValue):
+                return self._fail_bad_value(trial, str(fresh))
+            if not fresh:
+                return 200, "nothing new"
+            reports = status.merge_reports(list(current.get("reports", [])), fresh)
+            update: Obj = {"reports": reports}
+            if seqs:
+                update["lastSeq"] = max(seqs)
+            if current.get("phase", "Pending") == TrialState.PENDING:
+                update["phase"] = TrialState.RUNNING.value
+                update["startTime"] = status.now_iso(self.clock())
+            self.kube.patch_trial_status(
+                namespace, name, update, resource_version=trial["metadata"]["resourceVersion"]
+            )
+            self.telemetry.reports_accepted.inc(len(fresh))
+            return 200, f"recorded {len(fresh)}"
+
+    @staticmethod
+    def _fresh(last: int | None, body: wire.Body) -> tuple[list[Obj] | BadValue, list[int]]:
+        """The posted reports not recorded yet (a retried post's are), values checked."""
+        fresh: list[Obj] = []
+        seqs: list[int] = []
+        for report in body.reports:
+            if last is not None and report.seq is not None and report.seq <= last:
+                continue
+            metrics: dict[str, float] = {}
+            for metric, raw in report.metrics.items():
+                value = parse_number(metric, raw)
+                if isinstance(value, BadValue):
+                    return value, []
+                metrics[metric] = value
+            fresh.append({"step": report.step, "metrics": metrics})
+            if report.seq is not None:
+                seqs.append(report.seq)
+        return fresh, seqs
+
+    def _fail_bad_value(self, trial: Obj, problem: str) -> tuple[int, str]:
+        reason = f"bad value: {problem}"
+        ended = self.phases.end(
+            trial,
+            {"phase": TrialState.FAILED.value, "reason": reason},
+            ("TrialFailed", reason, "Warning"),
+        )
+        if ended:
+            self.telemetry.reports_refused.labels(reason="bad-value").inc()
+        return 200, "trial failed: " + reason
+
+    # ----- Prometheus ---------------------------------------------------------------------
+
+    def pull_running(self, namespace: str, study: Study, trials: list[Obj]) -> None:
+        """Record what Prometheus has for each running trial that the trial does not have."""
+        for trial in trials:
+            if (trial.get("status") or {}).get("phase") != TrialState.RUNNING:
+                continue
+            with self.locks.of(namespace, trial["metadata"]["name"]):
+                self._pull(trial, study)
+
+    def pull_final(self, trial: Obj, study: Study) -> Obj:
+        """The last word before a trial's verdict (called under the trial's lock)."""
+        return self._pull(trial, study) or trial
+
+    def _pull(self, trial: Obj, study: Study) -> Obj | None:
+        source, url = study.spec.metrics.prometheus, prometheus_url(study, self.settings)
+        if source is None or url is None:
+            return None
+        name = trial["metadata"]["name"]
+        query = prometheus.render_query(source.query, name)
+        try:
+            found = prometheus.fetch_reports(url, query, study.spec.objective.metric)
+        except (OSError, ValueError) as error:
+            log.warning("Prometheus query for %s failed: %s", name, error)
+            return None
+        bad = next((r for r in found if isinstance(r, BadValue)), None)
+        if bad is not None:
+            self._fail_bad_value(trial, str(bad))
+            return None
+        current = trial.get("status") or {}
+        have = [(r.get("step"), r.get("metrics")) for r in current.get("reports", [])]
+        fresh: list[dict[str, Any]] = [
+            {"step": r.step, "metrics": dict(r.metrics)}
+            for r in found
+            if not isinstance(r, BadValue) and (r.step, dict(r.metrics)) not in have
+        ]
+        if not fresh:
+            return trial
+        meta = trial["metadata"]
+        reports = status.merge_reports(list(current.get("reports", [])), fresh)
+        self.telemetry.reports_accepted.inc(len(fresh))
+        return self.kube.patch_trial_status(meta["namespace"], meta["name"], {"reports": reports})

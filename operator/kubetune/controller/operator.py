@@ -1,0 +1,94 @@
+"""The operator's rooms, wired together once: the study loop, the Job workload room, report
+intake, and what serves them (the collector, /metrics, the ticker).
+
+`build_operator` is called by `kubetune operator` with its settings; the result travels to
+kopf's handlers in kopf's memo (`memo.operator`), never through module globals. `serve`
+starts what every replica offers, leader or standby (the collector and /metrics: sidecars
+reach any replica through the Service); `act` starts what only the acting replica runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubetune.controller.collector import CollectorServer, serve_collector
+from kubetune.controller.intake import ReportIntake
+from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.phases import TrialLocks, TrialPhases
+from kubetune.controller.settings import OperatorSettings
+from kubetune.controller.studies import StudyLoop
+from kubetune.controller.telemetry import Telemetry
+from kubetune.controller.ticker import Ticker
+from kubetune.controller.workloads.job import JobWorkload
+
+log = logging.getLogger("kubetune.operator")
+
+
+@dataclass
+class Operator:
+    settings: OperatorSettings
+    kube: Kube
+    telemetry: Telemetry
+    phases: TrialPhases
+    studies: StudyLoop
+    intake: ReportIntake
+    jobs: JobWorkload
+    ticker: Ticker
+
+    def serve(self) -> CollectorServer:
+        server = serve_collector(
+            *self.settings.collector_address,
+            self.intake,
+            lambda reason: self.telemetry.reports_refused.labels(reason=reason).inc(),
+        )
+        log.info("collector listening on %s:%d", *server.server_address[:2])
+        if self.settings.metrics_address is not None:
+            self.telemetry.serve(*self.settings.metrics_address)
+        return server
+
+    def act(self) -> None:
+        self.telemetry.leader.set(1)
+        self.studies.start()
+        self.ticker.start()
+
+    def pull(self, namespace: str, name: str) -> None:
+        """The ticker's Prometheus read of a study's running trials."""
+        study = self.studies.study_of(namespace, name)
+        if study is not None and study.spec.metrics.prometheus is not None:
+            self.intake.pull_running(namespace, study, self.kube.list_trials(namespace, name))
+
+    def trial_deleted(self, trial: Obj) -> None:
+        meta = trial["metadata"]
+        self.phases.forget(meta["namespace"], meta["name"])
+        self.studies.trial_deleted(trial)
+
+
+def build_operator(settings: OperatorSettings, kube: Kube, telemetry: Telemetry) -> Operator:
+    locks = TrialLocks()
+    phases = TrialPhases(kube, telemetry, locks)
+    studies = StudyLoop(kube, settings, telemetry, phases)
+    intake = ReportIntake(kube, settings, telemetry, locks, phases)
+    jobs = JobWorkload(kube, phases)
+    phases.studies = studies
+    phases.pull_final = intake.pull_final
+    studies.lose_job = jobs.heal
+    ticker = Ticker(studies.request, lambda ns, name: None, settings.heal_seconds)
+    operator = Operator(settings, kube, telemetry, phases, studies, intake, jobs, ticker)
+    ticker.pull = operator.pull
+    return operator
+
+
+def read_secret(
+    kube: Kube, namespace: str, secret_name: str | None, secret_file: str | None, value: str | None
+) -> bytes | None:
+    """The collector's HMAC key: a Secret (created with a random key when missing), a file,
+    or the value itself; None when none is configured."""
+    if secret_name:
+        return kube.read_or_create_key(namespace, secret_name)
+    if value:
+        return value.encode()
+    if secret_file:
+        return Path(secret_file).read_bytes().strip()
+    return None

@@ -1,0 +1,227 @@
+"""Where a Trial's phase is written: by its workload's word (`settle`), by the study's
+decision (`end`: stopped early, killed) or because its workload vanished (`lose`).
+
+Every writer goes through here under the trial's lock, and a finished Trial is never written
+again: an early stop racing the trial's own end, or a report racing either, cannot turn a
+Succeeded trial back into anything else. Ending a trial also deletes its Job (and, by
+propagation, its pods). The verdict on a workload that ended is the engine's
+(`trial_outcome`), the same rule `kubetune run` and the Tuner apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from kubetune.api.study import Study
+from kubetune.api.trial import TrialState
+from kubetune.controller import status
+from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.telemetry import Telemetry
+from kubetune.engine.outcome import trial_outcome
+
+log = logging.getLogger("kubetune.operator")
+
+
+class TrialLocks:
+    """A fixed set of locks, a trial's picked by its name: no per-trial memory to prune.
+    Two trials may share a lock; that only ever makes one wait for the other's few calls.
+    Reentrant: a bad value found while recording reports ends the trial under the same lock."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.RLock() for _ in range(stripes)]
+
+    def of(self, namespace: str, name: str) -> threading.RLock:
+        return self._locks[zlib.crc32(f"{namespace}/{name}".encode()) % len(self._locks)]
+
+
+class Recent:
+    """A bounded memory of keys recently seen with a value (least recently used dropped):
+    an optimisation only, so forgetting costs one extra API read, never a wrong answer."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+            return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def pop(self, key: Any) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Studies(Protocol):
+    """What this room needs of the study loop."""
+
+    def study_of(self, namespace: str, name: str) -> Study | None: ...
+    def request(self, namespace: str, name: str) -> None: ...
+    def seen(self, trial: Obj) -> None: ...
+
+
+class Pull(Protocol):
+    """A last read of Prometheus before a trial's verdict (intake.ReportIntake.pull_final)."""
+
+    def __call__(self, trial: Obj, study: Study) -> Obj: ...
+
+
+class TrialPhases:
+    def __init__(
+        self,
+        kube: Kube,
+        telemetry: Telemetry,
+        locks: TrialLocks,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kube = kube
+        self.telemetry = telemetry
+        self.locks = locks
+        self.clock = clock
+        self.studies: Studies | None = None  # wired by the operator once every room exists
+        self.pull_final: Pull | None = None
+        #: (namespace, trial) -> (workload uid, phase) last applied: later events saying the
+        #: same are noise and cost no API call.
+        self.applied = Recent()
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.applied.pop((namespace, name))
+
+    # ----- the workload's word ---------------------------------------------------------------
+
+    def settle(
+        self,
+        namespace: str,
+        name: str,
+        phase: TrialState,
+        reason: str | None,
+        workload_uid: str | None,
+    ) -> None:
+        """Apply what a trial's workload says (Running, Succeeded, Failed), once."""
+        key = (namespace, name)
+        known = self.applied.get(key)
+        if (
+            known is not None
+            and known[0] == workload_uid
+            and (known[1] == phase or known[1].finished)
+        ):
+            return
+        with self.locks.of(namespace, name):
+            trial = self.kube.fetch_trial(namespace, name)
+            if trial is None:
+                return
+            current = TrialState((trial.get("status") or {}).get("phase", "Pending"))
+            if current.finished or current == phase:
+                self.applied.put(key, (workload_uid, current))
+                return
+            update = self._update(trial, phase, reason)
+            if update is None:
+                return
+            patched = self.kube.patch_trial_status(namespace, name, update)
+            settled = TrialState(update["phase"])
+            self.applied.put(key, (workload_uid, settled))
+        if settled == TrialState.FAILED:
+            self.kube.emit_event(trial, "TrialFailed", update.get("reason") or "failed", "Warning")
+        if settled.finished:
+            self._tell_study(patched)
+
+    def _update(self, trial: Obj, phase: TrialState, reason: str | None) -> Obj | None:
+        stamp = status.now_iso(self.clock())
+        update: Obj = {"phase": phase.value, "reason": reason}
+        if phase == TrialState.RUNNING:
+            update["startTime"] = (trial.get("status") or {}).get("startTime") or stamp
+            return update
+        if phase in (TrialState.SUCCEEDED, TrialState.FAILED):
+            study = self._study(trial)
+            if study is None:
+                return None  # the Study is going: its Trials go with it
+            if phase == TrialState.SUCCEEDED and self.pull_final is not None:
+                trial = self.pull_final(trial, study)
+                if TrialState((trial.get("status") or {}).get("phase", "Pending")).finished:
+                    return None  # the pull found a bad value and failed it
+            record = status.trial_record(trial)
+            failure = reason if phase == TrialState.FAILED else None
+            outcome = trial_outcome(study.spec, record.reports, failure)
+            update = {
+                "phase": outcome.state.value,
+                "reason": outcome.reason,
+                "objective": outcome.objective,
+                "completionTime": stamp,
+            }
+        return update
+
+    def _study(self, trial: Obj) -> Study | None:
+        assert self.studies is not None
+        return self.studies.study_of(trial["metadata"]["namespace"], trial["spec"]["study"])
+
+    def _tell_study(self, trial: Obj) -> None:
+        """Decide now rather than when our own patch comes back through the watch: one hop
+        less between a trial's end and the next trial."""
+        assert self.studies is not None
+        self.studies.seen(trial)
+        self.studies.request(trial["metadata"]["namespace"], trial["spec"]["study"])
+
+    # ----- the study's word, and lost workloads ------------------------------------------------
+
+    def end(
+        self,
+        trial: Obj,
+        update: Obj,
+        event: tuple[str, str, str] | None = None,
+        tell_study: bool = True,
+    ) -> Obj | None:
+        """Write a terminal phase unless the trial finished meanwhile, then delete its Job.
+        Returns the Trial as written, or None when it was not this call that ended it. The
+        study loop, which ends trials itself, passes tell_study=False."""
+        meta = trial["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        with self.locks.of(namespace, name):
+            fresh = self.kube.fetch_trial(namespace, name)
+            if fresh is None or fresh["metadata"]["uid"] != meta["uid"]:
+                return None
+            if TrialState((fresh.get("status") or {}).get("phase", "Pending")).finished:
+                return None
+            stamp = status.now_iso(self.clock())
+            patched = self.kube.patch_trial_status(
+                namespace, name, {"completionTime": stamp, **update}
+            )
+            self.applied.put((namespace, name), (None, TrialState(update["phase"])))
+        self.kube.delete_job(namespace, name)
+        if event is not None:
+            self.kube.emit_event(fresh, *event)
+        if tell_study:
+            self._tell_study(patched)
+        elif self.studies is not None:
+            self.studies.seen(patched)
+        return patched
+
+    def lose(self, trial: Obj, why: str) -> None:
+        """Its workload is gone (deleted by someone else, its node gone) before it ended: the
+        trial fails, saying why. A failed trial counts toward maxTrials and maxFailedTrials,
+        as the Job controller counts a deleted pod against backoffLimit."""
+        reason = f"{why} before the trial ended"
+        if self.end(
+            trial,
+            {"phase": TrialState.FAILED.value, "reason": reason},
+            ("TrialFailed", reason, "Warning"),
+        ):
+            meta = trial["metadata"]
+            log.info("trial %s/%s lost: %s", meta["namespace"], meta["name"], why)

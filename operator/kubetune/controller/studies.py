@@ -1,0 +1,373 @@
+"""The study loop: observe a Study and its Trials -> `decide` -> act -> write the status.
+
+Watch handlers only `request` a study; a few worker threads run the passes (`WorkQueue`: one
+pass per study at a time, bursts coalesced, failures retried with backoff). A pass rebuilds
+everything from the API server (the Study, its own Trials, the stored next trial index), so
+a restart or a missed event loses nothing. Acting:
+- new trials: their indices are written to the status (`nextTrialIndex`) before any is
+  created, so a name never comes back, even after a trial is deleted or a pass dies midway;
+  then the Trial, then its Job, then `jobName` on the Trial (the mark that its Job was made);
+- stops and kills go through `TrialPhases.end`, which never rewrites a finished trial;
+- a Study it cannot act on (an invalid spec, an API server that refuses) gets a condition
+  and a Warning event saying why, and the pass is retried while the cause may pass.
+A finished Study is left alone until its spec changes (a new generation): deleting one of its
+trials does not reopen it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, cast
+
+from kubetune.api import InvalidStudyError, Study, load_study
+from kubetune.api.trial import TrialState
+from kubetune.controller import manifests, status, tokens
+from kubetune.controller.kube import API_ERRORS, InvalidObjectError, Kube, Obj, describe
+from kubetune.controller.leader import ConflictError
+from kubetune.controller.manifests import prometheus_url
+from kubetune.controller.phases import Recent, TrialPhases
+from kubetune.controller.settings import OperatorSettings
+from kubetune.controller.telemetry import Telemetry
+from kubetune.controller.workqueue import WorkQueue
+from kubetune.engine import Decision, History, decide
+
+log = logging.getLogger("kubetune.operator")
+FINISHED_STUDY = ("Succeeded", "Failed")
+
+
+class StudyLoop:
+    def __init__(
+        self,
+        kube: Kube,
+        settings: OperatorSettings,
+        telemetry: Telemetry,
+        phases: TrialPhases,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.telemetry = telemetry
+        self.phases = phases
+        self.clock = clock
+        self.queue = WorkQueue(
+            self._pass, settings.study_workers, "study", on_wait=telemetry.queue_seconds.observe
+        )
+        #: Parsed specs of the studies served, for the other rooms (dropped with the Study).
+        self._studies: dict[tuple[str, str], Study] = {}
+        #: Trial uid -> what about it can change a decision, last seen: events that change
+        #: nothing of it (Pending -> Running, bookkeeping) start no pass.
+        self._seen = Recent(8192)
+        #: Studies whose next pass also looks for Jobs deleted behind the operator's back.
+        self._heal: set[tuple[str, str]] = set()
+        #: Workloads still to do after a refused Job: retried by the next pass.
+        self.lose_job: Callable[[Obj, list[Obj]], None] | None = None
+
+    # ----- what the handlers and the other rooms call ------------------------------------------
+
+    def start(self) -> None:
+        self.queue.start()
+
+    def request(self, namespace: str, name: str, heal: bool = False) -> None:
+        if heal:
+            self._heal.add((namespace, name))
+        self.queue.add((namespace, name))
+
+    def study_of(self, namespace: str, name: str) -> Study | None:
+        """The Study's parsed spec (cached from the last pass, else read)."""
+        known = self._studies.get((namespace, name))
+        if known is not None:
+            return known
+        obj = self.kube.fetch_study(namespace, name)
+        if obj is None:
+            return None
+        try:
+            return load_study({k: v for k, v in obj.items() if k != "status"})
+        except InvalidStudyError:
+            return None
+
+    def seen(self, trial: Obj) -> None:
+        self._seen.put(trial["metadata"]["uid"], self._fingerprint(trial))
+
+    def trial_changed(self, trial: Obj) -> None:
+        """Start a pass when what a decision reads of the trial changed."""
+        fingerprint = self._fingerprint(trial)
+        uid = trial["metadata"]["uid"]
+        if self._seen.get(uid) == fingerprint:
+            return
+        self._seen.put(uid, fingerprint)
+        self.request(trial["metadata"]["namespace"], trial["spec"]["study"])
+
+    def trial_deleted(self, trial: Obj) -> None:
+        """A Trial deleted by hand: it is forgotten (it counts toward nothing) and, while the
+        study runs, the next pass fills its slot with a new trial under a new name."""
+        meta = trial["metadata"]
+        self._seen.pop(meta["uid"])
+        key = (meta["namespace"], trial["spec"]["study"])
+        study = self.kube.fetch_study(*key)
+        if study is None or study["metadata"].get("deletionTimestamp"):
+            return
+        phase = TrialState((trial.get("status") or {}).get("phase", "Pending"))
+        self.kube.emit_event(
+            study,
+            "TrialDeleted",
+            f"{meta['name']} ({phase.value}) was deleted; it no longer counts toward the budget",
+            "Warning" if phase.active else "Normal",
+        )
+        self.request(*key)
+
+    def study_deleted(self, namespace: str, name: str) -> None:
+        self._studies.pop((namespace, name), None)
+        self._heal.discard((namespace, name))
+        self.queue.forget((namespace, name))
+
+    def _fingerprint(self, trial: Obj) -> tuple[Any, int]:
+        meta, current = trial["metadata"], trial.get("status") or {}
+        phase = TrialState(current.get("phase", "Pending"))
+        reports = len(current.get("reports") or [])
+        study = self._studies.get((meta["namespace"], trial["spec"]["study"]))
+        if phase.active and study is not None and study.spec.early_stopping.name == "none":
+            reports = 0  # without a stopping rule, reports decide nothing until the trial ends
+        return ("active" if phase.active else phase.value), reports
+
+    # ----- a pass ------------------------------------------------------------------------
+
+    def _pass(self, key: Hashable) -> None:
+        with self.telemetry.pass_seconds.time():
+            self._one_pass(*cast(tuple[str, str], key))
+
+    def _one_pass(self, namespace: str, name: str) -> None:
+        heal = (namespace, name) in self._heal
+        self._heal.discard((namespace, name))
+        obj = self.kube.fetch_study(namespace, name)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            self.study_deleted(namespace, name)
+            return
+        previous = obj.get("status") or {}
+        generation = obj["metadata"].get("generation")
+        if (
+            previous.get("phase") in FINISHED_STUDY
+            and previous.get("observedGeneration") == generation
+        ):
+            return
+        study = self._load(obj, previous)
+        if study is None:
+            return
+        self._studies[(namespace, name)] = study
+        try:
+            self._decide_and_act(obj, study, previous, heal)
+        except API_ERRORS as error:
+            self._stalled(obj, previous, describe(error))
+            raise
+
+    def _load(self, obj: Obj, previous: Mapping[str, Any]) -> Study | None:
+        try:
+            study = load_study({k: v for k, v in obj.items() if k != "status"})
+        except InvalidStudyError as error:
+            self._refuse(obj, previous, error)
+            return None
+        if (
+            study.spec.metrics.prometheus is not None
+            and prometheus_url(study, self.settings) is None
+        ):
+            problem = (
+                "spec.metrics.prometheus.url: required, since this operator has no default "
+                "Prometheus URL (set one with --prometheus-url, the chart's prometheus.url)"
+            )
+            self._refuse(obj, previous, InvalidStudyError([problem]))
+            return None
+        return study
+
+    def _decide_and_act(
+        self, obj: Obj, study: Study, previous: Mapping[str, Any], heal: bool
+    ) -> None:
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        now = self.clock()
+        trials = [
+            t
+            for t in self.kube.list_trials(namespace, name)
+            if status.owned_by(t, obj["metadata"]["uid"])
+        ]
+        if heal and self.lose_job is not None:
+            self.lose_job(obj, trials)
+        history = status.history_from_trials(obj, trials, now)
+        begun = time.perf_counter()
+        decision = decide(study.spec, history, now)
+        self.telemetry.decision_seconds.observe(time.perf_counter() - begun)
+        history = self._act(obj, study, history, decision, trials)
+        new_status = status.build_study_status(
+            previous,
+            history,
+            decision,
+            study.spec.budget.max_trials,
+            obj["metadata"].get("generation"),
+            now,
+        )
+        self._announce(obj, previous, new_status, decision)
+        self.telemetry.record_study(namespace, name, new_status)
+        if _differs(previous, new_status):
+            self.kube.patch_study_status(namespace, name, new_status)
+
+    def _act(
+        self, obj: Obj, study: Study, history: History, decision: Decision, trials: list[Obj]
+    ) -> History:
+        """Carry out the decision; returns the history as it now stands."""
+        by_name = {t["metadata"]["name"]: t for t in trials}
+        ended: dict[str, Obj] = {}
+        for stop in decision.stop:
+            update = {
+                "phase": TrialState.EARLY_STOPPED.value,
+                "reason": stop.reason,
+                "stop": stop.__dict__,
+            }
+            event = ("TrialStoppedEarly", f"{stop.trial}: {stop.reason}", "Normal")
+            written = self.phases.end(by_name[stop.trial], update, event, tell_study=False)
+            if written is not None:
+                ended[stop.trial] = written
+        for killed in decision.kill:
+            assert decision.finish is not None
+            reason = f"study finished: {decision.finish.reason}"
+            update = {"phase": TrialState.KILLED.value, "reason": reason}
+            written = self.phases.end(by_name[killed], update, tell_study=False)
+            if written is not None:
+                ended[killed] = written
+        records = [
+            status.trial_record(ended[t.name]) if t.name in ended else t for t in history.trials
+        ]
+        if decision.create:
+            reserved = max(n.index for n in decision.create) + 1
+            namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            self.kube.patch_study_status(namespace, name, {"nextTrialIndex": reserved})
+        for new in decision.create:
+            created = self.kube.create_trial(manifests.build_trial(obj, new))
+            if created is None:
+                continue  # the name is taken (an earlier Study's, being deleted): skipped
+            self._seen.put(created["metadata"]["uid"], ("active", 0))  # its ADDED event: no news
+            self._start(obj, study, created, fresh=True)
+            self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
+            records.append(status.trial_record(created))
+        for trial in trials:  # a pass that died between a Trial and its Job
+            current = trial.get("status") or {}
+            if not current.get("jobName") and TrialState(current.get("phase", "Pending")).active:
+                self._start(obj, study, trial, fresh=False)
+        return History(history.study, tuple(records), history.started_at, history.next_index)
+
+    def _start(self, obj: Obj, study: Study, trial: Obj, fresh: bool) -> None:
+        """Create the trial's Job and mark the Trial with its name. A Job the API server
+        refuses (the template is wrong for this cluster) fails the trial with its message."""
+        meta = trial["metadata"]
+        token = tokens.build_token(
+            self.settings.secret, meta["namespace"], meta["name"], meta["uid"]
+        )
+        try:
+            self.kube.create_job(manifests.build_job(study, trial, token, self.settings))
+        except InvalidObjectError as refused:
+            reason = f"the API server refused its Job: {refused}"
+            self.phases.end(
+                trial,
+                {"phase": TrialState.FAILED.value, "reason": reason},
+                ("TrialFailed", reason, "Warning"),
+                tell_study=False,
+            )
+            return
+        mark: Obj = {"jobName": meta["name"]}
+        if fresh:  # Pending, unless its pod was faster and already said Running
+            try:
+                self.kube.patch_trial_status(
+                    meta["namespace"],
+                    meta["name"],
+                    {**mark, "phase": TrialState.PENDING.value},
+                    resource_version=meta["resourceVersion"],
+                )
+                return
+            except ConflictError:
+                pass
+        self.kube.patch_trial_status(meta["namespace"], meta["name"], mark)
+
+    # ----- what users see -----------------------------------------------------------------
+
+    def _refuse(self, obj: Obj, previous: Mapping[str, Any], error: InvalidStudyError) -> None:
+        message = "; ".join(error.problems)
+        refused = {
+            "phase": "Failed",
+            "finishedBecause": "InvalidSpec",
+            "conditions": [_condition("Failed", "InvalidSpec", message, self.clock())],
+            "observedGeneration": obj["metadata"].get("generation"),
+        }
+        if (
+            previous.get("finishedBecause") != "InvalidSpec"
+            or (previous.get("conditions") or [{}])[0].get("message") != message
+        ):
+            self.kube.emit_event(obj, "InvalidSpec", message, "Warning")
+            self.kube.patch_study_status(
+                obj["metadata"]["namespace"], obj["metadata"]["name"], refused
+            )
+
+    def _stalled(self, obj: Obj, previous: Mapping[str, Any], problem: str) -> None:
+        """The pass failed on the API server's answer: say so on the Study, once per cause."""
+        message = f"{problem}; retrying"
+        conditions = [c for c in previous.get("conditions") or [] if c.get("type") != "Stalled"]
+        old: Mapping[str, Any] = next(
+            (c for c in previous.get("conditions") or [] if c.get("type") == "Stalled"), {}
+        )
+        if old.get("message") == message:
+            return
+        log.warning(
+            "study %s/%s stalled: %s",
+            obj["metadata"]["namespace"],
+            obj["metadata"]["name"],
+            problem,
+        )
+        try:
+            self.kube.emit_event(obj, "Stalled", message, "Warning")
+            self.kube.patch_study_status(
+                obj["metadata"]["namespace"],
+                obj["metadata"]["name"],
+                {
+                    "conditions": [
+                        *conditions,
+                        _condition("Stalled", "ActionFailed", message, self.clock()),
+                    ]
+                },
+            )
+        except API_ERRORS:
+            pass  # the API server is down: the log line is all that can be said now
+
+    def _announce(
+        self, obj: Obj, previous: Mapping[str, Any], new: Mapping[str, Any], decision: Decision
+    ) -> None:
+        before = (previous.get("bestTrial") or {}).get("name")
+        best = new.get("bestTrial")
+        if best and best["name"] != before:
+            self.kube.emit_event(
+                obj,
+                "BestTrialImproved",
+                f"{best['name']}: objective {best['objective']:.6g} with {_render(best['params'])}",
+            )
+        if new["phase"] in FINISHED_STUDY and previous.get("phase") != new["phase"]:
+            assert decision.finish is not None
+            kind = "Normal" if new["phase"] == "Succeeded" else "Warning"
+            self.kube.emit_event(
+                obj, "StudyFinished", f"{decision.finish.reason}: {decision.finish.message}", kind
+            )
+
+
+def _condition(kind: str, reason: str, message: str, now: float) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": "True",
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": status.now_iso(now),
+    }
+
+
+def _differs(previous: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    return any(previous.get(k) != v for k, v in new.items())
+
+
+def _render(params: Mapping[str, Any]) -> str:
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
+    )

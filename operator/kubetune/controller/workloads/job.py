@@ -1,0 +1,105 @@
+"""A trial run as a batch/v1 Job: the Job's and its pods' events, read as the trial's phase.
+
+The pod is the fastest word on Running, Succeeded and Failed (it ends, sidecar flushed, a
+second or more before the Job controller says so); the Job has the last word (backoffLimit,
+activeDeadlineSeconds, a pod deleted while it ran). A Job deleted while its trial runs fails
+the trial with that reason: from its DELETED event, or, for one deleted while the operator
+was down, from the periodic look over each running study (`heal`).
+"""
+
+from __future__ import annotations
+
+from kubetune.api.trial import TrialState
+from kubetune.controller import manifests, status
+from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.phases import Recent, TrialPhases
+
+#: The Job controller's label on its pods, naming the Job by uid.
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+
+
+class JobWorkload:
+    def __init__(self, kube: Kube, phases: TrialPhases) -> None:
+        self.kube = kube
+        self.phases = phases
+        #: (namespace, trial) -> why its last pod vanished: the Job controller's own verdict
+        #: (BackoffLimitExceeded) does not say the pod was deleted.
+        self.vanished = Recent(1024)
+
+    def on_job(self, job: Obj) -> None:
+        """A Job's verdict; only terminal ones matter here (the pod says when it runs)."""
+        phase, reason = status.job_outcome(job)
+        trial = _trial_of(job)
+        if trial is None or not phase.finished:
+            return
+        namespace = job["metadata"]["namespace"]
+        why = self.vanished.get((namespace, trial))
+        if phase == TrialState.FAILED and why is not None:
+            reason = f"{why} ({reason})"
+        self.phases.settle(namespace, trial, phase, reason, job["metadata"]["uid"])
+
+    def on_pod_deleted(self, pod: Obj) -> None:
+        """A pod deleted (or being deleted) before it ended: its Job decides what follows (a
+        new pod within backoffLimit, or failure); this only remembers why, for the reason."""
+        trial = _trial_of(pod)
+        if trial is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        meta = pod["metadata"]
+        node = (pod.get("spec") or {}).get("nodeName")
+        where = f" on node {node}" if node else ""
+        self.vanished.put((meta["namespace"], trial), f"its pod {meta['name']}{where} was deleted")
+
+    def on_pod(self, pod: Obj) -> None:
+        if pod["metadata"].get("deletionTimestamp"):
+            self.on_pod_deleted(pod)  # the Job may fail before the pod is gone
+        phase, reason = status.pod_outcome(pod)
+        meta = pod["metadata"]
+        trial = _trial_of(pod)
+        if trial is None or phase == TrialState.PENDING:
+            return
+        labels = meta.get("labels") or {}
+        self.phases.settle(meta["namespace"], trial, phase, reason, labels.get(JOB_UID_LABEL))
+        stuck = (pod.get("status") or {}).get("phase") in ("Pending", "Running")
+        if phase == TrialState.FAILED and stuck:
+            # A container that can never start (image, config): the Job would wait forever
+            # holding the node's resources.
+            self.kube.delete_job(meta["namespace"], trial)
+
+    def on_job_deleted(self, job: Obj) -> None:
+        meta = job["metadata"]
+        name = _trial_of(job)
+        if name is None:
+            return
+        known = self.phases.applied.get((meta["namespace"], name))
+        if known is not None and known[1].finished:
+            return  # ended first (by us: a stop, a kill, a failure), then its Job deleted
+        trial = self.kube.fetch_trial(meta["namespace"], name)
+        if trial is None or not status.owned_by(job, trial["metadata"]["uid"]):
+            return  # the Trial went first (the Job is garbage-collected after it)
+        if TrialState((trial.get("status") or {}).get("phase", "Pending")).active:
+            self.phases.lose(trial, f"its Job {meta['name']} was deleted")
+
+    def heal(self, study: Obj, trials: list[Obj]) -> None:
+        """Fail the running trials whose Job is gone with no event seen (the operator down)."""
+        marked = [
+            t
+            for t in trials
+            if TrialState((t.get("status") or {}).get("phase", "Pending")).active
+            and (t.get("status") or {}).get("jobName")
+        ]
+        if not marked:
+            return
+        meta = study["metadata"]
+        jobs = self.kube.list_jobs(meta["namespace"], f"{manifests.STUDY_LABEL}={meta['name']}")
+        present = {
+            j["metadata"]["name"] for j in jobs if not j["metadata"].get("deletionTimestamp")
+        }
+        for trial in marked:
+            job = trial["status"]["jobName"]
+            if job not in present:
+                self.phases.lose(trial, f"its Job {job} was deleted")
+
+
+def _trial_of(obj: Obj) -> str | None:
+    name = (obj["metadata"].get("labels") or {}).get(manifests.TRIAL_LABEL)
+    return str(name) if name else None
