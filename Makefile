@@ -80,7 +80,8 @@ cluster-down:
 prometheus-up:
 	hack/prometheus-up.sh
 
-## bench-operator: 20 studies x 20 trials on the local cluster; latency, API requests, memory
+## bench-operator: 60 studies x 20 in parallel x 60 trials, then 120 x 30 x 60, on kwok nodes:
+## pod-ended-to-next-Job latency, API requests and CPU per trial, operator memory (~45 min)
 bench-operator: venv cluster-build
 	$(BIN)/python benchmarks/operator_bench.py --out benchmarks/results/operator.json
 

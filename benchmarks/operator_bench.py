@@ -1,18 +1,28 @@
-"""`make bench-operator`: the operator on the local cluster under a harness that completes
-trials as fast as it can. 20 studies of 20 trials, 4 in parallel each, all at once.
+"""`make bench-operator`: the operator at scale on the local cluster's kwok nodes.
 
-Prints and writes (JSON): the latency from a trial's completion to the creation of the Job
-that takes its slot (p50, p95; measured from the moment the harness marks the pod finished,
-and from the moment the Trial is seen Succeeded), Kubernetes API requests per trial made by
-the operator's own code (kube.py; kopf's watch connections and per-Study handler bookkeeping
-come on top), and the operator process's peak memory (VmHWM).
+Each run is one shape: STUDIES studies at once, each with PARALLELISM trials running and
+TRIALS trials in all (more trials than parallelism, so every slot is waited for and
+refilled). A harness plays every trial as its sidecar would: when the pod runs it posts the
+objective, and TRIAL_SECONDS later it ends the pod (0: as soon as the post is answered).
+The operator runs as a process of its own, as in the operator tests. The harness shares the
+machine (its CPU is reported too).
 
-    python benchmarks/operator_bench.py [--studies 20] [--trials 20] [--parallelism 4]
+Measured and printed (and written as JSON):
+- from a trial's pod ending (Succeeded, as a watch sees it) and from its Trial marked
+  Succeeded, to the creation of the Job that takes its slot: p50 and p95;
+- Kubernetes API requests per trial made by the operator's own code (kube.py);
+- CPU seconds per trial of each process (the operator, the API server, etcd, the controller
+  manager, the scheduler, kwok, this harness): where the machine's time goes;
+- the operator's memory: peak (VmHWM), and RSS against trials finished, sampled every 2 s;
+  "after warm-up" is the slope over the second half of the run, in KiB per trial.
+
+    python benchmarks/operator_bench.py [--shape 60x20x60 ...] [--trial-seconds 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
 import subprocess
@@ -27,8 +37,12 @@ from typing import Any
 
 from kubernetes import client, config, watch
 
+from kubetune.metrics import wire
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
+BENCH_NODES = 8  # extra kwok nodes, 500 pods each: room for 4,000 running trials
+COMPONENTS = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
 def environment() -> dict[str, str]:
@@ -47,7 +61,7 @@ def study(name: str, trials: int, parallelism: int) -> dict[str, Any]:
             "objective": {"metric": "score", "goal": "maximize"},
             "parameters": [{"name": "x", "type": "float", "min": 0.0, "max": 1.0}],
             "algorithm": {"name": "random", "seed": 1},
-            "budget": {"maxTrials": trials, "parallelism": parallelism},
+            "budget": {"maxTrials": trials, "parallelism": parallelism, "maxFailedTrials": 0},
             "trialTemplate": {
                 "spec": {
                     "template": {
@@ -60,7 +74,7 @@ def study(name: str, trials: int, parallelism: int) -> dict[str, Any]:
                                     "args": ["${trial.params.x}"],
                                 }
                             ]
-                        }
+                        },
                     }
                 }
             },
@@ -68,87 +82,135 @@ def study(name: str, trials: int, parallelism: int) -> dict[str, Any]:
     }
 
 
+def bench_node(index: int) -> dict[str, Any]:
+    room = {"cpu": "1000", "memory": "4000Gi", "pods": "500"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": f"kwok-bench-{index}",
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {"type": "kwok", "kubernetes.io/os": "linux"},
+        },
+        "status": {"allocatable": room, "capacity": room},
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
 class Harness:
-    def __init__(self, namespace: str, collector: str) -> None:
+    """Plays every trial as a trainer and its sidecar would: when its pod runs, it posts the
+    objective, and TRIAL_SECONDS later ends the pod (kwok's fake-exit); and times it all."""
+
+    def __init__(self, namespace: str, collector: str, trial_seconds: float) -> None:
         self.namespace = namespace
         self.collector = collector
+        self.trial_seconds = trial_seconds
+        self.due: list[tuple[float, str]] = []  # (when, pod): pods to end
+        self.wake = threading.Condition()
         self.core = client.CoreV1Api()
-        self.marked: dict[str, float] = {}
         self.pod_done: dict[str, float] = {}
         self.succeeded: dict[str, float] = {}
         self.jobs: dict[str, float] = {}
+        self.failures: list[str] = []
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(8)
         self.stop = threading.Event()
 
-    def finish(self, pod: Any) -> None:
+    def report(self, pod: Any) -> None:
         trial = pod.metadata.labels["kubetune.io/trial"]
         sidecar = next(c for c in pod.spec.init_containers if c.name == "kubetune-metrics")
         token = next(e.value for e in sidecar.env if e.name == "KUBETUNE_TOKEN")
-        body = {
-            "namespace": self.namespace,
-            "trial": trial,
-            "reports": [{"seq": 1, "step": 1, "metrics": {"score": hash(trial) % 1000 / 1000}}],
-        }
+        report = {"seq": 1, "step": 1, "metrics": {"score": hash(trial) % 1000 / 1000}}
         request = urllib.request.Request(
-            f"{self.collector}/v1/reports",
-            data=json.dumps(body).encode(),
+            self.collector + wire.render_path(self.namespace, trial),
+            data=wire.render_body([report]),
             method="POST",
             headers={"Authorization": f"Bearer {token}"},
         )
-        urllib.request.urlopen(request, timeout=10).close()
-        self.core.patch_namespaced_pod(
-            pod.metadata.name,
-            self.namespace,
-            {"metadata": {"annotations": {"kubetune.io/fake-exit": "0"}}},
-        )
+        for attempt in range(20):  # the collector may be busy: retry as the sidecar does
+            try:
+                urllib.request.urlopen(request, timeout=30).close()
+                break
+            except OSError as error:
+                if attempt == 19:
+                    with self.lock:
+                        self.failures.append(f"{trial}: {error}")
+                time.sleep(0.5)
+        with self.wake:
+            heapq.heappush(self.due, (time.monotonic() + self.trial_seconds, pod.metadata.name))
+            self.wake.notify()
+
+    def end_pods(self) -> None:
+        """Ends each pod when its time comes, as its trainer exiting would."""
+        while not self.stop.is_set():
+            with self.wake:
+                while not self.due or self.due[0][0] > time.monotonic():
+                    self.wake.wait(self.due[0][0] - time.monotonic() if self.due else 1.0)
+                    if self.stop.is_set():
+                        return
+                _, pod = heapq.heappop(self.due)
+            self.pool.submit(self._end, pod)
+
+    def _end(self, pod: str) -> None:
+        for _ in range(10):
+            try:
+                self.core.patch_namespaced_pod(
+                    pod,
+                    self.namespace,
+                    {"metadata": {"annotations": {"kubetune.io/fake-exit": "0"}}},
+                )
+                return
+            except Exception as error:
+                last = error
+                time.sleep(0.5)
         with self.lock:
-            self.marked[trial] = time.monotonic()
+            self.failures.append(f"{pod}: {last}")
+
+    def _stream(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        while not self.stop.is_set():  # a watch ends now and then: start another
+            try:
+                yield from watch.Watch().stream(method, *args, timeout_seconds=300, **kwargs)
+            except Exception as error:
+                print(f"\nwatch restarted: {error}", file=sys.stderr)
 
     def watch_pods(self) -> None:
         seen: set[str] = set()
-        stream = watch.Watch()
-        for event in stream.stream(
-            self.core.list_namespaced_pod, self.namespace, timeout_seconds=0
-        ):
+        for event in self._stream(self.core.list_namespaced_pod, self.namespace):
             pod = event["object"]
+            trial = pod.metadata.labels.get("kubetune.io/trial")
             if pod.status.phase == "Succeeded":
                 with self.lock:
-                    self.pod_done.setdefault(
-                        pod.metadata.labels["kubetune.io/trial"], time.monotonic()
-                    )
+                    self.pod_done.setdefault(trial, time.monotonic())
             if pod.status.phase == "Running" and pod.metadata.name not in seen:
                 seen.add(pod.metadata.name)
-                self.pool.submit(self.finish, pod)
-            if self.stop.is_set():
-                return
+                self.pool.submit(self.report, pod)
 
     def watch_jobs(self) -> None:
-        for event in watch.Watch().stream(
-            client.BatchV1Api().list_namespaced_job, self.namespace, timeout_seconds=0
-        ):
+        for event in self._stream(client.BatchV1Api().list_namespaced_job, self.namespace):
             if event["type"] == "ADDED":
                 with self.lock:
                     self.jobs.setdefault(event["object"].metadata.name, time.monotonic())
-            if self.stop.is_set():
-                return
 
     def watch_trials(self) -> None:
         api = client.CustomObjectsApi()
-        for event in watch.Watch().stream(
-            api.list_namespaced_custom_object,
-            "kubetune.io",
-            "v1alpha1",
-            self.namespace,
-            "trials",
-            timeout_seconds=0,
+        for event in self._stream(
+            api.list_namespaced_custom_object, "kubetune.io", "v1alpha1", self.namespace, "trials"
         ):
             obj = event["object"]
             if (obj.get("status") or {}).get("phase") == "Succeeded":
                 with self.lock:
                     self.succeeded.setdefault(obj["metadata"]["name"], time.monotonic())
-            if self.stop.is_set():
-                return
 
 
 def latencies(done: dict[str, float], jobs: dict[str, float], parallelism: int) -> list[float]:
@@ -168,38 +230,54 @@ def latencies(done: dict[str, float], jobs: dict[str, float], parallelism: int) 
     return result
 
 
+def histogram(metrics: str, name: str) -> dict[str, float]:
+    """Mean and bucket-bound p50/p95 (the upper bound of the bucket holding them) of one of
+    the operator's Prometheus histograms."""
+    buckets: list[tuple[float, float]] = []
+    total = count = 0.0
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            bound = line.split('le="')[1].split('"')[0]
+            buckets.append((float(bound), float(line.split()[-1])))
+        elif line.startswith(f"{name}_sum "):
+            total = float(line.split()[-1])
+        elif line.startswith(f"{name}_count "):
+            count = float(line.split()[-1])
+    if not count:
+        return {"mean": float("nan"), "p50": float("nan"), "p95": float("nan"), "n": 0}
+
+    def bound(q: float) -> float:
+        return next(b for b, c in sorted(buckets) if c >= q * count)
+
+    return {"mean": round(total / count, 3), "p50": bound(0.5), "p95": bound(0.95), "n": count}
+
+
 def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", type=int, default=20)
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--parallelism", type=int, default=4)
-    parser.add_argument("--out", default="benchmarks/results/operator.json")
-    args = parser.parse_args()
-    subprocess.run([str(ROOT / "hack" / "cluster-up.sh")], check=True, capture_output=True)
-    env = environment()
-    os.environ["KUBECONFIG"] = env["KUBECONFIG"]
-    config.load_kube_config(config_file=env["KUBECONFIG"])
+def slope(samples: list[tuple[int, int]]) -> float:
+    """Least-squares KiB per trial over the second half of the (trials, KiB) samples."""
+    half = [s for s in samples if s[0] >= samples[-1][0] / 2] if samples else []
+    if len(half) < 3 or half[-1][0] == half[0][0]:
+        return float("nan")
+    n = len(half)
+    mx = sum(x for x, _ in half) / n
+    my = sum(y for _, y in half) / n
+    return sum((x - mx) * (y - my) for x, y in half) / sum((x - mx) ** 2 for x, _ in half)
+
+
+def run_shape(
+    env: dict[str, str], studies: int, parallelism: int, trials: int, trial_seconds: float
+) -> dict[str, Any]:
     kubectl = [str(Path(env["KUBETUNE_BIN_DIR"]) / "kubectl")]
     namespace = f"bench-{int(time.time())}"
-    subprocess.run([*kubectl, "apply", "-f", str(ROOT / "crds")], check=True, capture_output=True)
-    subprocess.run(
-        [
-            *kubectl,
-            "wait",
-            "--for=condition=Established",
-            "crd/studies.kubetune.io",
-            "crd/trials.kubetune.io",
-        ],
-        check=True,
-        capture_output=True,
-    )
     client.CoreV1Api().create_namespace({"metadata": {"name": namespace}})
     collector_port, metrics_port = 28443, 28080
+    log = (Path("benchmarks/results") / f"operator-{studies}x{parallelism}x{trials}.log").open("w")
     operator = subprocess.Popen(
         [
             sys.executable,
@@ -216,10 +294,36 @@ def main() -> int:
             f"http://127.0.0.1:{collector_port}",
         ],
         env={**os.environ, "KUBETUNE_COLLECTOR_SECRET": SECRET},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
-    harness = Harness(namespace, f"http://127.0.0.1:{collector_port}")
+    pids = {
+        name: int((Path(env["KUBETUNE_STATE_DIR"]) / "pids" / f"{name}.pid").read_text())
+        for name in COMPONENTS
+    }
+    pids["operator"] = operator.pid
+    if os.environ.get("BENCH_PROFILE"):  # a development aid: where the operator's CPU goes
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--gil",
+                "-f",
+                "raw",
+                "-r",
+                "20",
+                "-o",
+                os.environ["BENCH_PROFILE"],
+                "-p",
+                str(operator.pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    pids["harness"] = os.getpid()
+    harness = Harness(namespace, f"http://127.0.0.1:{collector_port}", trial_seconds)
+    total = studies * trials
+    memory: list[tuple[int, int]] = []
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -232,35 +336,47 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise SystemExit("the operator did not start") from None
                 time.sleep(0.2)
-        for target in (harness.watch_pods, harness.watch_jobs, harness.watch_trials):
+        for target in (
+            harness.watch_pods,
+            harness.watch_jobs,
+            harness.watch_trials,
+            harness.end_pods,
+        ):
             threading.Thread(target=target, daemon=True).start()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         started = time.monotonic()
         api = client.CustomObjectsApi()
-        for i in range(args.studies):
+        for i in range(studies):
             api.create_namespaced_custom_object(
                 "kubetune.io",
                 "v1alpha1",
                 namespace,
                 "studies",
-                study(f"s{i:02d}", args.trials, args.parallelism),
+                study(f"s{i:03d}", trials, parallelism),
             )
-        total = args.studies * args.trials
         while True:
             items = api.list_namespaced_custom_object(
                 "kubetune.io", "v1alpha1", namespace, "studies"
             )["items"]
             done = sum(1 for s in items if (s.get("status") or {}).get("phase") == "Succeeded")
+            failed = [s for s in items if (s.get("status") or {}).get("phase") == "Failed"]
+            if failed:
+                raise SystemExit(f"study failed: {failed[0]['status']}")
+            finished = len(harness.succeeded)
+            memory.append((finished, memory_kib(operator.pid, "VmRSS")))
             print(
-                f"\r{done}/{args.studies} studies, {len(harness.marked)}/{total} trials",
+                f"\r{done}/{studies} studies, {finished}/{total} trials, "
+                f"{time.monotonic() - started:.0f}s",
                 end="",
                 file=sys.stderr,
             )
-            if done == args.studies:
+            if done == studies:
                 break
-            if time.monotonic() - started > 900:
-                raise SystemExit("studies did not finish in 15 minutes")
-            time.sleep(1)
+            if time.monotonic() - started > 6 * 3600:
+                raise SystemExit("the studies did not finish in 6 hours")
+            time.sleep(2)
         elapsed = time.monotonic() - started
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         print(file=sys.stderr)
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
             metrics = r.read().decode()
@@ -269,9 +385,7 @@ def main() -> int:
             for line in metrics.splitlines()
             if line.startswith("kubetune_api_requests_total{")
         }
-        requests = sum(by_verb.values())
-        with open(f"/proc/{operator.pid}/status") as status:
-            peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+        peak_kib = memory_kib(operator.pid, "VmHWM")
     finally:
         harness.stop.set()
         operator.terminate()
@@ -281,54 +395,153 @@ def main() -> int:
             capture_output=True,
             check=False,
         )
-    from_mark = latencies(harness.marked, harness.jobs, args.parallelism)
-    from_pod = latencies(harness.pod_done, harness.jobs, args.parallelism)
-    from_trial = latencies(harness.succeeded, harness.jobs, args.parallelism)
-    result = {
-        "studies": args.studies,
-        "trialsPerStudy": args.trials,
-        "parallelism": args.parallelism,
+    from_pod = latencies(harness.pod_done, harness.jobs, parallelism)
+    from_trial = latencies(harness.succeeded, harness.jobs, parallelism)
+    quarter = [
+        memory[min(len(memory) - 1, round(q * (len(memory) - 1)))] for q in (0.25, 0.5, 0.75, 1)
+    ]
+    return {
+        "shape": f"{studies}x{parallelism}x{trials}",
+        "studies": studies,
+        "parallelism": parallelism,
+        "trialsPerStudy": trials,
+        "trialSeconds": trial_seconds,
         "trials": total,
         "seconds": round(elapsed, 1),
-        "latencyFromPodFinishedSeconds": {
-            "p50": percentile(from_mark, 0.5),
-            "p95": percentile(from_mark, 0.95),
-            "n": len(from_mark),
-        },
-        "latencyFromPodSucceededSeconds": {
-            "p50": percentile(from_pod, 0.5),
-            "p95": percentile(from_pod, 0.95),
+        "trialsPerSecond": round(total / elapsed, 2),
+        "podEndedToNextJobSeconds": {
+            "p50": round(percentile(from_pod, 0.5), 3),
+            "p95": round(percentile(from_pod, 0.95), 3),
             "n": len(from_pod),
         },
-        "latencyFromTrialSucceededSeconds": {
-            "p50": percentile(from_trial, 0.5),
-            "p95": percentile(from_trial, 0.95),
+        "trialEndedToNextJobSeconds": {
+            "p50": round(percentile(from_trial, 0.5), 3),
+            "p95": round(percentile(from_trial, 0.95), 3),
             "n": len(from_trial),
         },
-        "apiRequestsPerTrial": requests / total,
+        "studyPassSeconds": histogram(metrics, "kubetune_study_pass_seconds"),
+        "studyQueueSeconds": histogram(metrics, "kubetune_study_queue_seconds"),
+        "apiRequestsPerTrial": round(sum(by_verb.values()) / total, 2),
         "apiRequestsPerTrialByVerb": {
             verb: round(count / total, 2) for verb, count in sorted(by_verb.items())
         },
+        "cpuMillisecondsPerTrial": {name: round(1000 * s / total, 1) for name, s in cpu.items()},
         "operatorPeakMemoryMiB": round(peak_kib / 1024, 1),
+        "operatorMemoryMiBAtQuarters": [
+            {"trials": t, "MiB": round(k / 1024, 1)} for t, k in quarter
+        ],
+        "operatorKiBPerTrialAfterWarmUp": round(slope(memory), 2),
+        "harnessFailures": harness.failures[:10],
     }
-    shape = f"{args.studies} studies x {args.trials}, {args.parallelism} in parallel"
-    print(f"{total} trials in {elapsed:.1f}s ({shape})")
-    for label, key in (
-        ("pod marked to end (kwok's reaction included)", "latencyFromPodFinishedSeconds"),
-        ("pod Succeeded", "latencyFromPodSucceededSeconds"),
-        ("Trial Succeeded", "latencyFromTrialSucceededSeconds"),
-    ):
-        p50, p95 = result[key]["p50"], result[key]["p95"]
-        print(f"  completion -> next Job, from {label}: p50 {p50:.3f}s  p95 {p95:.3f}s")
-    print(f"  API requests per trial (operator's own code): {result['apiRequestsPerTrial']:.1f}")
-    print(
-        "    by verb: "
+
+
+def render(result: dict[str, Any]) -> str:
+    pod, trial = result["podEndedToNextJobSeconds"], result["trialEndedToNextJobSeconds"]
+    cpu = result["cpuMillisecondsPerTrial"]
+    lines = [
+        f"{result['shape']} ({result['studies']} studies x {result['parallelism']} in parallel "
+        f"x {result['trialsPerStudy']} trials, each running {result['trialSeconds']:g} s): "
+        f"{result['trials']} trials in {result['seconds']:.0f} s "
+        f"({result['trialsPerSecond']:.2f}/s)",
+        f"  pod ended   -> next Job  p50 {pod['p50']:.3f} s  p95 {pod['p95']:.3f} s  "
+        f"(n {pod['n']})",
+        f"  Trial ended -> next Job  p50 {trial['p50']:.3f} s  p95 {trial['p95']:.3f} s",
+        "  study loop               "
+        + "; ".join(
+            f"{label} mean {h['mean']:.3f} s, p50 <= {h['p50']:g} s, p95 <= {h['p95']:g} s"
+            for label, h in (
+                ("pass", result["studyPassSeconds"]),
+                ("wait", result["studyQueueSeconds"]),
+            )
+        ),
+        f"  API requests per trial   {result['apiRequestsPerTrial']:.1f}  ("
         + ", ".join(f"{v} {c}" for v, c in result["apiRequestsPerTrialByVerb"].items())
+        + ")",
+        "  CPU ms per trial         "
+        + ", ".join(f"{name} {ms:.0f}" for name, ms in cpu.items())
+        + f"  (all: {sum(cpu.values()):.0f})",
+        f"  operator memory          peak {result['operatorPeakMemoryMiB']} MiB; RSS "
+        + ", ".join(
+            f"{q['MiB']} MiB at {q['trials']}" for q in result["operatorMemoryMiBAtQuarters"]
+        )
+        + f"; {result['operatorKiBPerTrialAfterWarmUp']} KiB per trial after warm-up",
+    ]
+    if result["harnessFailures"]:
+        lines.append(f"  harness failures: {result['harnessFailures']}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shape",
+        action="append",
+        help="STUDIESxPARALLELISMxTRIALS (repeat); default 60x20x60 and 120x30x60",
     )
-    print(f"  operator peak memory: {result['operatorPeakMemoryMiB']} MiB")
+    parser.add_argument("--trial-seconds", type=float, default=0.0)
+    parser.add_argument("--out", default="benchmarks/results/operator.json")
+    args = parser.parse_args()
+    subprocess.run([str(ROOT / "hack" / "cluster-up.sh")], check=True, capture_output=True)
+    env = environment()
+    os.environ["KUBECONFIG"] = env["KUBECONFIG"]
+    config.load_kube_config(config_file=env["KUBECONFIG"])
+    kubectl = [str(Path(env["KUBETUNE_BIN_DIR"]) / "kubectl")]
+    subprocess.run([*kubectl, "apply", "-f", str(ROOT / "crds")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *kubectl,
+            "wait",
+            "--for=condition=Established",
+            "crd/studies.kubetune.io",
+            "crd/trials.kubetune.io",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    nodes = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [bench_node(i) for i in range(BENCH_NODES)],
+    }
+    subprocess.run(
+        [*kubectl, "apply", "-f", "-"],
+        input=json.dumps(nodes),
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    results = []
+    try:
+        for shape in args.shape or ["60x20x60", "120x30x60"]:
+            studies, parallelism, trials = (int(n) for n in shape.split("x"))
+            result = run_shape(env, studies, parallelism, trials, args.trial_seconds)
+            print(render(result))
+            results.append(result)
+    finally:
+        subprocess.run(
+            [
+                *kubectl,
+                "delete",
+                "node",
+                *(f"kwok-bench-{i}" for i in range(BENCH_NODES)),
+                "--wait=false",
+            ],
+            capture_output=True,
+            check=False,
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
+    Path(args.out).write_text(json.dumps({"machine": machine(), "runs": results}, indent=1))
     return 0
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    total = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return f"{cpus} CPUs, {total / 1024 / 1024:.0f} GiB, Python {sys.version.split()[0]}"
 
 
 if __name__ == "__main__":

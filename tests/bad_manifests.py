@@ -230,7 +230,14 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         spec("metrics", {"format": "regex", "regex": "acc (.*)"}),
         "spec.metrics.regex",
         "named groups",
-        None,
+        "spec.metrics.regex",
+    ),
+    (
+        "regex-that-does-not-compile",
+        spec("metrics", {"format": "regex", "regex": "(?P<name>a)(?P<value>[0-9"}),
+        "spec.metrics.regex",
+        "not a valid regex",
+        None,  # Python's regex dialect: the operator refuses it (InvalidSpec), not CEL
     ),
     (
         "regex-format-without-regex",

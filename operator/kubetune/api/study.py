@@ -196,6 +196,12 @@ class MetricsSource(Model):
                     "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)",
                     ".regex",
                 ),
+                cel(
+                    "!has(self.regex) || (self.regex.contains('(?P<name>') && "
+                    "self.regex.contains('(?P<value>'))",
+                    "regex needs the named groups (?P<name>...) and (?P<value>...)",
+                    ".regex",
+                ),
             ]
         }
     )
@@ -414,8 +420,14 @@ class StopRecord(Model):
     reason: str
 
 
+StudyPhase = Literal["Created", "Running", "Succeeded", "Failed"]
+STUDY_PHASES: tuple[StudyPhase, ...] = ("Created", "Running", "Succeeded", "Failed")
+#: A Study in one of these is over: nothing runs until its spec changes.
+FINISHED_STUDY_PHASES: tuple[StudyPhase, ...] = ("Succeeded", "Failed")
+
+
 class StudyStatus(Model):
-    phase: Literal["Created", "Running", "Succeeded", "Failed"] = "Created"
+    phase: StudyPhase = "Created"
     conditions: list[Condition] = Field(default_factory=list)
     trials: TrialCounts = Field(default_factory=TrialCounts)
     best_trial: BestTrial | None = None

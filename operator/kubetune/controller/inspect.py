@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubetune.api.trial import TrialState
 from kubetune.tables import render_table
 
 Obj = Mapping[str, Any]
@@ -57,7 +58,7 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
         rows.append(
             [
                 trial["metadata"]["name"],
-                status.get("phase", "Pending"),
+                status.get("phase", TrialState.PENDING.value),
                 "-" if objective is None else _value(objective),
                 *(_value(trial["spec"]["params"].get(n, "")) for n in names),
                 (status.get("reason") or "")[:60],

@@ -69,7 +69,8 @@ class ReportIntake:
                 self.telemetry.reports_refused.labels(reason="unknown-trial").inc()
                 return 404, f"no trial {namespace}/{name} with this token's uid"
             current = trial.get("status") or {}
-            if TrialState(current.get("phase", "Pending")).finished:
+            phase = status.trial_phase(trial)
+            if phase.finished:
                 return 200, "trial already finished; ignored"
             if body.error:
                 return self._fail_bad_value(trial, body.error)
@@ -82,7 +83,7 @@ class ReportIntake:
             update: Obj = {"reports": reports}
             if seqs:
                 update["lastSeq"] = max(seqs)
-            if current.get("phase", "Pending") == TrialState.PENDING:
+            if phase == TrialState.PENDING:
                 update["phase"] = TrialState.RUNNING.value
                 update["startTime"] = status.now_iso(self.clock())
             self.kube.patch_trial_status(

@@ -74,7 +74,11 @@ class Kube:
                 config.load_kube_config()  # type: ignore[no-untyped-call]
             except (config.ConfigException, OSError) as error:
                 raise LookupError(f"no usable kubeconfig ({error}); set KUBECONFIG") from None
-        self.api = client.ApiClient()
+        configuration = client.Configuration.get_default_copy()
+        # One pool for the collector's workers, the study loop's and kopf's handler threads:
+        # the default (5 per CPU) made the rest open and drop a TLS connection per call.
+        configuration.connection_pool_maxsize = 64
+        self.api = client.ApiClient(configuration)
         self.custom = client.CustomObjectsApi(self.api)
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
@@ -304,5 +308,5 @@ class Kube:
             reporting_component="kubetune.io/operator",
             reporting_instance="kubetune-operator",
         )
-        with contextlib.suppress(ApiException):  # best effort: never fail a reconcile over one
+        with contextlib.suppress(ApiException):  # best effort: never fail a pass over one
             self.core.create_namespaced_event(meta["namespace"], event)

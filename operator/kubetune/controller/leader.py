@@ -10,7 +10,7 @@ identical replicas would serve nobody. This follows client-go's leaderelection i
 - The leader renews every `renew_every` seconds; if it cannot renew for `renew_deadline`
   (< `duration`) it must stop acting before anyone else may start: `on_lost` is called, and the
   operator exits (the pod restarts as a standby). Half-done work is safe to abandon because
-  every reconcile is idempotent and resumes from what is stored in the API.
+  every pass of the study loop is idempotent and resumes from what is stored in the API.
 - On a clean shutdown the leader releases the Lease so that a standby takes over at once.
 """
 

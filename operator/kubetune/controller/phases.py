@@ -128,7 +128,7 @@ class TrialPhases:
             trial = self.kube.fetch_trial(namespace, name)
             if trial is None:
                 return
-            current = TrialState((trial.get("status") or {}).get("phase", "Pending"))
+            current = status.trial_phase(trial)
             if current.finished or current == phase:
                 self.applied.put(key, (workload_uid, current))
                 return
@@ -155,7 +155,7 @@ class TrialPhases:
                 return None  # the Study is going: its Trials go with it
             if phase == TrialState.SUCCEEDED and self.pull_final is not None:
                 trial = self.pull_final(trial, study)
-                if TrialState((trial.get("status") or {}).get("phase", "Pending")).finished:
+                if status.trial_phase(trial).finished:
                     return None  # the pull found a bad value and failed it
             record = status.trial_record(trial)
             failure = reason if phase == TrialState.FAILED else None
@@ -197,7 +197,7 @@ class TrialPhases:
             fresh = self.kube.fetch_trial(namespace, name)
             if fresh is None or fresh["metadata"]["uid"] != meta["uid"]:
                 return None
-            if TrialState((fresh.get("status") or {}).get("phase", "Pending")).finished:
+            if status.trial_phase(fresh).finished:
                 return None
             stamp = status.now_iso(self.clock())
             patched = self.kube.patch_trial_status(

@@ -27,6 +27,11 @@ def parse_time(value: str | None) -> float | None:
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
 
 
+def trial_phase(trial: Mapping[str, Any]) -> TrialState:
+    """A Trial object's phase; one with no status yet is Pending."""
+    return TrialState((trial.get("status") or {}).get("phase", TrialState.PENDING))
+
+
 def trial_record(obj: Mapping[str, Any]) -> TrialRecord:
     spec, status = obj["spec"], obj.get("status") or {}
     stop = status.get("stop")
@@ -34,7 +39,7 @@ def trial_record(obj: Mapping[str, Any]) -> TrialRecord:
         name=obj["metadata"]["name"],
         index=spec["index"],
         params=dict(spec["params"]),
-        state=TrialState(status.get("phase", "Pending")),
+        state=trial_phase(obj),
         reports=tuple(Report(r.get("step"), r["metrics"]) for r in status.get("reports", [])),
         objective=status.get("objective"),
         reason=status.get("reason"),

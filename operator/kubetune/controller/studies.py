@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, cast
 
 from kubetune.api import InvalidStudyError, Study, load_study
+from kubetune.api.study import FINISHED_STUDY_PHASES
 from kubetune.api.trial import TrialState
 from kubetune.controller import manifests, status, tokens
 from kubetune.controller.kube import API_ERRORS, InvalidObjectError, Kube, Obj, describe
@@ -34,7 +35,6 @@ from kubetune.controller.workqueue import WorkQueue
 from kubetune.engine import Decision, History, decide
 
 log = logging.getLogger("kubetune.operator")
-FINISHED_STUDY = ("Succeeded", "Failed")
 
 
 class StudyLoop:
@@ -61,6 +61,9 @@ class StudyLoop:
         self._seen = Recent(8192)
         #: Studies whose next pass also looks for Jobs deleted behind the operator's back.
         self._heal: set[tuple[str, str]] = set()
+        #: Study uid -> the generation last seen: a Study event with a new one (or the first
+        #: after a start) asks for a pass; the status writes in between do not.
+        self._generations: dict[str, int] = {}
         #: Workloads still to do after a refused Job: retried by the next pass.
         self.lose_job: Callable[[Obj, list[Obj]], None] | None = None
 
@@ -108,7 +111,7 @@ class StudyLoop:
         study = self.kube.fetch_study(*key)
         if study is None or study["metadata"].get("deletionTimestamp"):
             return
-        phase = TrialState((trial.get("status") or {}).get("phase", "Pending"))
+        phase = status.trial_phase(trial)
         self.kube.emit_event(
             study,
             "TrialDeleted",
@@ -117,14 +120,28 @@ class StudyLoop:
         )
         self.request(*key)
 
-    def study_deleted(self, namespace: str, name: str) -> None:
+    def study_seen(self, study: Obj) -> None:
+        """A Study's watch event: a pass for a new Study or spec, and, the first time this
+        process sees the Study, a pass that also looks for workloads lost while no one was
+        watching (a start is a resume)."""
+        meta = study["metadata"]
+        generation = meta.get("generation") or 0
+        known = self._generations.get(meta["uid"])
+        if known == generation:
+            return
+        self._generations[meta["uid"]] = generation
+        self.request(meta["namespace"], meta["name"], heal=known is None)
+
+    def study_deleted(self, namespace: str, name: str, uid: str | None = None) -> None:
+        if uid is not None:
+            self._generations.pop(uid, None)
         self._studies.pop((namespace, name), None)
         self._heal.discard((namespace, name))
         self.queue.forget((namespace, name))
 
     def _fingerprint(self, trial: Obj) -> tuple[Any, int]:
         meta, current = trial["metadata"], trial.get("status") or {}
-        phase = TrialState(current.get("phase", "Pending"))
+        phase = status.trial_phase(trial)
         reports = len(current.get("reports") or [])
         study = self._studies.get((meta["namespace"], trial["spec"]["study"]))
         if phase.active and study is not None and study.spec.early_stopping.name == "none":
@@ -147,7 +164,7 @@ class StudyLoop:
         previous = obj.get("status") or {}
         generation = obj["metadata"].get("generation")
         if (
-            previous.get("phase") in FINISHED_STUDY
+            previous.get("phase") in FINISHED_STUDY_PHASES
             and previous.get("observedGeneration") == generation
         ):
             return
@@ -208,6 +225,9 @@ class StudyLoop:
         self.telemetry.record_study(namespace, name, new_status)
         if _differs(previous, new_status):
             self.kube.patch_study_status(namespace, name, new_status)
+        if decision.kill:
+            # The killed trials' own events are no news (seen), so finish in one more pass.
+            self.queue.add((namespace, name))
 
     def _act(
         self, obj: Obj, study: Study, history: History, decision: Decision, trials: list[Obj]
@@ -248,8 +268,8 @@ class StudyLoop:
             self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
             records.append(status.trial_record(created))
         for trial in trials:  # a pass that died between a Trial and its Job
-            current = trial.get("status") or {}
-            if not current.get("jobName") and TrialState(current.get("phase", "Pending")).active:
+            marked = (trial.get("status") or {}).get("jobName")
+            if not marked and status.trial_phase(trial).active:
                 self._start(obj, study, trial, fresh=False)
         return History(history.study, tuple(records), history.started_at, history.next_index)
 
@@ -345,7 +365,7 @@ class StudyLoop:
                 "BestTrialImproved",
                 f"{best['name']}: objective {best['objective']:.6g} with {_render(best['params'])}",
             )
-        if new["phase"] in FINISHED_STUDY and previous.get("phase") != new["phase"]:
+        if new["phase"] in FINISHED_STUDY_PHASES and previous.get("phase") != new["phase"]:
             assert decision.finish is not None
             kind = "Normal" if new["phase"] == "Succeeded" else "Warning"
             self.kube.emit_event(

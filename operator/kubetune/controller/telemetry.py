@@ -8,7 +8,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-TRIAL_PHASES = ("pending", "running", "succeeded", "failed", "earlyStopped", "killed")
+from kubetune.api.study import STUDY_PHASES
+
+#: The Study status's counts of trials by phase (its `trials` keys).
+TRIAL_COUNTS = ("pending", "running", "succeeded", "failed", "earlyStopped", "killed")
 
 
 class Telemetry:
@@ -68,12 +71,12 @@ class Telemetry:
         )
 
     def record_study(self, namespace: str, study: str, status: Mapping[str, Any]) -> None:
-        for phase in ("Created", "Running", "Succeeded", "Failed"):
+        for phase in STUDY_PHASES:
             self.study_phase.labels(namespace, study, phase).set(
                 1 if status["phase"] == phase else 0
             )
-        for phase in TRIAL_PHASES:
-            self.trials.labels(namespace, study, phase).set(status["trials"].get(phase, 0))
+        for counted in TRIAL_COUNTS:
+            self.trials.labels(namespace, study, counted).set(status["trials"].get(counted, 0))
 
     def serve(self, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubetune.api.study import FINISHED_STUDY_PHASES
+
 log = logging.getLogger("kubetune.operator")
 PROMETHEUS_INTERVAL = 2.0  # how often a running Prometheus-backed study's trials are read
 TIMEOUT_INTERVAL = 5.0  # how late a study's budget.timeout may be noticed, at most
@@ -54,7 +56,7 @@ class Ticker:
         key = (meta["namespace"], meta["name"])
         phase = (body.get("status") or {}).get("phase")
         with self.lock:
-            if deleted or phase in ("Succeeded", "Failed"):
+            if deleted or phase in FINISHED_STUDY_PHASES:
                 self.studies.pop(key, None)
                 return
             known = self.studies.get(key)

@@ -508,3 +508,36 @@ def test_the_cli_shows_status_trials_and_best_and_says_what_is_missing(
     assert no_logs.returncode == 2 and "no Trial 'nope-0'" in no_logs.stderr
     no_config = kubetune_cli(cluster, "status", "shown", kubeconfig=str(tmp_path / "absent"))
     assert no_config.returncode == 2 and "kubeconfig" in no_config.stderr
+
+
+def test_reaching_the_target_kills_the_running_trials_and_finishes_at_once(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    document = study("target", budget={"maxTrials": 10, "parallelism": 3})
+    document["spec"]["objective"]["target"] = 0.5
+    cluster.apply(document, namespace=namespace)
+    wait_until(
+        lambda: (
+            sum(
+                1
+                for p in cluster.get("pods", "-l", "kubetune.io/study=target", namespace=namespace)[
+                    "items"
+                ]
+                if p["status"].get("phase") == "Running"
+            )
+            == 3
+        ),
+        30,
+        "three trial pods running",
+    )
+    player = Player(cluster, namespace, operator, "target")
+    first = next(player.running_pods())
+    assert (
+        player.post(first, {"reports": [{"seq": 1, "step": 1, "metrics": {"score": 0.9}}]}) == 200
+    )
+    player.finish(first)
+    # Well inside the 60 s heal pass: the kills' own events start no pass, the kill does.
+    wait_until(lambda: player.phase() == "Succeeded", 15, "the study to finish")
+    status = cluster.get("study", "target", namespace=namespace)["status"]
+    assert status["finishedBecause"] == "TargetReached" and status["trials"]["killed"] == 2
+    assert status["bestTrial"]["name"] == first["metadata"]["labels"]["kubetune.io/trial"]

@@ -76,7 +76,7 @@ class JobWorkload:
         trial = self.kube.fetch_trial(meta["namespace"], name)
         if trial is None or not status.owned_by(job, trial["metadata"]["uid"]):
             return  # the Trial went first (the Job is garbage-collected after it)
-        if TrialState((trial.get("status") or {}).get("phase", "Pending")).active:
+        if status.trial_phase(trial).active:
             self.phases.lose(trial, f"its Job {meta['name']} was deleted")
 
     def heal(self, study: Obj, trials: list[Obj]) -> None:
@@ -84,8 +84,7 @@ class JobWorkload:
         marked = [
             t
             for t in trials
-            if TrialState((t.get("status") or {}).get("phase", "Pending")).active
-            and (t.get("status") or {}).get("jobName")
+            if status.trial_phase(t).active and (t.get("status") or {}).get("jobName")
         ]
         if not marked:
             return
