@@ -13,10 +13,9 @@ import pytest
 
 from .conftest import Cluster, wait_until
 from .operator_harness import Operator, Player, report_and_finish
-from .test_operator import crds, study, trials_of
+from .test_operator import study, trials_of
 
 pytestmark = pytest.mark.cluster
-__all__ = ["crds"]  # the fixture, shared with test_operator
 LEASE = "kubetune-operator"
 
 
