@@ -6,9 +6,12 @@ amount of memory, threads or time:
   that a 503 at once), and a listen backlog fit for hundreds of trials ending together;
 - the token is checked from the path and headers, before the body is read;
 - the body is read only with a valid `Content-Length` no larger than `MAX_BODY_BYTES`
-  (chunked bodies are refused with 411, negative or non-numeric lengths with 400), and every
-  connection has a deadline for the whole request, enforced by a reaper that shuts its socket
-  (a per-read timeout alone lets a client dribble a byte at a time for ever);
+  (chunked bodies are refused with 411, negative or non-numeric lengths with 400);
+- a worker gives a connection 2 s for its headers, 5 s more for an authorized body, 1 s to
+  drain a refused one: deadlines enforced by a reaper that shuts the socket (a per-read
+  timeout alone lets a client dribble a byte at a time for ever). The time a connection
+  waits for a worker does not count, so a burst of clients that never finish delays a
+  sidecar's post (it retries) but never fails it;
 - every malformed body gets a 400 with a one-line reason, never a 500.
 The standard library's HTTP server is enough for small JSON bodies and adds no dependency.
 """
@@ -29,11 +32,13 @@ from typing import Any, Protocol
 from kubetune.metrics import wire
 
 log = logging.getLogger("kubetune.collector")
-WORKERS = 32
+WORKERS = 64
 QUEUED = 256  # accepted connections waiting for a worker; more get a 503 at once
 BACKLOG = 1024  # connections the kernel holds before accept (the listen queue)
-#: For a whole request (headers, body, answer): a sidecar's post is a few KiB sent at once.
-DEADLINE_SECONDS = 5.0
+#: A sidecar's post is a few KiB sent at once: headers and body arrive together.
+HEADERS_SECONDS = 2.0
+BODY_SECONDS = 5.0
+DRAIN_SECONDS = 1.0
 
 
 class Intake(Protocol):
@@ -51,15 +56,15 @@ class Intake(Protocol):
 class _Reaper:
     """Shuts the socket of any connection past its deadline, waking its blocked read."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self) -> None:
         self.deadlines: dict[socket.socket, float] = {}
         self.lock = threading.Lock()
         threading.Thread(target=self._run, name="collector-reaper", daemon=True).start()
 
-    def watch(self, connection: socket.socket) -> None:
+    def watch(self, connection: socket.socket, seconds: float) -> None:
+        """(Re)set the connection's deadline to `seconds` from now."""
         with self.lock:
-            self.deadlines[connection] = time.monotonic() + self.seconds
+            self.deadlines[connection] = time.monotonic() + seconds
 
     def release(self, connection: socket.socket) -> None:
         with self.lock:
@@ -91,14 +96,13 @@ class CollectorServer(HTTPServer):
         on_refused: Callable[[str], None],
         workers: int = WORKERS,
         queued: int = QUEUED,
-        deadline: float = DEADLINE_SECONDS,
     ) -> None:
         super().__init__(address, _Handler)
         self.intake = intake
         self.on_refused = on_refused
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="collector")
         self.slots = threading.BoundedSemaphore(workers + queued)
-        self.reaper = _Reaper(deadline)
+        self.reaper = _Reaper()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
@@ -107,10 +111,10 @@ class CollectorServer(HTTPServer):
                 request.sendall(_BUSY)
             self.shutdown_request(request)
             return
-        self.reaper.watch(request)
         self.pool.submit(self._work, request, client_address)
 
     def _work(self, request: Any, client_address: Any) -> None:
+        self.reaper.watch(request, HEADERS_SECONDS)
         try:
             self.finish_request(request, client_address)
         except Exception:  # the collector outlives any one connection
@@ -135,7 +139,7 @@ _BUSY = (
 
 class _Handler(BaseHTTPRequestHandler):
     server: CollectorServer
-    timeout = DEADLINE_SECONDS  # per read; the reaper bounds the whole request
+    timeout = BODY_SECONDS  # per read; the reaper bounds each phase
     unread = 0  # body bytes announced and not read yet
 
     def do_POST(self) -> None:
@@ -151,6 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(401, "bad-token", "missing bearer token")
             return
         uid = self.server.intake.authorize(namespace, trial, token)
+        self.server.reaper.watch(self.connection, BODY_SECONDS if uid else DRAIN_SECONDS)
         if uid is None:
             log.warning("refused reports for %s/%s: bad token", namespace, trial)
             self._refuse(403, "bad-token", "token does not match this trial")
