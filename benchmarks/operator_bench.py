@@ -3,7 +3,8 @@
 Each run is one shape: STUDIES studies at once, each with PARALLELISM trials running and
 TRIALS trials in all (more trials than parallelism, so every slot is waited for and
 refilled). A harness plays every trial as its sidecar would: when the pod runs it posts the
-objective, and TRIAL_SECONDS later it ends the pod (0: as soon as the post is answered).
+objective, and ends the pod TRIAL_SECONDS later on average, spread +-50% (0: as soon as the
+post is answered, which keeps the cluster saturated: a measure of throughput, not latency).
 The operator runs as a process of its own, as in the operator tests. The harness shares the
 machine (its CPU is reported too).
 
@@ -147,8 +148,11 @@ class Harness:
                     with self.lock:
                         self.failures.append(f"{trial}: {error}")
                 time.sleep(0.5)
+        # Trials do not all last as long: a uniform spread of +-50% around the mean keeps a
+        # round of trials that started together from ending in one burst.
+        lasts = self.trial_seconds * (0.5 + (hash(trial) % 1000) / 1000)
         with self.wake:
-            heapq.heappush(self.due, (time.monotonic() + self.trial_seconds, pod.metadata.name))
+            heapq.heappush(self.due, (time.monotonic() + lasts, pod.metadata.name))
             self.wake.notify()
 
     def end_pods(self) -> None:
@@ -214,19 +218,26 @@ class Harness:
 
 
 def latencies(done: dict[str, float], jobs: dict[str, float], parallelism: int) -> list[float]:
-    """Pair each study's i-th completion with its (i + parallelism)-th Job creation."""
+    return [latency for _, _, latency in pairs(done, jobs, parallelism)]
+
+
+def pairs(
+    done: dict[str, float], jobs: dict[str, float], parallelism: int
+) -> list[tuple[str, float, float]]:
+    """(study, when the slot freed, latency): each study's i-th completion paired with its
+    (i + parallelism)-th Job creation."""
     by_study: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     for trial, at in done.items():
         by_study[trial.rsplit("-", 1)[0]][0].append(at)
     for job, at in jobs.items():
         by_study[job.rsplit("-", 1)[0]][1].append(at)
     result = []
-    for completions, creations in by_study.values():
+    for study, (completions, creations) in by_study.items():
         completions.sort()
         creations.sort()
         for i, finished in enumerate(completions):
             if i + parallelism < len(creations):
-                result.append(creations[i + parallelism] - finished)
+                result.append((study, finished, creations[i + parallelism] - finished))
     return result
 
 
@@ -396,6 +407,12 @@ def run_shape(
             check=False,
         )
     from_pod = latencies(harness.pod_done, harness.jobs, parallelism)
+    with (Path("benchmarks/results") / f"operator-{studies}x{parallelism}x{trials}.csv").open(
+        "w"
+    ) as table:  # every slot's wait, for a look at the tail
+        table.write("study,freed_at_seconds,pod_ended_to_next_job_seconds\n")
+        for study_name, at, latency in pairs(harness.pod_done, harness.jobs, parallelism):
+            table.write(f"{study_name},{at - started:.3f},{latency:.3f}\n")
     from_trial = latencies(harness.succeeded, harness.jobs, parallelism)
     quarter = [
         memory[min(len(memory) - 1, round(q * (len(memory) - 1)))] for q in (0.25, 0.5, 0.75, 1)

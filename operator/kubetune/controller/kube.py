@@ -65,6 +65,22 @@ def own_namespace() -> str:
     return context_namespace()
 
 
+#: (connect, read) seconds for every call: a call that hangs (a connection lost without a
+#: reset) must fail and be retried, not hold one of the study loop's threads for good.
+API_TIMEOUT = (5.0, 30.0)
+
+
+class _TimedApiClient(client.ApiClient):
+    """The official client with a default timeout on every request."""
+
+    def call_api(  # type: ignore[no-untyped-def]
+        self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None
+    ):
+        return super().call_api(
+            method, url, header_params, body, post_params, _request_timeout or API_TIMEOUT
+        )
+
+
 class Kube:
     def __init__(self, on_call: Callable[[str], None] | None = None) -> None:
         try:
@@ -78,7 +94,7 @@ class Kube:
         # One pool for the collector's workers, the study loop's and kopf's handler threads:
         # the default (5 per CPU) made the rest open and drop a TLS connection per call.
         configuration.connection_pool_maxsize = 64
-        self.api = client.ApiClient(configuration)
+        self.api = _TimedApiClient(configuration)
         self.custom = client.CustomObjectsApi(self.api)
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)

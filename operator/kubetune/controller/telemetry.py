@@ -38,13 +38,13 @@ class Telemetry:
         self.pass_seconds = Histogram(
             "kubetune_study_pass_seconds",
             "Time one pass of the study loop took (observe, decide, act, status)",
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=self.registry,
         )
         self.queue_seconds = Histogram(
             "kubetune_study_queue_seconds",
             "Time from a study's pass being requested to its start",
-            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=self.registry,
         )
         self.reports_accepted = Counter(
