@@ -288,7 +288,9 @@ def run_shape(
     namespace = f"bench-{int(time.time())}"
     client.CoreV1Api().create_namespace({"metadata": {"name": namespace}})
     collector_port, metrics_port = 28443, 28080
-    log = (Path("benchmarks/results") / f"operator-{studies}x{parallelism}x{trials}.log").open("w")
+    results = ROOT / "benchmarks" / "results"  # not in git: a fresh clone has no such folder
+    results.mkdir(parents=True, exist_ok=True)
+    log = (results / f"operator-{studies}x{parallelism}x{trials}.log").open("w")
     operator = subprocess.Popen(
         [
             sys.executable,
@@ -407,7 +409,7 @@ def run_shape(
             check=False,
         )
     from_pod = latencies(harness.pod_done, harness.jobs, parallelism)
-    with (Path("benchmarks/results") / f"operator-{studies}x{parallelism}x{trials}.csv").open(
+    with (ROOT / "benchmarks" / "results" / f"operator-{studies}x{parallelism}x{trials}.csv").open(
         "w"
     ) as table:  # every slot's wait, for a look at the tail
         table.write("study,freed_at_seconds,pod_ended_to_next_job_seconds\n")
