@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import math
 import os
 import subprocess
 import sys
@@ -241,9 +242,9 @@ def pairs(
     return result
 
 
-def histogram(metrics: str, name: str) -> dict[str, float]:
+def histogram(metrics: str, name: str) -> dict[str, float | None]:
     """Mean and bucket-bound p50/p95 (the upper bound of the bucket holding them) of one of
-    the operator's Prometheus histograms."""
+    the operator's Prometheus histograms; None past the largest bucket (JSON has no +Inf)."""
     buckets: list[tuple[float, float]] = []
     total = count = 0.0
     for line in metrics.splitlines():
@@ -255,12 +256,17 @@ def histogram(metrics: str, name: str) -> dict[str, float]:
         elif line.startswith(f"{name}_count "):
             count = float(line.split()[-1])
     if not count:
-        return {"mean": float("nan"), "p50": float("nan"), "p95": float("nan"), "n": 0}
+        return {"mean": None, "p50": None, "p95": None, "n": 0}
 
-    def bound(q: float) -> float:
-        return next(b for b, c in sorted(buckets) if c >= q * count)
+    def upper(q: float) -> float | None:
+        found = next(b for b, c in sorted(buckets) if c >= q * count)
+        return found if math.isfinite(found) else None
 
-    return {"mean": round(total / count, 3), "p50": bound(0.5), "p95": bound(0.95), "n": count}
+    return {"mean": round(total / count, 3), "p50": upper(0.5), "p95": upper(0.95), "n": count}
+
+
+def _within(bound: float | None) -> str:
+    return f"<= {bound:g} s" if bound is not None else "past the largest bucket"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -467,7 +473,7 @@ def render(result: dict[str, Any]) -> str:
         f"  Trial ended -> next Job  p50 {trial['p50']:.3f} s  p95 {trial['p95']:.3f} s",
         "  study loop               "
         + "; ".join(
-            f"{label} mean {h['mean']:.3f} s, p50 <= {h['p50']:g} s, p95 <= {h['p95']:g} s"
+            f"{label} mean {h['mean'] or 0:.3f} s, p50 {_within(h['p50'])}, p95 {_within(h['p95'])}"
             for label, h in (
                 ("pass", result["studyPassSeconds"]),
                 ("wait", result["studyQueueSeconds"]),
