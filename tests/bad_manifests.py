@@ -41,6 +41,20 @@ def both(*mutations: Mutate) -> Mutate:
     return mutate
 
 
+def template_arg(arg: str) -> Mutate:
+    def mutate(m: dict[str, Any]) -> None:
+        m["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] = [arg]
+
+    return mutate
+
+
+def job_field(name: str, value: Any) -> Mutate:
+    def mutate(m: dict[str, Any]) -> None:
+        m["spec"]["trialTemplate"]["spec"][name] = value
+
+    return mutate
+
+
 P = "spec.parameters"
 GRID = spec("algorithm", {"name": "grid"})
 ASHA = "spec.earlyStopping.settings"
@@ -367,6 +381,55 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "spec.budget.timeout",
         "longer than zero",
         "spec.budget.timeout",
+    ),
+    (
+        "boolean-as-a-number",
+        spec("budget", {"maxTrials": True}),
+        "spec.budget.maxTrials",
+        "valid integer",
+        "spec.budget.maxTrials",
+    ),
+    (
+        "string-as-a-number",
+        spec("budget", {"parallelism": "2"}),
+        "spec.budget.parallelism",
+        "valid integer",
+        "spec.budget.parallelism",
+    ),
+    (
+        "zero-second-timeout",
+        spec("budget", {"timeout": "0s"}),
+        "spec.budget.timeout",
+        "longer than zero",
+        "spec.budget.timeout",
+    ),
+    (
+        "budget-placeholder-without-a-stopping-rule",
+        template_arg("--epochs=${trial.budget}"),
+        "spec.trialTemplate",
+        "${trial.budget} is each trial's budget under earlyStopping asha or hyperband",
+        None,  # placeholders sit in free-form Job fields the schema passes through
+    ),
+    (
+        "unclosed-placeholder",
+        template_arg("--lr=${trial.params.lr"),
+        "spec.trialTemplate",
+        "'--lr=${trial.params.lr' opens a placeholder with ${ and never closes it",
+        None,
+    ),
+    (
+        "zero-deadline",
+        job_field("activeDeadlineSeconds", 0),
+        "spec.trialTemplate.spec.activeDeadlineSeconds",
+        "greater than or equal to 1",
+        "spec.trialTemplate.spec.activeDeadlineSeconds",
+    ),
+    (
+        "negative-backoff-limit",
+        job_field("backoffLimit", -1),
+        "spec.trialTemplate.spec.backoffLimit",
+        "greater than or equal to 0",
+        "spec.trialTemplate.spec.backoffLimit",
     ),
     (
         "infinite-target",

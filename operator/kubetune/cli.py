@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
+import re
 import sys
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Any, cast
-
-import yaml
+from typing import TYPE_CHECKING, Any, cast
 
 from kubetune import __version__
-from kubetune.api import InvalidStudyError, Study, load_study
-from kubetune.api.crd import render_crds
-from kubetune.controller.settings import OperatorSettings, parse_address
-from kubetune.engine import Finish, TrialState
-from kubetune.engine.decide import find_best
-from kubetune.local.gpus import detect_gpus
-from kubetune.local.progress import Progress, render_best_table
-from kubetune.local.results import ResultsFile
-from kubetune.local.runner import LocalRunner, RunOptions
+
+if TYPE_CHECKING:  # the heavy parts load in the commands that need them: --version stays fast
+    from kubetune.api import Study
+    from kubetune.controller.settings import OperatorSettings
+    from kubetune.engine import Finish
+    from kubetune.local.results import ResultsFile
 
 
 class UsageError(Exception):
@@ -35,20 +29,26 @@ class UsageError(Exception):
 
 
 def read_study(path: Path) -> Study:
+    from kubetune.api import InvalidStudyError, load_study  # noqa: PLC0415
+    from kubetune.local.documents import ManifestError, parse_documents  # noqa: PLC0415
+
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as error:
-        raise UsageError(f"{path} is not valid YAML: {error}") from None
+        documents = parse_documents(data, str(path))
+    except ManifestError as error:
+        raise UsageError(str(error)) from None
     studies = [d for d in documents if isinstance(d, dict) and d.get("kind") == "Study"]
     if len(studies) != 1:
         raise UsageError(
             f"{path} must hold exactly one document of kind: Study, found {len(studies)}"
         )
-    return load_study(studies[0])
+    try:
+        return load_study(studies[0])
+    except InvalidStudyError as error:
+        raise UsageError(f"{path}: {error}") from None
 
 
 def _spec_changes(stored: dict[str, Any], study: Study) -> list[str]:
@@ -60,28 +60,76 @@ def _spec_changes(stored: dict[str, Any], study: Study) -> list[str]:
 
 
 def open_results(study: Study, out_dir: Path, resume: bool, fresh: bool) -> ResultsFile:
+    from kubetune.local.results import ResultsError, ResultsFile  # noqa: PLC0415
+
+    _check_writable(out_dir)
     path = out_dir / "results.jsonl"
     if not path.exists():
         return ResultsFile(path)
     if fresh:
-        path.rename(path.with_name(f"results.{time.strftime('%Y%m%dT%H%M%S')}.jsonl"))
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        path.rename(path.with_name(f"results.{stamp}.jsonl"))
+        logs = out_dir / "trials"
+        if logs.is_dir():  # the new run's trials reuse the names: their logs start empty
+            logs.rename(out_dir / f"trials.{stamp}")
         return ResultsFile(path)
     if not resume:
         raise UsageError(
             f"{path} already holds results of this study; pass --resume to continue it, "
             "or --fresh to start over (the old file is kept beside it)"
         )
-    results = ResultsFile.load(path)
+    try:
+        results = ResultsFile.load(path)
+    except ResultsError as error:
+        raise UsageError(str(error)) from None
     changed = _spec_changes(results.manifest or {}, study)
     if changed:
         raise UsageError(
             f"cannot resume: {', '.join(changed)} changed since {path} was written "
             "(only spec.budget may change); use --fresh or another --out"
         )
+    try:
+        results.check_against(study.spec)
+    except ResultsError as error:
+        raise UsageError(str(error)) from None
     return results
 
 
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(
+            f"--out {out_dir}: cannot create it ({error.strerror}); pick a folder you can write"
+        ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out_dir}: not writable; pick a folder you can write")
+
+
+#: What CUDA_VISIBLE_DEVICES takes: an index, or a GPU or MIG instance's UUID.
+_GPU_ID = re.compile(r"\d+|(?:GPU|MIG)-[0-9A-Za-z-]+")
+
+
+def parse_gpus(given: str) -> list[str]:
+    ids = [g.strip() for g in given.split(",") if g.strip()]
+    for gpu in ids:
+        if not _GPU_ID.fullmatch(gpu):
+            raise UsageError(
+                f"--gpus: {gpu!r} is not a GPU id; give indexes like 0,1 or UUIDs like "
+                "GPU-8f1c..., as nvidia-smi -L lists them ('' for none)"
+            )
+    repeated = sorted({g for g in ids if ids.count(g) > 1})
+    if repeated:
+        raise UsageError(f"--gpus: {', '.join(repeated)} given twice; list each GPU once")
+    return ids
+
+
 def summary(study: Study, results: ResultsFile, finish: Finish, plots: list[str]) -> dict[str, Any]:
+    from collections import Counter  # noqa: PLC0415
+
+    from kubetune.engine import TrialState  # noqa: PLC0415
+    from kubetune.engine.decide import find_best  # noqa: PLC0415
+
     history = results.history(study.name, time.time())
     best = find_best(study.spec, history)
     counts = Counter(t.state.value for t in history.trials)
@@ -118,6 +166,10 @@ def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from kubetune.local.gpus import detect_gpus  # noqa: PLC0415
+    from kubetune.local.progress import Progress, render_best_table  # noqa: PLC0415
+    from kubetune.local.runner import LocalRunner, RunOptions, Stopped  # noqa: PLC0415
+
     path = Path(args.file)
     study = read_study(path)
     if study.spec.metrics.prometheus is not None:
@@ -126,9 +178,9 @@ def command_run(args: argparse.Namespace) -> int:
             "output; a Prometheus source is read by the operator on a cluster. Apply it with "
             "kubectl, or remove spec.metrics.prometheus to run it here."
         )
+    gpus = parse_gpus(args.gpus) if args.gpus is not None else detect_gpus()
     out_dir = Path(args.out) if args.out else Path("kubetune-runs") / study.name
     results = open_results(study, out_dir, args.resume, args.fresh)
-    gpus = [g for g in args.gpus.split(",") if g] if args.gpus is not None else detect_gpus()
     spec = study.spec
     maximize = spec.objective.goal == "maximize"
     progress = Progress(spec.objective.metric, spec.budget.max_trials, maximize, quiet=args.quiet)
@@ -136,7 +188,7 @@ def command_run(args: argparse.Namespace) -> int:
     try:
         runner = LocalRunner(study, results, options, progress)
     except ValueError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(f"{path}: {error}") from None
     if not args.quiet:
         print(
             f"kubetune {__version__}: study {study.name}, results in {results.path}",
@@ -144,13 +196,21 @@ def command_run(args: argparse.Namespace) -> int:
         )
     try:
         finish = runner.run()
-    except KeyboardInterrupt:
+    except Stopped as stop:
         print(
-            f"\ninterrupted; the results file is consistent. Continue with: "
-            f"kubetune run {args.file} --resume" + (f" --out {args.out}" if args.out else ""),
+            f"\nstopped ({stop}); every trial process ended and the results file is consistent. "
+            f"Continue with: kubetune run {args.file} --resume"
+            + (f" --out {args.out}" if args.out else ""),
             file=sys.stderr,
         )
-        return 130
+        return 128 + stop.signum
+    finally:
+        if results.torn_tail is not None and not args.quiet:
+            print(
+                f"kubetune: the end of {results.path} was cut short by a crash; "
+                f"it is kept in {results.torn_tail}",
+                file=sys.stderr,
+            )
     plots = [] if args.no_plot else write_plots(study, results, out_dir)
     report = summary(study, results, finish, plots)
     if args.output == "json":
@@ -170,6 +230,8 @@ def command_validate(args: argparse.Namespace) -> int:
 
 
 def command_crds(args: argparse.Namespace) -> int:
+    from kubetune.api.crd import render_crds  # noqa: PLC0415
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, crd in render_crds().items():
@@ -179,11 +241,15 @@ def command_crds(args: argparse.Namespace) -> int:
 
 
 def render_yaml(document: dict[str, Any]) -> str:
+    import yaml  # noqa: PLC0415
+
     header = "# Generated by `make crds` from kubetune.api; do not edit by hand.\n"
     return header + yaml.safe_dump(document, sort_keys=False, width=100)
 
 
 def command_operator(args: argparse.Namespace) -> int:
+    import logging  # noqa: PLC0415
+
     import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
 
     from kubetune.controller import handlers  # noqa: F401, PLC0415 - registers the handlers
@@ -239,6 +305,8 @@ def command_operator(args: argparse.Namespace) -> int:
 
 def _operator_settings(args: argparse.Namespace, secret: bytes | None) -> OperatorSettings:
     """The flags given, over the settings' own defaults (written once, in OperatorSettings)."""
+    from kubetune.controller.settings import OperatorSettings, parse_address  # noqa: PLC0415
+
     if secret is None:
         print(
             "kubetune operator: no collector key (--collector-secret, --collector-secret-file "
@@ -293,36 +361,93 @@ def _fetch_study(client: Any, namespace: str, name: str) -> dict[str, Any]:
     return study
 
 
+def _local_results(target: str) -> Path | None:
+    """The results file `target` names (a file, or a folder holding results.jsonl), if any."""
+    path = Path(target)
+    if path.is_dir():
+        path = path / "results.jsonl"
+        if not path.is_file():
+            raise UsageError(f"{target} holds no results.jsonl (kubetune run writes one there)")
+    return path if path.is_file() else None
+
+
+def _local_objects(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A local study as the cluster's Study and Trials would show it, so that status, trials
+    and best print the same way for both."""
+    from kubetune.api import InvalidStudyError, load_study  # noqa: PLC0415
+    from kubetune.controller.status import build_study_status  # noqa: PLC0415
+    from kubetune.engine import decide  # noqa: PLC0415
+    from kubetune.local.results import ResultsError, ResultsFile  # noqa: PLC0415
+
+    try:
+        results = ResultsFile.load(path)
+        study = load_study(results.manifest or {})
+    except (ResultsError, InvalidStudyError) as error:
+        raise UsageError(f"{path}: cannot read the study: {error}".splitlines()[0]) from None
+    now = time.time()
+    history = results.history(study.name, now)
+    decision = decide(study.spec, history, now)
+    status = build_study_status({}, history, decision, study.spec.budget.max_trials, None, now)
+    if results.finished is None:
+        status["phase"] = "Stopped" if not history.active else "Running"
+        if not history.active:
+            status["conditions"][0].update(
+                reason="Interrupted",
+                message=f"not running; continue with kubetune run STUDY.yaml --resume "
+                f"--out {path.parent}",
+            )
+    document = study.model_dump(mode="json", by_alias=True, exclude_none=True)
+    document["metadata"]["namespace"] = f"local:{path.parent}"
+    document["status"] = status
+    trials = [
+        {
+            "metadata": {"name": row.name},
+            "spec": {"index": row.index, "params": row.params},
+            "status": {"phase": row.state.value, "objective": row.objective, "reason": row.reason},
+        }
+        for row in results.rows()
+    ]
+    return document, trials
+
+
+def _study_and_trials(args: argparse.Namespace, with_trials: bool) -> tuple[Any, list[Any]]:
+    local = _local_results(args.study)
+    if local is not None:
+        return _local_objects(local)
+    kube, namespace = _cluster(args)
+    study = _fetch_study(kube, namespace, args.study)
+    return study, (kube.list_trials(namespace, args.study) if with_trials else [])
+
+
 def command_status(args: argparse.Namespace) -> int:
     from kubetune.controller import inspect  # noqa: PLC0415
 
-    kube, namespace = _cluster(args)
-    print(inspect.render_status(_fetch_study(kube, namespace, args.study)))
+    study, _ = _study_and_trials(args, with_trials=False)
+    print(inspect.render_status(study))
     return 0
 
 
 def command_trials(args: argparse.Namespace) -> int:
     from kubetune.controller import inspect  # noqa: PLC0415
 
-    kube, namespace = _cluster(args)
-    study = _fetch_study(kube, namespace, args.study)
-    print(inspect.render_trials(study, kube.list_trials(namespace, args.study)))
+    study, trials = _study_and_trials(args, with_trials=True)
+    print(inspect.render_trials(study, trials))
     return 0
 
 
 def command_best(args: argparse.Namespace) -> int:
     from kubetune.controller import inspect  # noqa: PLC0415
 
-    kube, namespace = _cluster(args)
-    best = inspect.best_document(_fetch_study(kube, namespace, args.study))
+    study, _ = _study_and_trials(args, with_trials=False)
+    best = inspect.best_document(study)
     if best is None:
         raise UsageError(f"Study {args.study!r} has no succeeded trial yet")
-    print(
-        json.dumps(best, indent=2)
-        if args.output == "json"
-        else yaml.safe_dump(best, sort_keys=False),
-        end="\n" if args.output == "json" else "",
-    )
+    if args.output == "json":
+        print(json.dumps(best, indent=2))
+    else:
+        import yaml  # noqa: PLC0415
+
+        print(yaml.safe_dump(best, sort_keys=False), end="")
     return 0
 
 
@@ -415,7 +540,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("logs", "trial", "the trainer's output of a trial's pod"),
     ):
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument(target)
+        sub.add_argument(
+            target,
+            help="a Study's name on the cluster"
+            + (
+                ", or a local results folder or file (kubetune-runs/STUDY)"
+                if target == "study"
+                else ""
+            ),
+        )
         sub.add_argument("-n", "--namespace", help="default: the kubeconfig context's namespace")
         if name == "best":
             sub.add_argument("-o", "--output", choices=["json", "yaml"], default="json")
@@ -446,9 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"kubetune: {error}", file=sys.stderr)
         return 2
-    except InvalidStudyError as error:
-        print(f"kubetune: {args.file}: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:  # Ctrl-C before a run began, or in a cluster command
+        return 130
     return code
 
 

@@ -64,7 +64,7 @@ def test_a_trial_that_prints_garbage_or_crashes_fails_alone_with_its_reason(
         e["trial"]: e["reason"] for e in events(tmp_path / "out") if e["event"] == "finished"
     }
     assert "bad value: metric 'score' reported 'nan'" in reasons["toy-1"]
-    assert reasons["toy-2"].startswith("exit code 3: ")
+    assert reasons["toy-2"].startswith("trainer exited with code 3: ")
     assert "never reported" in reasons["toy-3"]
     assert summary["best"]["params"] == {"x": 0.3, "mode": "ok"}
 

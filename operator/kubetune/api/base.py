@@ -24,6 +24,9 @@ class Model(BaseModel):
         # YAML's .inf and .nan: no JSON (so no API server) carries them, and no bound,
         # target or budget means anything as one.
         allow_inf_nan=False,
+        # No coercion: `maxTrials: true` or `"5"` is a mistake to name, not a 1 or a 5 (the
+        # API server's schema refuses both too).
+        strict=True,
     )
 
 

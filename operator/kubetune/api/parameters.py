@@ -141,6 +141,17 @@ class Parameter(Model):
         },
     )
 
+    def holds(self, value: object) -> bool:
+        """Whether `value` is one this parameter can take (a stored trial's, read back)."""
+        if self.type == "categorical":
+            return value in (self.values or []) and not isinstance(value, bool)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.type == "int" and value != int(value):
+            return False
+        assert self.min is not None and self.max is not None
+        return self.min <= value <= self.max
+
     @field_validator("values", mode="before")
     @classmethod
     def _strings_or_integers(cls, values: Any) -> Any:

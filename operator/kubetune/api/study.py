@@ -365,7 +365,17 @@ class StudySpec(Model):
 
     def _check_placeholders(self, names: list[str]) -> None:
         known = {"trial.name", "trial.budget", "study.name"} | {f"trial.params.{n}" for n in names}
-        for expression in find_placeholders(self.trial_template):
+        try:
+            expressions = find_placeholders(self.trial_template)
+        except ValueError as error:
+            raise FieldError("trialTemplate", str(error)) from None
+        for expression in expressions:
+            if expression == "trial.budget" and self.max_budget is None:
+                raise FieldError(
+                    "trialTemplate",
+                    "${trial.budget} is each trial's budget under earlyStopping asha or "
+                    "hyperband; with none it would be empty: set one, or pass a fixed value",
+                )
             if expression not in known:
                 raise FieldError(
                     "trialTemplate",

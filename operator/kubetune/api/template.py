@@ -8,7 +8,6 @@ are substituted per trial by `render_placeholders`, the one implementation both 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +43,20 @@ class PodTemplate(OpenModel):
 
 class JobSpec(OpenModel):
     template: PodTemplate
+    # The two limits `kubetune run` applies itself, as the Job controller does on a cluster.
+    active_deadline_seconds: int | None = Field(
+        default=None,
+        alias="activeDeadlineSeconds",
+        ge=1,
+        description="A trial running longer than this fails (its first start counts).",
+    )
+    backoff_limit: int | None = Field(
+        default=None,
+        alias="backoffLimit",
+        ge=0,
+        le=100,
+        description="Reruns of a failed trainer before its trial fails (kubetune's default: 0).",
+    )
 
 
 class TemplateMetadata(Model):
@@ -65,10 +78,29 @@ class TrialTemplate(Model):
         return self.spec.template.spec.containers[0]
 
 
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
 def find_placeholders(template: TrialTemplate) -> list[str]:
-    """Every `${...}` expression in the template, in order of appearance."""
-    text = json.dumps(template.model_dump(mode="json", by_alias=True, exclude_none=True))
-    return PLACEHOLDER.findall(text)
+    """Every `${...}` expression in the template's strings, in order of appearance. Raises
+    ValueError for a `${` never closed within its string (so no message quotes a span that
+    runs across fields)."""
+    found: list[str] = []
+    for text in _strings(template.model_dump(mode="json", by_alias=True, exclude_none=True)):
+        found += PLACEHOLDER.findall(text)
+        if "${" in PLACEHOLDER.sub("", text):
+            raise ValueError(
+                f"{text!r} opens a placeholder with ${{ and never closes it; "
+                "write e.g. ${trial.params.NAME}"
+            )
+    return found
 
 
 def render_placeholders(text: str, values: Mapping[str, str]) -> str:

@@ -66,6 +66,14 @@ class TrialStatus(Model):
     stop: StopRecord | None = None
     reports: list[ReportPoint] = Field(default_factory=list, max_length=MAX_REPORTS)
     last_seq: int | None = Field(default=None, description="Highest report sequence recorded.")
+    pod: str | None = Field(
+        default=None, description="The pod whose reports these are (the latest attempt's)."
+    )
+    earlier_pods: list[str] = Field(
+        default_factory=list,
+        max_length=101,
+        description="Pods of earlier attempts (backoffLimit): their reports were replaced.",
+    )
     job_name: str | None = None
     start_time: str | None = None
     completion_time: str | None = None

@@ -74,13 +74,25 @@ class ReportIntake:
                 return 200, "trial already finished; ignored"
             if body.error:
                 return self._fail_bad_value(trial, body.error)
-            fresh, seqs = self._fresh(current.get("lastSeq"), body)
+            earlier = list(current.get("earlierPods") or [])
+            if body.pod is not None and body.pod in earlier:
+                return 200, "from an earlier attempt's pod; ignored"
+            # A new pod (the Job retried the trial, backoffLimit > 0) numbers its reports from
+            # 1 again, and its reports replace the failed attempt's, as `kubetune run` does.
+            retried = body.pod is not None and current.get("pod") not in (None, body.pod)
+            last = None if retried else current.get("lastSeq")
+            fresh, seqs = self._fresh(last, body)
             if isinstance(fresh, BadValue):
                 return self._fail_bad_value(trial, str(fresh))
-            if not fresh:
+            if not fresh and not retried:
                 return 200, "nothing new"
-            reports = status.merge_reports(list(current.get("reports", [])), fresh)
-            update: Obj = {"reports": reports}
+            before = [] if retried else list(current.get("reports", []))
+            update: Obj = {"reports": status.merge_reports(before, fresh)}
+            if body.pod is not None and body.pod != current.get("pod"):
+                update["pod"] = body.pod
+            if retried:
+                update["earlierPods"] = [*earlier, current["pod"]][-100:]
+                update["lastSeq"] = None
             if seqs:
                 update["lastSeq"] = max(seqs)
             if phase == TrialState.PENDING:

@@ -27,6 +27,9 @@ GPU_RESOURCE = "nvidia.com/gpu"
 METRIC_ANNOTATION = "kubetune.io/metric"
 PROMETHEUS_URL = "kubetune.io/prometheus-url"
 PROMETHEUS_QUERY = "kubetune.io/prometheus-query"
+#: On each pod: its Job's backoffLimit, so that a failed pod with retries left is not read
+#: as its trial's failure (the Job starts another attempt).
+RETRIES_ANNOTATION = "kubetune.io/retries"
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,9 @@ def build_job(
     notes = _notes(study, meta["name"], settings)
     pod_meta = pod_template.setdefault("metadata", {})
     pod_meta.setdefault("labels", {}).update(labels)
-    pod_meta.setdefault("annotations", {}).update(notes)
+    pod_meta.setdefault("annotations", {}).update(
+        {**notes, RETRIES_ANNOTATION: str(job_spec["backoffLimit"])}
+    )
     pod = pod_template["spec"]
     pod.setdefault("restartPolicy", "Never")
     _add_gpus(pod, study)

@@ -3,7 +3,8 @@
 Each trial runs in its own session (process group) so that stopping it ends its children
 too: SIGTERM first, SIGKILL after a grace period. A reader thread per trial copies every
 output line to the trial's log file and onto the runner's event queue, followed by the exit
-code; the runner's loop is the only consumer, so no state is shared between threads.
+code; the runner's loop is the only consumer, so no state is shared between threads. The
+`Guard` ends the groups if the runner dies without doing so itself (see `guard.py`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Exit:
     trial: str
     code: int
     tail: tuple[str, ...]
+    #: Set when the process could not be started at all (no such file, not executable).
+    error: str | None = None
 
 
 Event = Line | Exit
@@ -64,26 +67,63 @@ def build_command(
     return argv, env, container.working_dir
 
 
+class Guard:
+    """The runner's side of the guard process: which trial process groups are live."""
+
+    def __init__(self, grace: float = GRACE_SECONDS) -> None:
+        script = Path(__file__).with_name("guard.py")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-I", str(script), str(grace)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+
+    def _tell(self, line: str) -> None:
+        assert self.popen.stdin is not None
+        with contextlib.suppress(OSError):  # a guard gone (killed by hand): trials still run
+            self.popen.stdin.write(line + "\n")
+            self.popen.stdin.flush()
+
+    def watch(self, group: int) -> None:
+        self._tell(f"+ {group}")
+
+    def forget(self, group: int) -> None:
+        self._tell(f"- {group}")
+
+    def close(self) -> None:
+        """The runner is done; the guard ends whatever is still listed, then exits."""
+        assert self.popen.stdin is not None
+        with contextlib.suppress(OSError):
+            self.popen.stdin.close()
+
+
 class TrialProcess:
-    def __init__(self, trial: str, popen: subprocess.Popen[str]) -> None:
+    def __init__(self, trial: str, popen: subprocess.Popen[str] | None) -> None:
         self.trial = trial
         self.popen = popen
         self.kill_at: float | None = None
 
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
     def terminate(self, now: float) -> None:
-        if self.kill_at is None and self.popen.poll() is None:
-            _signal_group(self.popen, signal.SIGTERM)
+        if self.kill_at is None and self.running:
+            self.signal(signal.SIGTERM)
             self.kill_at = now + GRACE_SECONDS
 
     def enforce(self, now: float) -> None:
         """SIGKILL a trial that ignored SIGTERM for the grace period."""
-        if self.kill_at is not None and now >= self.kill_at and self.popen.poll() is None:
-            _signal_group(self.popen, signal.SIGKILL)
+        if self.kill_at is not None and now >= self.kill_at and self.running:
+            self.signal(signal.SIGKILL)
 
-
-def _signal_group(popen: subprocess.Popen[str], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
-        os.killpg(popen.pid, sig)
+    def signal(self, sig: signal.Signals) -> None:
+        if self.popen is not None:
+            with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+                os.killpg(self.popen.pid, sig)
 
 
 def start_trial(
@@ -93,20 +133,31 @@ def start_trial(
     cwd: Path,
     log_path: Path,
     events: queue.Queue[Event],
+    guard: Guard,
 ) -> TrialProcess:
+    """Start one attempt of a trial. A command that cannot start at all is an `Exit` with the
+    error on the queue, as if it had failed at once: it fails (or retries) that trial alone."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    popen = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        errors="replace",
-        bufsize=1,
-        start_new_session=True,
-    )
+    try:
+        popen = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            start_new_session=True,
+        )
+    except OSError as error:
+        why = f"cannot start {argv[0]!r}: {error.strerror or error}"
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} {why}\n")
+        events.put(Exit(trial, 127, (), error=why))
+        return TrialProcess(trial, None)
+    guard.watch(popen.pid)  # the group's id is the leader's pid (a new session)
     thread = threading.Thread(
         target=_pump, args=(trial, popen, log_path, events), name=f"trial-{trial}", daemon=True
     )

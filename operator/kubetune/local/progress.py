@@ -79,6 +79,9 @@ class Progress:
         why = f": {row.reason}" if row.reason else ""
         self._print(f"{row.name} {row.state.value}{value} [{render_params(row.params)}]{why}")
 
+    def retried(self, row: TrialRow, why: str) -> None:
+        self._print(f"{row.name} failed, starting attempt {row.attempt}: {why}")
+
     def finished(self, rows: Sequence[TrialRow], decision: Decision) -> None:
         assert decision.finish is not None
         self._print(self._summary(rows, decision.best))

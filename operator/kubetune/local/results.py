@@ -1,7 +1,7 @@
 """The results file of a local study: JSON lines, appended and flushed as things happen.
 
 Why JSON lines: one event per line is append-only, human-readable with `jq`, and survives a
-crash or Ctrl-C at any moment (a torn last line is ignored on load). Events:
+crash or Ctrl-C at any moment. Events:
 
   study     the manifest, once per run session (the first one fixes the spec)
   created   trial name, index, params, budget
@@ -10,6 +10,14 @@ crash or Ctrl-C at any moment (a torn last line is ignored on load). Events:
   finished  trial name, state, objective, reason, stop decision
   study_finished   reason, succeeded, message
   interrupted      Ctrl-C or a signal: running trials restart on --resume
+  retried   trial name, attempt, reason: the trial failed and starts again (`backoffLimit`)
+
+A runner that dies without a word (SIGKILL, power loss) leaves two traces, both repaired on
+load: trials still `started` (a new `study` session restarts them, as `interrupted` would)
+and a torn last line, or a tail of lines the disk never finished. Lines that do not parse
+at the end of the file are that tail: the next write cuts them off (they are kept beside the
+file). A bad line with good lines after it is not a crash's trace: loading refuses it with
+its line number instead of guessing.
 
 `ResultsFile` folds the events into trial records as it writes them, so `history()` is the
 same whether the study ran in one go or was resumed from the file.
@@ -18,12 +26,15 @@ same whether the study ran in one go or was resumed from the file.
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
-from kubetune.engine import History, Report, StopDecision, TrialRecord, TrialState
+from kubetune.api.study import StudySpec
+from kubetune.engine import History, NewTrial, Report, StopDecision, TrialRecord, TrialState
 
 
 @dataclass
@@ -39,6 +50,7 @@ class TrialRow:
     stop: StopDecision | None = None
     started: float | None = None
     ended: float | None = None
+    attempt: int = 1
 
     def record(self) -> TrialRecord:
         return TrialRecord(
@@ -54,8 +66,31 @@ class TrialRow:
         )
 
 
+class ResultsError(ValueError):
+    """A results file that cannot be continued; the message names the line and the fix."""
+
+
+class _BadEventError(ValueError):
+    pass
+
+
+def _field(event: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = event.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise _BadEventError(f"{name!r} missing or not a {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _number(event: dict[str, Any], name: str) -> float | None:
+    value = event.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise _BadEventError(f"{name!r} is not a number")
+    return value
+
+
 class ResultsFile:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
+        #: None: events are folded in memory only (a Tuner in a notebook given no file).
         self.path = path
         self.manifest: dict[str, Any] | None = None
         self.trials: dict[str, TrialRow] = {}
@@ -63,64 +98,201 @@ class ResultsFile:
         self.elapsed_before = 0.0  # seconds the study ran in earlier sessions
         self._session_start: float | None = None
         self._last_time: float | None = None
-        self._out: TextIO | None = None
+        self._out: BinaryIO | None = None
+        #: Bytes from the start that hold whole, valid events; a crash's tail lies after them.
+        self.intact_bytes: int | None = None
+        #: Where the next write put a crash's tail it cut off (for the CLI to say so).
+        self.torn_tail: Path | None = None
 
     # ----- loading -------------------------------------------------------------------------
 
     @classmethod
     def load(cls, path: Path) -> ResultsFile:
+        """Fold a results file; a crash's tail is skipped, anything else wrong is refused."""
         results = cls(path)
-        if path.exists():
-            for line in path.read_text().splitlines(keepends=True):
-                if not line.endswith("\n"):
-                    break  # torn write from a hard kill: everything before it is intact
-                results._apply(json.loads(line))
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return results
+        except OSError as error:
+            raise ResultsError(f"cannot read {path}: {error.strerror}") from None
+        offset, bad = 0, None
+        lines = data.split(b"\n")
+        for number, raw in enumerate(lines[:-1], start=1):  # the last piece has no newline
+            if bad is None:
+                try:
+                    results._apply(_decode(raw))
+                    offset += len(raw) + 1
+                    continue
+                except _BadEventError as error:
+                    bad = (number, str(error))
+            elif raw.strip(b"\0 \t\r"):  # a good-looking line after a bad one: not a tail
+                try:
+                    _decode(raw)
+                except _BadEventError:
+                    continue
+                raise ResultsError(
+                    f"{path}: line {bad[0]} is not a results event ({bad[1]}) but line "
+                    f"{number} after it is, so this is not a crash's torn tail; fix or delete "
+                    f"line {bad[0]}, or start over with --fresh"
+                )
+        results.intact_bytes = offset
         if results._session_start is not None and results._last_time is not None:
             results.elapsed_before += results._last_time - results._session_start
         results._session_start = None
         return results
 
     def _apply(self, event: dict[str, Any]) -> None:
-        kind, now = event["event"], event.get("time")
+        kind = event.get("event")
+        now = _number(event, "time")
         if kind == "study":
+            manifest = _field(event, "manifest", dict)
             if self._session_start is not None and self._last_time is not None:
                 self.elapsed_before += self._last_time - self._session_start
             self._session_start = now
-            self.manifest = event["manifest"]
+            self.manifest = manifest
             self.finished = None
+            for row in self.trials.values():  # the last session died with these running
+                if row.state.active:
+                    row.state, row.reports = TrialState.PENDING, []
         elif kind == "created":
-            self.trials[event["trial"]] = TrialRow(
-                event["trial"], event["index"], event["params"], event.get("budget")
+            name = _field(event, "trial", str)
+            if name in self.trials:
+                raise _BadEventError(f"trial {name} created twice")
+            self.trials[name] = TrialRow(
+                name,
+                _field(event, "index", int),
+                _field(event, "params", dict),
+                _number(event, "budget"),
             )
-        elif kind == "started":
-            row = self.trials[event["trial"]]
-            row.state, row.reports, row.started = TrialState.RUNNING, [], now
+        elif kind in ("started", "retried"):
+            row = self._row(event)
+            attempt = _field(event, "attempt", int) if "attempt" in event else row.attempt
+            state = TrialState.RUNNING if kind == "started" else TrialState.PENDING
+            row.state, row.reports, row.attempt = state, [], attempt
+            row.started = now if kind == "started" else row.started
         elif kind == "report":
-            self.trials[event["trial"]].reports.append(Report(event["step"], event["metrics"]))
+            row = self._row(event)
+            metrics = _field(event, "metrics", dict)
+            if not all(
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in metrics.values()
+            ):
+                raise _BadEventError("a metric is not a finite number")
+            step = event.get("step")
+            if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+                raise _BadEventError("'step' is not an integer")
+            row.reports.append(Report(step, metrics))
         elif kind == "finished":
-            row = self.trials[event["trial"]]
-            row.state = TrialState(event["state"])
-            row.objective, row.reason, row.ended = event["objective"], event["reason"], now
-            row.stop = StopDecision(**event["stop"]) if event.get("stop") else None
+            row = self._row(event)
+            try:
+                state = TrialState(str(event.get("state")))
+                stop = _stop(event["stop"]) if event.get("stop") else None
+            except (ValueError, TypeError) as error:
+                raise _BadEventError(f"bad state or stop record: {error}") from None
+            objective, reason = _number(event, "objective"), event.get("reason")
+            row.state, row.stop, row.objective, row.ended = state, stop, objective, now
+            row.reason = reason if isinstance(reason, str) else None
         elif kind == "interrupted":
             for row in self.trials.values():
                 if row.state.active:
                     row.state, row.reports = TrialState.PENDING, []
         elif kind == "study_finished":
             self.finished = event
+        else:
+            raise _BadEventError(f"unknown event {kind!r}")
         self._last_time = now if now is not None else self._last_time
+
+    def _row(self, event: dict[str, Any]) -> TrialRow:
+        name = _field(event, "trial", str)
+        row = self.trials.get(name)
+        if row is None:
+            raise _BadEventError(f"trial {name} was never created")
+        return row
+
+    def check_against(self, spec: StudySpec) -> None:
+        """Refuse trials whose params this study could not have drawn (a file edited by hand,
+        or corrupted in a way that still parses): the engine would fail on them later."""
+        space = {p.name: p for p in spec.parameters}
+        for row in self.rows():
+            if set(row.params) != set(space):
+                raise ResultsError(
+                    f"{self.path}: trial {row.name} has parameters {sorted(row.params)}, the "
+                    f"study has {sorted(space)}; fix the file or start over with --fresh"
+                )
+            for name, value in row.params.items():
+                if not space[name].holds(value):
+                    raise ResultsError(
+                        f"{self.path}: trial {row.name} has {name}={value!r}, outside "
+                        "spec.parameters; fix the file or start over with --fresh"
+                    )
 
     # ----- writing -------------------------------------------------------------------------
 
     def write(self, kind: str, now: float, **fields: Any) -> None:
         event = {"event": kind, "time": round(now, 3), **fields}
+        line = (json.dumps(event, sort_keys=True, default=float) + "\n").encode()
+        self._apply(event)  # before the write: what cannot be folded back is never written
+        if self.path is None:
+            return
+        out = self._open()
+        out.write(line)
+        out.flush()
+        os.fsync(out.fileno())
+
+    def created(self, now: float, new: NewTrial) -> None:
+        self.write(
+            "created",
+            now,
+            trial=new.name,
+            index=new.index,
+            params=dict(new.params),
+            budget=new.budget,
+        )
+
+    def finished_trial(
+        self,
+        now: float,
+        trial: str,
+        state: TrialState,
+        reason: str | None,
+        objective: float | None = None,
+        stop: StopDecision | None = None,
+    ) -> None:
+        self.write(
+            "finished",
+            now,
+            trial=trial,
+            state=state.value,
+            objective=objective,
+            reason=reason,
+            stop=stop.__dict__ if stop else None,
+        )
+
+    def _open(self) -> BinaryIO:
+        assert self.path is not None
         if self._out is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._out = self.path.open("a", encoding="utf-8")
-        self._out.write(json.dumps(event, sort_keys=True, default=float) + "\n")
-        self._out.flush()
-        os.fsync(self._out.fileno())
-        self._apply(event)
+            self._cut_torn_tail()
+            self._out = self.path.open("ab")
+        return self._out
+
+    def _cut_torn_tail(self) -> None:
+        """Appending after a crash's tail would glue the next event onto a fragment."""
+        if self.intact_bytes is None or self.path is None or not self.path.exists():
+            return
+        size = self.path.stat().st_size
+        if size <= self.intact_bytes:
+            return
+        with self.path.open("r+b") as file:
+            file.seek(self.intact_bytes)
+            tail = file.read()
+            kept = self.path.with_name(f"{self.path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}")
+            kept.write_bytes(tail)
+            file.truncate(self.intact_bytes)
+            file.flush()
+            os.fsync(file.fileno())
+        self.torn_tail = kept
 
     def close(self) -> None:
         if self._out is not None:
@@ -140,3 +312,23 @@ class ResultsFile:
 
     def rows(self) -> list[TrialRow]:
         return sorted(self.trials.values(), key=lambda r: r.index)
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise _BadEventError(f"not JSON: {error}") from None
+    if not isinstance(event, dict):
+        raise _BadEventError("not a JSON object")
+    return event
+
+
+def _stop(fields: Any) -> StopDecision:
+    stop = StopDecision(**fields)
+    numbers_ok = all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in (stop.value, stop.threshold)
+    )
+    if not (numbers_ok and isinstance(stop.step, int) and isinstance(stop.reason, str)):
+        raise TypeError("a stop record's step, value, threshold or reason has the wrong type")
+    return stop

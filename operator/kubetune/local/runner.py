@@ -3,25 +3,61 @@
 The loop: rebuild the history from the results file -> `decide` -> stop, kill, create ->
 start pending trials that have a GPU slot -> wait for the next output line or exit. Every
 decision is the engine's; this module only turns them into processes and results events.
+
+Stopping: SIGINT, SIGTERM and SIGHUP all end a run the same way (every trial's process group
+ended, an `interrupted` event written), and a second signal while that happens only makes it
+hurry (SIGKILL at once), never skips the record. The signal never lands mid-write: the
+handler raises only while the loop waits, and otherwise leaves a flag the loop reads before
+each step. A runner killed outright leaves its trials to the guard process.
+
+Per-trial limits come from the Job template, read as the Job controller reads them:
+`activeDeadlineSeconds` counts from a trial's first start and fails it (no retry);
+`backoffLimit` reruns a trial whose trainer failed, same name and params, as a new attempt
+whose reports replace the last one's.
 """
 
 from __future__ import annotations
 
+import os
 import queue
-import subprocess
+import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kubetune.api.study import Study
 from kubetune.engine import Decision, Finish, History, StopDecision, TrialState, decide
 from kubetune.engine.outcome import trial_outcome
 from kubetune.local.gpus import GpuPool
-from kubetune.local.processes import Event, Exit, TrialProcess, build_command, start_trial
+from kubetune.local.processes import (
+    GRACE_SECONDS,
+    Event,
+    Exit,
+    Guard,
+    TrialProcess,
+    build_command,
+    start_trial,
+)
 from kubetune.local.progress import Progress
 from kubetune.local.results import ResultsFile
-from kubetune.metrics.lines import BadValue, LineParser, build_parser
+from kubetune.metrics.lines import MALFORMED, BadValue, LineParser, build_parser
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: The Job controller's words for a Job past its deadline, so both shells say the same.
+DEADLINE_REASON = "Job failed: DeadlineExceeded: Job was active longer than specified deadline"
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was asked to stop by a signal; `signum` says which (exit status 128+signum)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 @dataclass
@@ -59,26 +95,58 @@ class LocalRunner:
                 f"spec.resources.gpus: each trial asks for {needed} GPU(s) but this machine has "
                 f"{len(options.gpus)}; pass --gpus 0,1,... or set resources.gpus to 0 to run on CPU"
             )
+        _check_command(study, options.workdir)
+        job = self.spec.trial_template.spec
+        self.deadline_seconds = job.active_deadline_seconds
+        self.retries = job.backoff_limit or 0
+        #: When each trial's first attempt of this session started (the deadline counts from it).
+        self.first_start: dict[str, float] = {}
+        self.guard: Guard | None = None
+        self._signal: int | None = None  # a stop asked for, not yet acted on
+        self._waiting = False  # True only while the loop blocks: the one place to raise
 
     def history(self) -> History:
         return self.results.history(self.study.name, self.clock())
 
     def run(self) -> Finish:
-        self.results.write(
-            "study",
-            self.clock(),
-            manifest=self.study.model_dump(mode="json", by_alias=True, exclude_none=True),
-        )
+        """Run to the study's end; a stop signal raises `Stopped` once everything is recorded."""
+        previous = self._catch_signals()
+        self.guard = Guard()
         try:
+            self.results.write(
+                "study",
+                self.clock(),
+                manifest=self.study.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
             return self._loop()
-        except KeyboardInterrupt:
-            self._interrupt()
-            raise
+        except KeyboardInterrupt as stop:
+            self._interrupt(stop)
+            raise stop if isinstance(stop, Stopped) else Stopped(signal.SIGINT) from None
         finally:
             self.results.close()
+            self.guard.close()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _catch_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # only the main thread may; a runner in a thread is stopped by its owner
+        previous: dict[int, Any] = {}
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, self._on_signal)
+        return previous
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self._signal is None:
+            self._signal = signum
+        if self._waiting:
+            self._waiting = False
+            raise Stopped(signum)
 
     def _loop(self) -> Finish:
         while True:
+            if self._signal is not None:
+                raise Stopped(self._signal)
             decision = decide(self.spec, self.history(), self.clock())
             acted = self._act(decision)
             if decision.finish is not None and not self.processes:
@@ -104,14 +172,7 @@ class LocalRunner:
             assert decision.finish is not None
             self._end(name, TrialState.KILLED, f"study finished: {decision.finish.reason}")
         for new in decision.create:
-            self.results.write(
-                "created",
-                now,
-                trial=new.name,
-                index=new.index,
-                params=dict(new.params),
-                budget=new.budget,
-            )
+            self.results.created(now, new)
         return bool(decision.stop or decision.kill or decision.create)
 
     def _start_pending(self) -> None:
@@ -124,19 +185,43 @@ class LocalRunner:
             argv, env, workdir = build_command(self.study, row.name, row.params, row.budget)
             if self.spec.resources.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
+            env["KUBETUNE_ATTEMPT"] = str(row.attempt)
             cwd = Path(workdir) if workdir and Path(workdir).is_dir() else self.options.workdir
             log = self.options.out_dir / "trials" / f"{row.name}.log"
-            self.results.write("started", self.clock(), trial=row.name, gpus=devices)
-            self.processes[row.name] = start_trial(row.name, argv, env, cwd, log, self.events)
+            now = self.clock()
+            self.first_start.setdefault(row.name, now)
+            self.results.write("started", now, trial=row.name, gpus=devices, attempt=row.attempt)
+            assert self.guard is not None
+            self.processes[row.name] = start_trial(
+                row.name, argv, env, cwd, log, self.events, self.guard
+            )
+
+    def _enforce_deadlines(self) -> None:
+        if self.deadline_seconds is None:
+            return
+        now = self.clock()
+        for name in list(self.processes):
+            row = self.results.trials[name]
+            began = self.first_start.get(name)
+            overdue = began is not None and now - began >= self.deadline_seconds
+            if row.state == TrialState.RUNNING and overdue:
+                reason = f"{DEADLINE_REASON} (activeDeadlineSeconds: {self.deadline_seconds})"
+                self._end(name, TrialState.FAILED, reason)
 
     def _wait(self) -> None:
         """Block until something happens: an output line, an exit, or a deadline."""
         timeout = self._next_deadline()
+        self._waiting = True
         try:
+            if self._signal is not None:
+                raise Stopped(self._signal)
             event = self.events.get(timeout=timeout)
         except queue.Empty:
             self._enforce_grace()
+            self._enforce_deadlines()
             return
+        finally:
+            self._waiting = False
         self._handle(event)
         while True:  # drain what else arrived, then decide once
             try:
@@ -144,10 +229,17 @@ class LocalRunner:
             except queue.Empty:
                 break
         self._enforce_grace()
+        self._enforce_deadlines()
 
     def _next_deadline(self) -> float:
         now = self.clock()
         deadlines = [p.kill_at for p in self.processes.values() if p.kill_at is not None]
+        if self.deadline_seconds is not None:
+            deadlines += [
+                self.first_start[name] + self.deadline_seconds
+                for name, process in self.processes.items()
+                if name in self.first_start and process.kill_at is None
+            ]
         timeout = self.spec.budget.timeout_seconds
         started = self.history().started_at
         if timeout is not None and started is not None:
@@ -164,7 +256,9 @@ class LocalRunner:
     def _handle(self, event: Event) -> None:
         row = self.results.trials.get(event.trial)
         if isinstance(event, Exit):
-            self.processes.pop(event.trial, None)
+            process = self.processes.pop(event.trial, None)
+            if process is not None and process.popen is not None and self.guard is not None:
+                self.guard.forget(process.popen.pid)
             self.gpus.release(event.trial)
             if row is not None and row.state == TrialState.RUNNING:
                 self._finish_exited(event)
@@ -173,7 +267,9 @@ class LocalRunner:
             return  # output after a stop or kill: the trial's verdict is already recorded
         parsed = self.parse(event.text)
         if isinstance(parsed, BadValue):
-            if parsed.metric in self.known or parsed.metric == "?":
+            if parsed.metric == MALFORMED:
+                self._end(event.trial, TrialState.FAILED, str(parsed))
+            elif parsed.metric in self.known:
                 self._end(event.trial, TrialState.FAILED, f"bad value: {parsed}")
             return
         if parsed is not None:
@@ -186,9 +282,20 @@ class LocalRunner:
     def _finish_exited(self, event: Exit) -> None:
         row = self.results.trials[event.trial]
         failure = None
-        if event.code != 0:
+        if event.error is not None:
+            failure = event.error
+        elif event.code != 0:
             last = " | ".join(line for line in event.tail[-3:] if line.strip())
-            failure = f"exit code {event.code}: {last}"
+            failure = f"trainer exited with code {event.code}: {last}"
+        if failure is not None and self.retries:
+            failure += f" (attempt {row.attempt} of {self.retries + 1})"
+            if row.attempt <= self.retries:
+                # A new attempt: same name and params, its reports start again (as a new pod's).
+                self.results.write(
+                    "retried", self.clock(), trial=row.name, attempt=row.attempt + 1, reason=failure
+                )
+                self.progress.retried(row, failure)
+                return
         outcome = trial_outcome(self.spec, row.reports, failure)
         self._end(event.trial, outcome.state, outcome.reason, objective=outcome.objective)
 
@@ -203,26 +310,51 @@ class LocalRunner:
         process = self.processes.get(trial)
         if process is not None:
             process.terminate(self.clock())
-        self.results.write(
-            "finished",
-            self.clock(),
-            trial=trial,
-            state=state.value,
-            objective=objective,
-            reason=reason,
-            stop=stop.__dict__ if stop else None,
-        )
+        self.results.finished_trial(self.clock(), trial, state, reason, objective, stop)
         self.progress.trial_done(self.results.trials[trial])
 
-    def _interrupt(self) -> None:
-        """Ctrl-C: end every trial process, record the interruption, keep the file consistent."""
+    def _interrupt(self, stop: KeyboardInterrupt) -> None:
+        """End every trial's process group, then record the interruption. Another signal
+        meanwhile only hurries it (SIGKILL now): the record is always written."""
+        hurry: list[int] = []
+        for signum in STOP_SIGNALS:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signum, lambda number, frame: hurry.append(number))
         now = self.clock()
         for process in self.processes.values():
             process.terminate(now)
-        deadline = now + 5.0
+        deadline = time.monotonic() + GRACE_SECONDS
+        give_up = deadline + GRACE_SECONDS  # a process stuck in the kernel: the guard's then
+        while any(p.running for p in self.processes.values()) and time.monotonic() < give_up:
+            if hurry or time.monotonic() >= deadline:
+                for process in self.processes.values():
+                    process.signal(signal.SIGKILL)
+            time.sleep(0.02)
         for process in self.processes.values():
-            try:
-                process.popen.wait(timeout=max(0.0, deadline - self.clock()))
-            except subprocess.TimeoutExpired:  # a stuck child must not block the interrupt
-                process.enforce(float("inf"))
-        self.results.write("interrupted", self.clock())
+            if process.popen is not None and self.guard is not None:
+                self.guard.forget(process.popen.pid)
+        name = signal.Signals(stop.signum).name if isinstance(stop, Stopped) else "SIGINT"
+        self.results.write("interrupted", self.clock(), signal=name)
+
+
+def _check_command(study: Study, workdir: Path) -> None:
+    """Refuse a trainer that cannot start before any trial is recorded as started."""
+    container = study.spec.trial_template.trainer
+    argv = (container.command or []) + (container.args or [])
+    if not argv or "${" in argv[0] or argv[0] in ("python", "python3"):
+        return  # build_command refuses an empty one; a placeholder is known per trial only
+    given = container.working_dir
+    where = Path(given) if given and Path(given).is_dir() else workdir  # as _start_pending
+    program = argv[0]
+    if "/" in program:
+        path = where / program  # an absolute program stays itself
+        found = path.is_file() and os.access(path, os.X_OK)
+    else:
+        found = shutil.which(program) is not None
+    if not found:
+        raise ValueError(
+            "spec.trialTemplate.spec.template.spec.containers[0].command[0]: "
+            f"{program!r} is not an executable file "
+            + ("on PATH" if "/" not in program else f"(looked for {where / program})")
+            + "; give the trainer's path or install it"
+        )

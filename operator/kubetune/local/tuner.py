@@ -11,26 +11,30 @@
             tuner.tell(trial.name, accuracy=evaluate())
     print(tuner.best)
 
-Same engine, same seed, same suggestions as `kubetune run` and the operator. The Tuner holds
-the trials in memory (it is a shell, like the runner); the engine still decides everything.
+Same engine, same seed, same suggestions as `kubetune run` and the operator. The Tuner keeps
+its trials as the runner does, as results-file events (in memory, or in a file when given
+one), so `Tuner.from_results("kubetune-runs/STUDY")` continues a `kubetune run` study, and
+`kubetune run --resume` continues one a Tuner wrote. Values are checked before they are
+recorded: a NaN, an infinity or a string is refused with an error and the trial stays open.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kubetune.api import StudySpec, load_study
 from kubetune.api.parameters import ParamValue
-from kubetune.engine import Best, Decision, History, Report, StopDecision, TrialRecord, TrialState
+from kubetune.engine import Best, Decision, History, StopDecision, TrialRecord, TrialState
 from kubetune.engine import decide as engine_decide
 from kubetune.engine.decide import find_best
 from kubetune.engine.outcome import trial_outcome
+from kubetune.local.documents import parse_documents
+from kubetune.local.results import ResultsFile, TrialRow
+from kubetune.metrics.lines import BadValue, parse_number
 
 
 class StudyFinishedError(RuntimeError):
@@ -46,28 +50,68 @@ class Asked:
 
 class Tuner:
     def __init__(
-        self, spec: StudySpec, study: str = "study", clock: Callable[[], float] = time.time
+        self,
+        spec: StudySpec,
+        study: str = "study",
+        clock: Callable[[], float] = time.time,
+        results: ResultsFile | None = None,
     ) -> None:
         self.spec = spec
         self.study = study
         self.clock = clock
-        self.started_at = clock()
-        self._trials: dict[str, TrialRecord] = {}
-        self._finish_reason: str | None = None
+        #: Where the trials are kept; `path` None keeps them in memory only.
+        self.results = results if results is not None else ResultsFile(None)
+        manifest = {
+            "apiVersion": "kubetune.io/v1alpha1",
+            "kind": "Study",
+            "metadata": {"name": study},
+            "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+        # A new session: trials the last one left open run again, under the same names.
+        self.results.write("study", clock(), manifest=manifest)
 
     @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any], **kwargs: Any) -> Tuner:
+    def from_manifest(
+        cls, manifest: Mapping[str, Any], results: str | Path | None = None, **kwargs: Any
+    ) -> Tuner:
+        """A new study; `results` names a results file to keep it in (a new one)."""
         study = load_study(dict(manifest))
-        return cls(study.spec, study.name, **kwargs)
+        store = None
+        if results is not None:
+            path = _results_path(results)
+            if path.exists() and path.stat().st_size:
+                raise ValueError(f"{path} already holds a study; continue it with from_results")
+            store = ResultsFile(path)
+        return cls(study.spec, study.name, results=store, **kwargs)
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Tuner:
-        return cls.from_manifest(yaml.safe_load(Path(path).read_text()), **kwargs)
+        documents = parse_documents(Path(path).read_bytes(), str(path))
+        studies = [d for d in documents if isinstance(d, dict) and d.get("kind") == "Study"]
+        if len(studies) != 1:
+            raise ValueError(f"{path} must hold exactly one Study, found {len(studies)}")
+        return cls.from_manifest(studies[0], **kwargs)
+
+    @classmethod
+    def from_results(cls, path: str | Path, **kwargs: Any) -> Tuner:
+        """Continue a study from its results file (or the folder `kubetune run` wrote)."""
+        file = _results_path(path)
+        if not file.is_file():
+            raise ValueError(f"no results file at {file}")
+        results = ResultsFile.load(file)  # a ResultsError (a ValueError) names the line
+        study = load_study(results.manifest or {})
+        results.check_against(study.spec)
+        return cls(study.spec, study.name, results=results, **kwargs)
+
+    # ----- what the study knows -------------------------------------------------------------
 
     @property
     def history(self) -> History:
-        trials = tuple(sorted(self._trials.values(), key=lambda t: t.index))
-        return History(study=self.study, trials=trials, started_at=self.started_at)
+        return self.results.history(self.study, self.clock())
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        return list(self.history.trials)
 
     def _decide(self, spec: StudySpec | None = None) -> Decision:
         return engine_decide(spec or self.spec, self.history, self.clock())
@@ -75,14 +119,51 @@ class Tuner:
     @property
     def finished(self) -> bool:
         """True once the engine says the study is over and no asked trial is still open."""
-        return self._decide().finish is not None and not self.history.active
+        history = self.history
+        return self._decide().finish is not None and not history.active
 
     @property
     def best(self) -> Best | None:
         return find_best(self.spec, self.history)
 
+    @property
+    def best_params(self) -> dict[str, ParamValue] | None:
+        best = self.best
+        return None if best is None else dict(best.params)
+
+    @property
+    def best_value(self) -> float | None:
+        best = self.best
+        return None if best is None else best.objective
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One flat dict per trial (`pandas.DataFrame(tuner.to_rows())`); parameters are
+        `params_NAME` columns, as in Optuna's trials_dataframe."""
+        return [
+            {
+                "name": row.name,
+                "index": row.index,
+                "state": row.state.value,
+                "objective": row.objective,
+                "reason": row.reason,
+                "reports": len(row.reports),
+                "attempt": row.attempt,
+                **{f"params_{k}": v for k, v in row.params.items()},
+            }
+            for row in self.results.rows()
+        ]
+
+    # ----- ask, report, tell ------------------------------------------------------------------
+
     def ask(self) -> Asked:
-        """One new trial. Open trials do not block it: parallelism is yours to manage here."""
+        """One trial to run: first any an earlier session left unfinished (same name and
+        params), else a new one. Open trials do not block it: parallelism is yours here."""
+        now = self.clock()
+        waiting = [r for r in self.results.rows() if r.state == TrialState.PENDING]
+        if waiting:
+            row = waiting[0]
+            self.results.write("started", now, trial=row.name, attempt=row.attempt)
+            return Asked(row.name, dict(row.params), row.budget)
         open_count = len(self.history.active)
         budget = self.spec.budget.model_copy(update={"parallelism": open_count + 1})
         decision = self._decide(self.spec.model_copy(update={"budget": budget}))
@@ -90,21 +171,20 @@ class Tuner:
             reason = decision.finish.message if decision.finish else "no suggestion available"
             raise StudyFinishedError(reason)
         new = decision.create[0]
-        self._trials[new.name] = TrialRecord(
-            new.name, new.index, dict(new.params), TrialState.RUNNING, budget=new.budget
-        )
+        self.results.created(now, new)
+        self.results.write("started", now, trial=new.name)
         return Asked(new.name, dict(new.params), new.budget)
 
     def report(self, name: str, step: int, **metrics: float) -> StopDecision | None:
         """Record an intermediate report; returns the stop decision if the trial should end."""
-        trial = self._open(name)
-        trial = replace(trial, reports=(*trial.reports, Report(step, dict(metrics))))
-        self._trials[name] = trial
+        self._open(name)
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"report({name!r}): step must be a whole number >= 0, not {step!r}")
+        checked = _checked(name, "report", metrics)
+        self.results.write("report", self.clock(), trial=name, step=step, metrics=checked)
         for stop in self._decide().stop:
             if stop.trial == name:
-                self._trials[name] = replace(
-                    trial, state=TrialState.EARLY_STOPPED, stop=stop, reason=stop.reason
-                )
+                self._finish(name, TrialState.EARLY_STOPPED, stop.reason, stop=stop)
                 return stop
         return None
 
@@ -113,26 +193,52 @@ class Tuner:
     ) -> None:
         """Finish a trial: with its objective (`tell(name, 0.93)` or by metric name), with
         nothing (its last `report()` of the objective counts), or failed."""
-        trial = self._open(name)
+        row = self._open(name)
         metric = self.spec.objective.metric
-        objective = value if value is not None else metrics.get(metric)
-        reports = trial.reports
-        if objective is not None or metrics:
-            told = {**metrics, **({metric: objective} if objective is not None else {})}
-            reports = (*reports, Report(None, told))
-        outcome = trial_outcome(self.spec, reports, "told failed" if failed else None)
-        self._trials[name] = replace(
-            trial,
-            state=outcome.state,
-            objective=outcome.objective,
-            reason=outcome.reason,
-            reports=reports,
-        )
+        told = dict(metrics)
+        if value is not None:
+            told[metric] = value
+        checked = _checked(name, "tell", told)  # before anything is written
+        if checked:
+            self.results.write("report", self.clock(), trial=name, step=None, metrics=checked)
+        outcome = trial_outcome(self.spec, row.reports, "told failed" if failed else None)
+        self._finish(name, outcome.state, outcome.reason, objective=outcome.objective)
 
-    def _open(self, name: str) -> TrialRecord:
-        trial = self._trials.get(name)
-        if trial is None:
+    def _finish(
+        self,
+        name: str,
+        state: TrialState,
+        reason: str | None,
+        objective: float | None = None,
+        stop: StopDecision | None = None,
+    ) -> None:
+        self.results.finished_trial(self.clock(), name, state, reason, objective, stop)
+
+    def _open(self, name: str) -> TrialRow:
+        row = self.results.trials.get(name)
+        if row is None:
             raise KeyError(f"no trial named {name!r}; ask() returns the names")
-        if not trial.state.active:
-            raise ValueError(f"trial {name} is already {trial.state.value}")
-        return trial
+        if row.state == TrialState.PENDING:
+            raise ValueError(f"trial {name} was left open by an earlier session; ask() for it")
+        if row.state != TrialState.RUNNING:
+            raise ValueError(f"trial {name} is already {row.state.value}")
+        return row
+
+
+def _checked(name: str, call: str, metrics: Mapping[str, Any]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for metric, raw in metrics.items():
+        value = parse_number(metric, raw) if isinstance(raw, int | float) else None
+        if value is None or isinstance(value, BadValue):
+            why = value.reason if isinstance(value, BadValue) else "not a number"
+            raise ValueError(
+                f"{call}({name!r}): {metric}={raw!r} is refused ({why}); the trial is unchanged "
+                "(pass a finite float, or tell(name, failed=True))"
+            )
+        values[metric] = value
+    return values
+
+
+def _results_path(path: str | Path) -> Path:
+    given = Path(path)
+    return given / "results.jsonl" if given.is_dir() or given.suffix != ".jsonl" else given

@@ -26,7 +26,14 @@ class BadValue:
     reason: str
 
     def __str__(self) -> str:
+        if self.metric == MALFORMED:
+            shown = self.raw if len(self.raw) <= 120 else self.raw[:117] + "..."
+            return f"unreadable report line ({self.reason}): {shown!r}"
         return f"metric {self.metric!r} reported {self.raw!r}: {self.reason}"
+
+
+#: The metric name of a `BadValue` for a report line that could not be read at all.
+MALFORMED = "?"
 
 
 Parsed = Report | BadValue | None
@@ -63,10 +70,14 @@ def parse_kubetune(line: str) -> Parsed:
         return None
     try:
         body = json.loads(text[len(PREFIX.strip()) :])
-        metrics = body["metrics"]
-        assert isinstance(metrics, dict) and metrics
-    except (ValueError, KeyError, TypeError, AssertionError):
-        return BadValue("?", text, "malformed kubetune report line")
+    except json.JSONDecodeError as error:
+        why = f"not JSON after {PREFIX.strip()!r}: {error.msg} at column {error.colno}"
+        return BadValue(MALFORMED, text, why)
+    except (ValueError, RecursionError):  # nesting too deep for the parser
+        return BadValue(MALFORMED, text, f"not JSON after {PREFIX.strip()!r}")
+    metrics = body.get("metrics") if isinstance(body, dict) else None
+    if not isinstance(metrics, dict) or not metrics:
+        return BadValue(MALFORMED, text, 'expected {"metrics": {"name": number, ...}, "step": N}')
     values: dict[str, float] = {}
     for name, raw in metrics.items():
         value = parse_number(name, raw)

@@ -50,11 +50,12 @@ class Sidecar:
     stop: threading.Event = field(default_factory=threading.Event)
     refused: bool = False
     final_seconds: float = FINAL_FLUSH_SECONDS
+    pod: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Sidecar:
         told = wire.SidecarEnv.parse(env)
-        source = MetricsSource(format=told.format, regex=told.regex)
+        source = MetricsSource.model_validate({"format": told.format, "regex": told.regex})
         assert told.namespace is not None
         return cls(
             output=Path(told.output),
@@ -65,6 +66,7 @@ class Sidecar:
             trial=told.trial,
             parse=build_parser(source, told.metrics),
             final_seconds=told.final_flush_seconds,
+            pod=told.pod,
         )
 
     def read(self, final: bool = False) -> None:
@@ -97,7 +99,7 @@ class Sidecar:
             return True
         request = urllib.request.Request(
             self.collector + wire.render_path(self.namespace, self.trial),
-            data=wire.render_body(self.pending, self.error, final),
+            data=wire.render_body(self.pending, self.error, final, self.pod),
             method="POST",
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )

@@ -5,8 +5,8 @@ Three contracts cross a process boundary, and each lives only here:
   code appears in (the operator's Job builder mounts them, the sidecar reads them);
 - the sidecar's environment (`SidecarEnv`): the Job builder renders it, the sidecar parses it;
 - a report post: `POST /v1/reports/NAMESPACE/TRIAL`, `Authorization: Bearer TOKEN`, and a JSON
-  body `{"reports": [{"seq", "step", "metrics"}], "error"?, "final"?}`. The trial is named in
-  the path so that the collector checks the token before it reads a byte of the body;
+  body `{"reports": [{"seq", "step", "metrics"}], "error"?, "final"?, "pod"?}`. The trial is
+  named in the path so that the collector checks the token before it reads a byte of the body;
   `parse_body` checks every type and says in one line what was wrong.
 
 Standard library only: the sidecar imports this in every trial pod.
@@ -46,6 +46,7 @@ ENV_NAMES = {
     "exit_code": "KUBETUNE_EXIT_CODE",
     "final_flush_seconds": "KUBETUNE_FINAL_FLUSH_SECONDS",
     "namespace": "KUBETUNE_NAMESPACE",
+    "pod": "KUBETUNE_POD",
 }
 
 
@@ -64,6 +65,9 @@ class SidecarEnv:
     final_flush_seconds: float = FINAL_FLUSH_SECONDS
     #: None: the pod's own namespace, through the downward API.
     namespace: str | None = None
+    #: None: the pod's own name, through the downward API. Posts carry it, so the operator
+    #: tells a retried attempt (a new pod, its sequence numbers from 1 again) from a replay.
+    pod: str | None = None
 
     def render(self) -> list[dict[str, Any]]:
         """The container's `env`. Metric names are identifiers (the API refuses others), so
@@ -86,6 +90,12 @@ class SidecarEnv:
             else {"valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}
         )
         env.append({"name": ENV_NAMES["namespace"], **source})
+        pod: dict[str, Any] = (
+            {"value": self.pod}
+            if self.pod is not None
+            else {"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+        )
+        env.append({"name": ENV_NAMES["pod"], **pod})
         return env
 
     @classmethod
@@ -98,6 +108,7 @@ class SidecarEnv:
             token=env[names["token"]],
             trial=env[names["trial"]],
             namespace=env[names["namespace"]],
+            pod=env.get(names["pod"]) or None,
             metrics=tuple(m for m in env.get(names["metrics"], "").split(",") if m),
             format=env.get(names["format"]) or "kubetune",
             regex=env.get(names["regex"]) or None,
@@ -145,6 +156,8 @@ class Body:
     reports: tuple[Posted, ...] = ()
     error: str | None = None
     final: bool = False
+    #: The posting pod's name (None from sidecars older than the field).
+    pod: str | None = None
 
 
 class BadBodyError(ValueError):
@@ -152,11 +165,16 @@ class BadBodyError(ValueError):
 
 
 def render_body(
-    reports: Sequence[Mapping[str, Any]], error: str | None = None, final: bool = False
+    reports: Sequence[Mapping[str, Any]],
+    error: str | None = None,
+    final: bool = False,
+    pod: str | None = None,
 ) -> bytes:
     body: dict[str, Any] = {"reports": list(reports), "final": final}
     if error is not None:
         body["error"] = error
+    if pod is not None:
+        body["pod"] = pod
     return json.dumps(body).encode()
 
 
@@ -198,5 +216,8 @@ def parse_body(raw: bytes) -> Body:
     final = document.get("final", False)
     if not isinstance(final, bool):
         raise BadBodyError(f"final: expected true or false, got {final!r:.40}")
+    pod = document.get("pod")
+    if pod is not None and not (isinstance(pod, str) and _SEGMENT.match(pod)):
+        raise BadBodyError(f"pod: expected a pod's name, got {pod!r:.40}")
     parsed = tuple(_report(r, f"reports[{i}]") for i, r in enumerate(reports))
-    return Body(parsed, problem, final)
+    return Body(parsed, problem, final, pod)

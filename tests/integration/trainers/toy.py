@@ -7,6 +7,7 @@ trial and the stopping rules' verdicts are predictable.
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -33,6 +34,17 @@ if args.mode == "crash":
 if args.mode == "garbage":
     print('kubetune-report {"metrics": {"score": "nan"}}', flush=True)
     time.sleep(30)  # must be stopped by the runner, not waited for
+if args.mode == "flaky" and os.environ.get("KUBETUNE_ATTEMPT") == "1":
+    print("first attempt: out of memory", flush=True)
+    sys.exit(137)
+if args.mode == "hang":
+    time.sleep(300)  # ended by activeDeadlineSeconds
+if args.mode == "orphan":
+    # Ignores SIGTERM, says nothing, and leaves a worker of its own: what a killed runner
+    # must not leave behind.
+    signal.signal(signal.SIGTERM, lambda signum, frame: print("ignoring SIGTERM", flush=True))
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    time.sleep(300)
 if args.mode == "silent":
     print("training done, forgot to report", flush=True)
     sys.exit(0)

@@ -66,6 +66,20 @@ def test_the_job_substitutes_placeholders_and_wraps_the_trainer_for_the_sidecar(
     assert job["spec"]["backoffLimit"] == 0 and pod["restartPolicy"] == "Never"
     assert job["metadata"]["ownerReferences"][0]["kind"] == "Trial"
     assert job["spec"]["template"]["metadata"]["labels"]["kubetune.io/trial"] == "demo-3"
+    assert job["spec"]["template"]["metadata"]["annotations"]["kubetune.io/retries"] == "0"
+
+
+def test_the_limits_of_the_template_reach_the_job_and_its_pods() -> None:
+    document = manifest()
+    document["spec"]["trialTemplate"]["spec"].update(backoffLimit=2, activeDeadlineSeconds=600)
+    job = manifests.build_job(
+        load_study(document),
+        trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"}),
+        "t",
+        SETTINGS,
+    )
+    assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (2, 600)
+    assert job["spec"]["template"]["metadata"]["annotations"]["kubetune.io/retries"] == "2"
 
 
 def test_the_sidecar_gets_time_to_outlast_an_operator_restart_unless_the_user_says() -> None:

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kubetune.engine import TrialState
+from kubetune.local.results import ResultsFile
 from kubetune.local.tuner import StudyFinishedError, Tuner
 
 from factories import manifest
@@ -70,3 +73,63 @@ def test_tell_without_a_value_takes_the_last_report_or_fails_as_every_shell_does
     assert (
         second.reason is not None and "objective metric 'accuracy' never reported" in second.reason
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda t, n: t.tell(n, float("nan")), "accuracy=nan is refused (NaN"),
+        (lambda t, n: t.tell(n, float("inf")), "accuracy=inf is refused (an infinite value"),
+        (lambda t, n: t.tell(n, "0.9"), "accuracy='0.9' is refused (not a number)"),
+        (lambda t, n: t.tell(n, True), "accuracy=True is refused (a boolean"),
+        (lambda t, n: t.report(n, 1, accuracy=float("nan")), "report('demo-0'): accuracy=nan"),
+        (lambda t, n: t.report(n, "3", accuracy=0.5), "step must be a whole number"),
+    ],
+)
+def test_a_value_that_is_not_a_finite_number_is_refused_and_the_study_goes_on(
+    call: object, words: str
+) -> None:
+    tuner = Tuner.from_manifest(manifest(budget={"maxTrials": 3, "parallelism": 1}))
+    asked = tuner.ask()
+    with pytest.raises(ValueError, match=r"is refused|step must") as refused:
+        call(tuner, asked.name)  # type: ignore[operator]
+    assert words in str(refused.value)
+    assert tuner.history.trials[0].state == TrialState.RUNNING  # unchanged, still open
+    tuner.tell(asked.name, 0.5)
+    while not tuner.finished:
+        tuner.tell(tuner.ask().name, 0.7)
+    assert tuner.best_value == 0.7 and tuner.best_params is not None
+
+
+def test_a_notebook_continues_a_study_the_runner_wrote_and_the_runner_one_it_wrote(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "out" / "results.jsonl"
+    first = Tuner.from_manifest(manifest(budget={"maxTrials": 5, "parallelism": 2}), results=path)
+    done = first.ask()
+    first.tell(done.name, 0.4)
+    left_open = first.ask()  # the session ends with this one running
+    first.results.close()
+
+    again = Tuner.from_results(tmp_path / "out")
+    assert [t.state for t in again.trials] == [TrialState.SUCCEEDED, TrialState.PENDING]
+    rerun = again.ask()  # the open one comes back first, same name and params
+    assert (rerun.name, rerun.params) == (left_open.name, left_open.params)
+    again.tell(rerun.name, 0.9)
+    while not again.finished:
+        again.tell(again.ask().name, 0.1)
+    rows = again.to_rows()
+    assert [r["name"] for r in rows] == [f"demo-{i}" for i in range(5)]
+    assert rows[1]["objective"] == 0.9 and rows[1]["state"] == "Succeeded"
+    assert set(rows[0]) >= {"params_lr", "params_layers", "params_optimizer", "reason"}
+    assert again.best_params == dict(left_open.params)
+
+    # And what the Tuner wrote is a results file like the runner's: it loads whole.
+    assert len(ResultsFile.load(path).rows()) == 5
+
+
+def test_a_new_tuner_never_overwrites_a_results_file(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    Tuner.from_manifest(manifest(), results=path)
+    with pytest.raises(ValueError, match="already holds a study; continue it with from_results"):
+        Tuner.from_manifest(manifest(), results=path)

@@ -47,8 +47,9 @@ def test_the_sdk_refuses_a_negative_step_and_no_metrics() -> None:
         ('kubetune-report {"metrics": {"accuracy": "Infinity"}}', "infinite"),
         ('kubetune-report {"metrics": {"accuracy": "abc"}}', "not a number"),
         ('kubetune-report {"metrics": {"accuracy": true}}', "boolean"),
-        ("kubetune-report {not json", "malformed"),
-        ('kubetune-report {"metrics": {}}', "malformed"),
+        ("kubetune-report {not json", "not JSON after 'kubetune-report': Expecting property name"),
+        ('kubetune-report {"metrics": {}}', 'expected {"metrics": {"name": number'),
+        ("kubetune-report " + "[" * 100_000, "not JSON"),  # too deep for the parser
     ],
 )
 def test_a_garbled_kubetune_line_is_a_bad_value_with_a_reason(line: str, reason: str) -> None:

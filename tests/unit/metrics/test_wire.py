@@ -21,11 +21,14 @@ def test_the_sidecar_reads_back_the_environment_the_job_builder_renders() -> Non
         final_flush_seconds=12.5,
     )
     env = told.render()
-    namespace = next(e for e in env if e["name"] == "KUBETUNE_NAMESPACE")
-    assert namespace["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
-    as_the_pod_sees_it = {e["name"]: e.get("value", "ns") for e in env}
+    downward = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in env if "valueFrom" in e}
+    assert downward == {"KUBETUNE_NAMESPACE": "metadata.namespace", "KUBETUNE_POD": "metadata.name"}
+    the_pod = {"metadata.namespace": "ns", "metadata.name": "demo-3-x7k2p"}
+    as_the_pod_sees_it = {
+        e["name"]: e["value"] if "value" in e else the_pod[downward[e["name"]]] for e in env
+    }
     assert wire.SidecarEnv.parse(as_the_pod_sees_it) == wire.SidecarEnv(
-        **{**told.__dict__, "namespace": "ns"}
+        **{**told.__dict__, "namespace": "ns", "pod": "demo-3-x7k2p"}
     )
 
 
@@ -55,6 +58,8 @@ def test_a_body_round_trips() -> None:
     body = wire.parse_body(raw)
     assert body == wire.Body((wire.Posted(1, 2, {"acc": 0.5}),), "bad line", True)
     assert wire.parse_body(b"") == wire.Body()
+    with_pod = wire.parse_body(wire.render_body([], pod="demo-3-x7k2p"))
+    assert with_pod.pod == "demo-3-x7k2p"
 
 
 @pytest.mark.parametrize(
@@ -78,6 +83,8 @@ def test_a_body_round_trips() -> None:
         ({"reports": [{"metrics": {"a": 1}, "when": 3}]}, "reports[0]: unknown field 'when'"),
         ({"error": 5}, "error: expected a string, got int"),
         ({"final": "yes"}, "final: expected true or false"),
+        ({"pod": 7}, "pod: expected a pod's name, got 7"),
+        ({"pod": "../etc"}, "pod: expected a pod's name"),
     ],
 )
 def test_a_malformed_body_is_refused_in_one_line_naming_the_field(

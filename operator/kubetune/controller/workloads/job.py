@@ -25,6 +25,9 @@ class JobWorkload:
         #: (namespace, trial) -> why its last pod vanished: the Job controller's own verdict
         #: (BackoffLimitExceeded) does not say the pod was deleted.
         self.vanished = Recent(1024)
+        #: (namespace, trial) -> why its last attempt failed, when the Job may retry it: the
+        #: Job's verdict (BackoffLimitExceeded) does not name the exit code.
+        self.attempt_failed = Recent(1024)
 
     def on_job(self, job: Obj) -> None:
         """A Job's verdict; only terminal ones matter here (the pod says when it runs)."""
@@ -33,9 +36,23 @@ class JobWorkload:
         if trial is None or not phase.finished:
             return
         namespace = job["metadata"]["namespace"]
-        why = self.vanished.get((namespace, trial))
-        if phase == TrialState.FAILED and why is not None:
-            reason = f"{why} ({reason})"
+        spec, counts = job.get("spec") or {}, job.get("status") or {}
+        retries = int(spec.get("backoffLimit") or 0)
+        if phase == TrialState.FAILED and reason and "DeadlineExceeded" in reason:
+            # The Job controller ended the pods itself: say so as `kubetune run` does.
+            reason = f"{reason} (activeDeadlineSeconds: {spec.get('activeDeadlineSeconds')})"
+        elif phase == TrialState.FAILED:
+            why = self.vanished.get((namespace, trial)) or self.attempt_failed.get(
+                (namespace, trial)
+            )
+            if why is not None and retries:
+                # The limit reached means every attempt failed; status.failed lags behind the
+                # Job's verdict (it counts a pod once its finalizer is gone).
+                spent = reason is not None and "BackoffLimitExceeded" in reason
+                attempts = retries + 1 if spent else max(1, int(counts.get("failed") or 0))
+                reason = f"{why} (attempt {attempts} of {retries + 1}; {reason})"
+            elif why is not None:
+                reason = f"{why} ({reason})"
         self.phases.settle(namespace, trial, phase, reason, job["metadata"]["uid"])
 
     def on_pod_deleted(self, pod: Obj) -> None:
@@ -58,8 +75,12 @@ class JobWorkload:
         if trial is None or phase == TrialState.PENDING:
             return
         labels = meta.get("labels") or {}
-        self.phases.settle(meta["namespace"], trial, phase, reason, labels.get(JOB_UID_LABEL))
         stuck = (pod.get("status") or {}).get("phase") in ("Pending", "Running")
+        if phase == TrialState.FAILED and not stuck and _retries(pod) > 0:
+            # One attempt failed; the Job starts another or gives up, and says which.
+            self.attempt_failed.put((meta["namespace"], trial), reason or "its pod failed")
+            return
+        self.phases.settle(meta["namespace"], trial, phase, reason, labels.get(JOB_UID_LABEL))
         if phase == TrialState.FAILED and stuck:
             # A container that can never start (image, config): the Job would wait forever
             # holding the node's resources.
@@ -97,6 +118,12 @@ class JobWorkload:
             job = trial["status"]["jobName"]
             if job not in present:
                 self.phases.lose(trial, f"its Job {job} was deleted")
+
+
+def _retries(pod: Obj) -> int:
+    """The pod's Job's backoffLimit, as the Job builder noted it (0 on pods built before)."""
+    raw = (pod["metadata"].get("annotations") or {}).get(manifests.RETRIES_ANNOTATION, "0")
+    return int(raw) if str(raw).isdigit() else 0
 
 
 def _trial_of(obj: Obj) -> str | None:
