@@ -81,7 +81,8 @@ prometheus-up:
 	hack/prometheus-up.sh
 
 ## bench-operator: 60 studies x 20 in parallel x 60 trials, then 120 x 30 x 60, on kwok nodes:
-## pod-ended-to-next-Job latency, API requests and CPU per trial, operator memory (~45 min)
+## pod-ended-to-next-Job latency, API requests and CPU per trial, operator memory (60x20x60:
+## 19 min on 2 cores; 120x30x60 needs more cores than that, see the README)
 bench-operator: venv cluster-build
 	$(BIN)/python benchmarks/operator_bench.py --out benchmarks/results/operator.json
 
