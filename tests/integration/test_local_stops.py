@@ -299,3 +299,21 @@ def test_the_runner_continues_a_study_a_notebook_started(kubetune: Kubetune) -> 
         e["trial"] for e in events(kubetune.tmp_path / "out") if e["event"] == "started"
     )
     assert starts == {"notebook-0": 1, "notebook-1": 2, "notebook-2": 1, "notebook-3": 1}
+
+
+def test_a_trainer_that_cannot_be_executed_fails_its_trial_not_the_runner(
+    kubetune: Kubetune,
+) -> None:
+    trainer = kubetune.tmp_path / "not-a-program"
+    trainer.write_bytes(b"\x7fELF but not really")
+    trainer.chmod(0o755)  # executable, so refused only when the kernel tries to run it
+    document = toy_study("unrunnable", budget={"maxTrials": 1, "parallelism": 1})
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["command"], container["args"] = ["./not-a-program"], []
+    code, summary, stderr = kubetune.run_json(
+        "run", str(kubetune.write(document)), "--out", "out", "--no-plot"
+    )
+    assert code == 1 and "Traceback" not in stderr, stderr  # the study failed, not the runner
+    assert summary["counts"]["Failed"] == 1
+    [finished] = [e for e in events(kubetune.tmp_path / "out") if e["event"] == "finished"]
+    assert finished["reason"] == "cannot start './not-a-program': Exec format error"
