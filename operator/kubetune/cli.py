@@ -368,7 +368,11 @@ def _local_results(target: str) -> Path | None:
         path = path / "results.jsonl"
         if not path.is_file():
             raise UsageError(f"{target} holds no results.jsonl (kubetune run writes one there)")
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    if "/" in target or target.endswith(".jsonl"):  # no Study name has either
+        raise UsageError(f"{target}: no such results folder or file")
+    return None
 
 
 def _local_objects(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

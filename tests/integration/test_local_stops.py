@@ -209,6 +209,10 @@ def test_local_status_trials_and_best_print_as_they_do_for_a_cluster_study(
     assert header.split() == ["TRIAL", "PHASE", "SCORE", "x", "REASON"] and len(rows) == 3
     best = json.loads(kubetune.run("best", "out").stdout)
     assert best["trial"] == rows[0].split()[0] and best["metric"] == "score"
+    typo = kubetune.run("status", "ouy/")
+    assert (
+        typo.returncode == 2 and typo.stderr == "kubetune: ouy/: no such results folder or file\n"
+    )
 
 
 def test_fresh_starts_the_trial_logs_over_too(kubetune: Kubetune) -> None:
