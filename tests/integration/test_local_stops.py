@@ -86,14 +86,15 @@ def test_a_runner_stopped_by_any_signal_resumes_to_exactly_max_trials(
     study = kubetune.write(document)
     results = kubetune.tmp_path / "out" / "results.jsonl"
     runner = start(kubetune, study)
-    moment = rng.randint(1, 12)  # stop after this many events of the run: any point
+    # Stop after this many events of the run: early, midway or late by round, jittered.
+    moment = 1 + 4 * round_ + rng.randint(0, 3)
     count = lambda: results.read_text().count("\n") if results.exists() else 0  # noqa: E731
     wait_for(lambda: count() >= moment, 60, f"{moment} events")
     runner.send_signal(sig)
     _, stderr = runner.communicate(timeout=30)
     if sig == signal.SIGKILL:
         assert runner.returncode == -signal.SIGKILL
-        if rng.random() < 0.5:  # and the disk lost the end of its last write
+        if round_ > 0:  # and the disk lost the end of its last write
             with results.open("ab") as file:
                 file.write(b'{"event": "report", "metrics": {"score": 0.')
     else:
@@ -113,6 +114,8 @@ def test_a_runner_stopped_by_any_signal_resumes_to_exactly_max_trials(
     assert summary["trials"] == 6 and summary["counts"]["Succeeded"] == 6, summary
     check_invariants(kubetune.tmp_path / "out", 6)
     assert not trainer_pids(name)
+    torn = list((kubetune.tmp_path / "out").glob("results.jsonl.torn-*"))
+    assert len(torn) == (1 if sig == signal.SIGKILL and round_ > 0 else 0)
 
 
 def test_trainers_that_ignore_sigterm_and_fork_die_with_a_killed_runner(
