@@ -184,7 +184,9 @@ class Tuner:
         self.results.write("report", self.clock(), trial=name, step=step, metrics=checked)
         for stop in self._decide().stop:
             if stop.trial == name:
-                self._finish(name, TrialState.EARLY_STOPPED, stop.reason, stop=stop)
+                self.results.finished_trial(
+                    self.clock(), name, TrialState.EARLY_STOPPED, stop.reason, stop=stop
+                )
                 return stop
         return None
 
@@ -202,17 +204,9 @@ class Tuner:
         if checked:
             self.results.write("report", self.clock(), trial=name, step=None, metrics=checked)
         outcome = trial_outcome(self.spec, row.reports, "told failed" if failed else None)
-        self._finish(name, outcome.state, outcome.reason, objective=outcome.objective)
-
-    def _finish(
-        self,
-        name: str,
-        state: TrialState,
-        reason: str | None,
-        objective: float | None = None,
-        stop: StopDecision | None = None,
-    ) -> None:
-        self.results.finished_trial(self.clock(), name, state, reason, objective, stop)
+        self.results.finished_trial(
+            self.clock(), name, outcome.state, outcome.reason, outcome.objective
+        )
 
     def _open(self, name: str) -> TrialRow:
         row = self.results.trials.get(name)
