@@ -12,9 +12,10 @@ COPY operator ./operator
 # A virtual environment copied whole into the final stage: no compiler, pip cache or sources
 # there. PIP_INDEX_URL lets a build behind a mirror reach the package index. matplotlib and
 # the libraries only it needs (about 85 MB) draw `kubetune run`'s plots, never used in pods.
+# The dashboard extra brings plotly (for plotly.min.js): the chart's dashboard is this image.
 ARG PIP_INDEX_URL
 RUN python3 -m venv /opt/kubetune \
- && /opt/kubetune/bin/pip install --no-cache-dir --disable-pip-version-check . \
+ && /opt/kubetune/bin/pip install --no-cache-dir --disable-pip-version-check '.[dashboard]' \
  && /opt/kubetune/bin/pip uninstall -y -q \
       matplotlib pillow fonttools contourpy kiwisolver cycler pyparsing \
  && /opt/kubetune/bin/pip uninstall -y -q pip \

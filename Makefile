@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test unit lint format crds manifests images bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test browser unit lint format crds manifests images bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/kubetune run examples/quickstart.yaml --fresh
 
-## test: lint, build the local cluster's binaries (cached after the first run), every test
-test: lint cluster-build
+## test: lint, build the local cluster's binaries (cached after the first run), install
+## Debian's chromium for the dashboard's browser tests when missing, every test
+test: lint cluster-build browser
 	$(BIN)/python -m pytest
+
+browser:
+	hack/browser.sh >/dev/null
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit

@@ -154,13 +154,15 @@ def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
     except ImportError as error:  # e.g. in the operator image, which leaves matplotlib out
         print(f"plots skipped: {error}; pip install matplotlib for them", file=sys.stderr)
         return []
+    from kubetune.dashboard.local import trial_document  # noqa: PLC0415
+    from kubetune.dashboard.views import curves_plot, objective_plot  # noqa: PLC0415
 
     metric = study.spec.objective.metric
     maximize = study.spec.objective.goal == "maximize"
-    rows = results.rows()
+    trials = [trial_document(row) for row in results.rows()]
     written = [out_dir / "objective.png"]
-    plot.write_objective_plot(rows, metric, maximize, written[0])
-    if plot.write_curves_plot(rows, metric, out_dir / "curves.png"):
+    plot.write_objective_plot(objective_plot(trials, metric, maximize), maximize, written[0])
+    if plot.write_curves_plot(curves_plot(trials, metric, maximize), out_dir / "curves.png"):
         written.append(out_dir / "curves.png")
     return [str(p) for p in written]
 
@@ -378,40 +380,14 @@ def _local_results(target: str) -> Path | None:
 def _local_objects(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A local study as the cluster's Study and Trials would show it, so that status, trials
     and best print the same way for both."""
-    from kubetune.api import InvalidStudyError, load_study  # noqa: PLC0415
-    from kubetune.controller.status import build_study_status  # noqa: PLC0415
-    from kubetune.engine import decide  # noqa: PLC0415
+    from kubetune.api import InvalidStudyError  # noqa: PLC0415
+    from kubetune.dashboard.local import local_documents  # noqa: PLC0415
     from kubetune.local.results import ResultsError, ResultsFile  # noqa: PLC0415
 
     try:
-        results = ResultsFile.load(path)
-        study = load_study(results.manifest or {})
+        return local_documents(ResultsFile.load(path), path.parent)
     except (ResultsError, InvalidStudyError) as error:
         raise UsageError(f"{path}: cannot read the study: {error}".splitlines()[0]) from None
-    now = time.time()
-    history = results.history(study.name, now)
-    decision = decide(study.spec, history, now)
-    status = build_study_status({}, history, decision, study.spec.budget.max_trials, None, now)
-    if results.finished is None:
-        status["phase"] = "Stopped" if not history.active else "Running"
-        if not history.active:
-            status["conditions"][0].update(
-                reason="Interrupted",
-                message=f"not running; continue with kubetune run STUDY.yaml --resume "
-                f"--out {path.parent}",
-            )
-    document = study.model_dump(mode="json", by_alias=True, exclude_none=True)
-    document["metadata"]["namespace"] = f"local:{path.parent}"
-    document["status"] = status
-    trials = [
-        {
-            "metadata": {"name": row.name},
-            "spec": {"index": row.index, "params": row.params},
-            "status": {"phase": row.state.value, "objective": row.objective, "reason": row.reason},
-        }
-        for row in results.rows()
-    ]
-    return document, trials
 
 
 def _study_and_trials(args: argparse.Namespace, with_trials: bool) -> tuple[Any, list[Any]]:
@@ -475,6 +451,157 @@ def command_logs(args: argparse.Namespace) -> int:
             f"cannot read the logs of pod {pod['metadata']['name']}: {describe(error)}"
         ) from None
     return 0
+
+
+def _snapshot(args: argparse.Namespace) -> Any:
+    """The one study that `export` and `report` name: a results folder or file, else a
+    Study on the cluster."""
+    from kubetune.dashboard.sources import ClusterSource, LocalSource, SourceError  # noqa: PLC0415
+
+    local = _local_results(args.study)
+    if local is not None:
+        source = LocalSource([local])
+        found = source.studies()
+        if not found:
+            problems = source.errors() or ["it holds no study yet"]
+            raise UsageError(f"{local}: {problems[0]}")
+        return found[0]
+    kube, namespace = _cluster(args)
+    try:
+        snapshot = ClusterSource(kube, [namespace]).snapshot(f"{namespace}:{args.study}")
+    except SourceError as error:
+        raise UsageError(str(error)) from None
+    if snapshot is None:
+        raise UsageError(
+            f"no Study {args.study!r} in namespace {namespace!r} "
+            "(kubectl get studies -A lists them)"
+        )
+    return snapshot
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from kubetune.dashboard.export import export_csv, export_json  # noqa: PLC0415
+
+    snapshot = _snapshot(args)
+    if args.output == "csv":
+        text = export_csv(snapshot.study, snapshot.trials)
+    else:
+        text = export_json(snapshot.study, snapshot.trials, time.time()) + "\n"
+    if args.file:
+        Path(args.file).write_text(text)
+        print(f"wrote {len(snapshot.trials)} trials to {args.file}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from kubetune.dashboard.assets import MissingAssetError  # noqa: PLC0415
+    from kubetune.dashboard.report import render_report  # noqa: PLC0415
+
+    snapshot = _snapshot(args)
+    try:
+        page = render_report(snapshot, time.time())
+    except MissingAssetError as error:
+        raise UsageError(str(error)) from None
+    out = Path(args.output or f"{snapshot.study['metadata']['name']}.html")
+    try:
+        out.write_text(page)
+    except OSError as error:
+        raise UsageError(f"-o {out}: cannot write it ({error.strerror})") from None
+    print(f"wrote {out} ({len(page) // 1024} KiB, {len(snapshot.trials)} trials)", file=sys.stderr)
+    return 0
+
+
+def command_dashboard(args: argparse.Namespace) -> int:
+    from kubetune.dashboard.assets import MissingAssetError, plotly_js_path  # noqa: PLC0415
+    from kubetune.dashboard.server import Dashboard  # noqa: PLC0415
+    from kubetune.dashboard.sources import ClusterSource, LocalSource, Source, Sources  # noqa: PLC0415
+
+    try:
+        plotly_js_path()
+    except MissingAssetError as error:
+        raise UsageError(str(error)) from None
+    sources: list[Source] = []
+    paths = [Path(p) for p in args.paths]
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such results folder or file")
+    default_runs = Path("kubetune-runs")
+    if paths or not args.cluster:
+        local = paths or ([default_runs] if default_runs.is_dir() else [])
+        if local:
+            sources.append(LocalSource(local))
+    if args.cluster or not paths:
+        from kubetune.controller import kube  # noqa: PLC0415
+
+        try:
+            sources.append(ClusterSource(kube.Kube(), args.namespace))
+        except LookupError as error:
+            if args.cluster:
+                raise UsageError(str(error)) from None
+    if not sources:
+        raise UsageError(
+            "nothing to show: no kubetune-runs/ here and no usable kubeconfig; give results "
+            "folders (kubetune dashboard kubetune-runs/STUDY) or --cluster with a kubeconfig"
+        )
+    every = Sources(sources)
+    every.studies()  # read the results files now, not when the first page asks
+    try:
+        server = Dashboard(every).serve(args.host, args.port)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    shown = ", ".join(
+        ", ".join(map(str, s.paths)) if isinstance(s, LocalSource) else "the cluster"
+        for s in sources
+    )
+    print(f"kubetune dashboard: http://{host}:{port}/ ({shown}); Ctrl-C stops it", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def _add_dashboard_commands(commands: Any) -> None:
+    dashboard = commands.add_parser(
+        "dashboard", help="a web page of every study: local results and the cluster's, read-only"
+    )
+    dashboard.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="results files or folders of them (default kubetune-runs/, and the cluster when "
+        "a kubeconfig is usable)",
+    )
+    dashboard.add_argument(
+        "--cluster", action="store_true", help="also show the cluster's Studies (kubeconfig)"
+    )
+    dashboard.add_argument(
+        "-n", "--namespace", action="append", help="only this namespace (repeat); default all"
+    )
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8686, help="port (8686; 0 picks one)")
+    dashboard.add_argument("--verbose", action="store_true", help="log every request")
+    dashboard.set_defaults(handler=command_dashboard)
+
+    for name, help_text in (
+        ("export", "a study's trials as CSV or JSON"),
+        ("report", "a study's dashboard page as one self-contained HTML file"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument(
+            "study", help="a local results folder or file, or a Study's name on the cluster"
+        )
+        sub.add_argument("-n", "--namespace", help="default: the kubeconfig context's namespace")
+        if name == "export":
+            sub.add_argument("-o", "--output", choices=["csv", "json"], default="csv")
+            sub.add_argument("--file", help="write here instead of standard output")
+            sub.set_defaults(handler=command_export)
+        else:
+            sub.add_argument("-o", "--output", metavar="FILE", help="default: STUDY.html")
+            sub.set_defaults(handler=command_report)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -566,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "logs": command_logs,
             }[name]
         )
+
+    _add_dashboard_commands(commands)
 
     sidecar = commands.add_parser("sidecar", help="the metrics sidecar in a trial pod (reads env)")
     sidecar.set_defaults(handler=command_sidecar)

@@ -45,3 +45,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+
+{{/* The dashboard's pods carry a name of their own: the operator's selector never matches them. */}}
+{{- define "kubetune.dashboard.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-dashboard
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kubetune.dashboard.name" -}}
+{{ include "kubetune.fullname" . | trunc 53 | trimSuffix "-" }}-dashboard
+{{- end -}}
+
+{{/* The dashboard's permissions: read-only, what kubetune/dashboard/sources.py reads. Pods
+are listed (by the kubetune.io/trial label) to find a trial's pods; nothing is written. */}}
+{{- define "kubetune.dashboard.rules" -}}
+- apiGroups: [kubetune.io]
+  resources: [studies, trials]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+{{- end -}}

@@ -220,11 +220,40 @@ class Kube:
         pods = self.core.list_namespaced_pod(namespace, label_selector=selector)
         return [cast(Obj, self.api.sanitize_for_serialization(p)) for p in pods.items]  # type: ignore[no-untyped-call]
 
-    def fetch_logs(self, namespace: str, pod: str, container: str, tail: int | None = None) -> str:
+    def fetch_logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        tail: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str:
         self._count("get_logs")
         return str(
-            self.core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=tail)
+            self.core.read_namespaced_pod_log(
+                pod, namespace, container=container, tail_lines=tail, limit_bytes=limit_bytes
+            )
         )
+
+    def list_studies(self, namespace: str | None) -> list[Obj]:
+        """Studies in a namespace, or in every namespace (None) for an identity that may."""
+        self._count("list_studies")
+        if namespace is None:
+            listing = self.custom.list_cluster_custom_object(GROUP, VERSION, "studies")
+        else:
+            listing = self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, "studies"
+            )
+        items: list[Obj] = cast(Obj, listing)["items"]
+        return items
+
+    def list_events(self, namespace: str, involved: str) -> list[Obj]:
+        """Events about the object named `involved` (a Trial, its Job or a pod)."""
+        self._count("list_events")
+        events = self.core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.name={involved}"
+        )
+        return [cast(Obj, self.api.sanitize_for_serialization(e)) for e in events.items]  # type: ignore[no-untyped-call]
 
     # ----- the collector's key --------------------------------------------------------------
 

@@ -1,56 +1,86 @@
 """The pictures `kubetune run` leaves next to its results: objective per trial, learning curves.
 
-matplotlib's Agg backend writes PNGs with no display. Imported lazily by the CLI so that a
-study still runs (and says so) on a machine where matplotlib cannot load.
+They draw what the dashboard draws (the CLI hands them `kubetune.dashboard.views`): the best
+trial is marked, the y-range is robust (a few diverged trials do not squash the good region; the
+ones outside it sit on its edge as open triangles), stopped trials are drawn apart from
+finished ones, and a trial stopped at its first report still shows as a point. matplotlib's
+Agg backend writes PNGs with no display; imported lazily by the CLI so that a study still
+runs (and says so) on a machine where matplotlib cannot load.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from kubetune.engine import TrialState
-from kubetune.local.results import TrialRow
-
 _COLOURS = {
-    TrialState.SUCCEEDED: "tab:blue",
-    TrialState.EARLY_STOPPED: "tab:orange",
-    TrialState.FAILED: "tab:red",
-    TrialState.KILLED: "tab:gray",
+    "Succeeded": "tab:blue",
+    "EarlyStopped": "tab:orange",
+    "Failed": "tab:red",
+    "Killed": "tab:gray",
 }
+_MARKERS = {"Succeeded": "o", "EarlyStopped": "D", "Failed": "x", "Killed": "s"}
 
 
-def write_objective_plot(rows: Sequence[TrialRow], metric: str, maximize: bool, path: Path) -> None:
+def _hollow(state: str) -> dict[str, Any]:
+    colour = _COLOURS.get(state, "black")
+    if state == "Succeeded" or _MARKERS.get(state) == "x":
+        return {"color": colour}
+    return {"facecolors": "none", "edgecolors": colour}
+
+
+def write_objective_plot(view: Mapping[str, Any], maximize: bool, path: Path) -> None:
+    """`view` is `views.objective_plot`: points by state, best so far, best, y-range."""
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    best: float | None = None
-    best_x: list[int] = []
-    best_y: list[float] = []
-    for row in rows:
-        value = (
-            row.objective if row.objective is not None else (row.stop.value if row.stop else None)
+    yrange = view["yrange"]
+    for state, series in view["states"].items():
+        points = list(zip(series["x"], series["y"], series["value"], strict=True))
+        inside = [(x, y) for x, y, v in points if y == v]
+        outside = [(x, y) for x, y, v in points if y != v]
+        if inside:
+            xs, ys = zip(*inside, strict=True)
+            ax.scatter(
+                xs,
+                ys,
+                s=24,
+                zorder=3,
+                marker=_MARKERS.get(state, "o"),
+                label=state,
+                **_hollow(state),
+            )
+        if outside:
+            xs, ys = zip(*outside, strict=True)
+            ax.scatter(
+                xs, ys, s=40, zorder=3, marker="^" if ys[0] >= yrange[1] else "v", **_hollow(state)
+            )
+    best = view["bestSoFar"]
+    if best["x"]:
+        ax.step(best["x"], best["y"], where="post", color="tab:green", label="best so far")
+    if view["best"]:
+        mark = view["best"]
+        ax.scatter(
+            [mark["x"]],
+            [mark["y"]],
+            marker="*",
+            s=260,
+            color="gold",
+            edgecolors="black",
+            zorder=4,
+            label=f"best: {mark['trial']}",
         )
-        if value is None:
-            continue
-        ax.scatter(row.index, value, color=_COLOURS.get(row.state, "black"), s=22, zorder=3)
-        if row.state == TrialState.SUCCEEDED and row.objective is not None:
-            if best is None or (row.objective > best if maximize else row.objective < best):
-                best = row.objective
-            best_x.append(row.index)
-            best_y.append(best)
-    if best_x:
-        ax.step(best_x, best_y, where="post", color="tab:green", label="best so far")
-    present = {row.state for row in rows}
-    for state, colour in _COLOURS.items():
-        if state in present:
-            ax.scatter([], [], color=colour, label=state.value, s=22)
+    if yrange:
+        ax.set_ylim(*yrange)
+    metric = view["metric"]
+    clipped = f"; {view['clipped']} off the range, on its edge" if view["clipped"] else ""
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} per trial ({'max' if maximize else 'min'}imize)")
+    ax.set_title(f"{metric} per trial ({'max' if maximize else 'min'}imize){clipped}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -58,31 +88,44 @@ def write_objective_plot(rows: Sequence[TrialRow], metric: str, maximize: bool, 
     plt.close(fig)
 
 
-def write_curves_plot(rows: Sequence[TrialRow], metric: str, path: Path) -> bool:
-    """Learning curves; returns False (and writes nothing) when no trial reported by step."""
-    curves = [
-        (
-            r,
-            [
-                (rep.step, rep.metrics[metric])
-                for rep in r.reports
-                if rep.step is not None and metric in rep.metrics
-            ],
-        )
-        for r in rows
-    ]
-    curves = [(r, c) for r, c in curves if len(c) > 1]
-    if not curves:
+def write_curves_plot(view: Mapping[str, Any], path: Path) -> bool:
+    """`view` is `views.curves_plot`; returns False (and writes nothing) when no trial
+    reported by step. Every early stop is an x at its step, its threshold a dash."""
+    if not view["curves"]:
         return False
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for row, points in curves:
-        steps, values = zip(*points, strict=True)
-        style = "--" if row.state == TrialState.EARLY_STOPPED else "-"
-        ax.plot(steps, values, style, color=_COLOURS.get(row.state, "black"), alpha=0.7, lw=1)
+    for state, series in view["states"].items():
+        xs = [float("nan") if x is None else x for x in series["x"]]
+        ys = [float("nan") if y is None else y for y in series["y"]]
+        style = ":" if state == "EarlyStopped" else "-"
+        ax.plot(
+            xs,
+            ys,
+            style,
+            marker=".",
+            markersize=3,
+            color=_COLOURS.get(state, "black"),
+            alpha=0.7,
+            lw=1,
+            label=state,
+        )
+    stops = view["stops"]
+    marks = (
+        ("value", "x", "tab:orange", 30, "stopped here"),
+        ("threshold", "_", "tab:red", 60, "threshold it failed"),
+    )
+    for key, marker, colour, size, label in marks if stops["x"] else ():
+        ax.scatter(
+            stops["x"], stops[key], marker=marker, color=colour, s=size, zorder=4, label=label
+        )
+    if view["yrange"]:
+        ax.set_ylim(*view["yrange"])
+    shown = view["shown"]
     ax.set_xlabel("step")
-    ax.set_ylabel(metric)
-    ax.set_title(f"learning curves (dashed: stopped early), {len(curves)} trials")
+    ax.set_ylabel(view["metric"])
+    ax.set_title(f"learning curves ({shown} trials, {len(stops['x'])} stopped early)")
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

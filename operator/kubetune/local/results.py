@@ -142,6 +142,35 @@ class ResultsFile:
         results._session_start = None
         return results
 
+    def refresh(self) -> bool:
+        """Fold the events appended since the last load or refresh; True if any were.
+
+        For a reader following a study that another process is running (the dashboard): a
+        line still being written waits for its newline, and the first line that does not
+        parse stops the read there (it is either a tail still being written or a crash's,
+        which the writer cuts off). A file replaced under the same name (`--fresh`) is the
+        caller's to notice: this only reads forward.
+        """
+        if self.path is None:
+            return False
+        offset = self.intact_bytes or 0
+        try:
+            with self.path.open("rb") as file:
+                file.seek(offset)
+                data = file.read()
+        except OSError:
+            return False
+        changed = False
+        for raw in data.split(b"\n")[:-1]:
+            try:
+                self._apply(_decode(raw))
+            except _BadEventError:
+                break
+            offset += len(raw) + 1
+            changed = True
+        self.intact_bytes = offset
+        return changed
+
     def _apply(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         now = _number(event, "time")

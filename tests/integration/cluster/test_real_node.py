@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import yaml
 
 from .conftest import ROOT, Cluster, wait_until
 from .test_operator import trials_of
+from dashboard_browser import Watched, chromium
 from factories import manifest
 
 pytestmark = pytest.mark.cluster
@@ -51,6 +53,7 @@ def install(cluster: Cluster, studies: str, replicas: int = 1) -> None:
         "replicaCount": replicas,
         "watchNamespaces": [studies],
         "image": {"pullPolicy": "Never"},  # loaded by make images; no registry anywhere
+        "dashboard": {"enabled": True},
         **REAL,
     }
     path = Path(f"/tmp/kubetune-e2e-values-{replicas}.yaml")
@@ -90,7 +93,10 @@ def finished(cluster: Cluster, namespace: str, name: str, timeout: float) -> dic
 
 def operator_pods(cluster: Cluster) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = cluster.get(
-        "pods", "-l", f"app.kubernetes.io/instance={RELEASE}", namespace=HOME
+        "pods",
+        "-l",
+        f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name=kubetune",
+        namespace=HOME,
     )["items"]
     return items
 
@@ -165,6 +171,69 @@ def test_kubetune_logs_and_kubectl_logs_show_the_trainers_output(
     pod = cluster.get("pods", "-l", f"kubetune.io/trial={name}", namespace=studies)["items"][0]
     kubectl = cluster.kubectl("logs", pod["metadata"]["name"], "-c", "trainer", namespace=studies)
     assert "folds=" in kubectl.stdout
+
+
+DASHBOARD = f"{RELEASE}-kubetune-dashboard"
+
+
+def test_the_charts_dashboard_serves_the_study_and_its_logs_through_its_service(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    cluster.kubectl(
+        "rollout", "status", f"deployment/{DASHBOARD}", "--timeout=120s", namespace=HOME
+    )
+    service = cluster.get("service", DASHBOARD, namespace=HOME)
+    base = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}/"
+    with urllib.request.urlopen(f"{base}api/studies", timeout=30) as answer:
+        listed = {s["name"]: s for s in json.load(answer)}
+    assert listed["quickstart"]["namespace"] == studies
+    assert listed["quickstart"]["phase"] == "Succeeded"
+    key = f"{studies}%3Aquickstart"
+    with urllib.request.urlopen(f"{base}api/studies/{key}/trials/quickstart-0/logs") as answer:
+        logs = answer.read().decode()
+    assert "folds=" in logs and "kubetune-report" in logs
+    with chromium() as browser:
+        watched = Watched(browser, base)
+        page = watched.open(f"#/study/{key}")
+        page.wait_for_selector("#plot-slice-gamma[data-rendered]")
+        assert watched.points("plot-objective") == 6
+        watched.screenshot("chart-dashboard-study")
+        watched.clean()
+
+
+def test_the_dashboards_service_account_can_read_but_never_write(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    identity = f"--as=system:serviceaccount:{HOME}:{DASHBOARD}"
+    for verb, resource in (
+        ("list", "studies.kubetune.io"),
+        ("watch", "trials.kubetune.io"),
+        ("get", "pods/log"),
+        ("list", "events"),
+    ):
+        allowed = cluster.kubectl("auth", "can-i", verb, resource, identity, namespace=studies)
+        assert allowed.stdout.strip() == "yes", (verb, resource)
+    for verb in ("create", "update", "patch", "delete", "deletecollection"):
+        for resource in (
+            "studies.kubetune.io",
+            "trials.kubetune.io",
+            "studies.kubetune.io/status",
+            "pods",
+            "jobs.batch",
+            "events",
+            "secrets",
+            "configmaps",
+        ):
+            for where in (studies, HOME, "default"):
+                refused = cluster.kubectl(
+                    "auth", "can-i", verb, resource, identity, namespace=where, check=False
+                )
+                assert refused.stdout.strip() == "no", (verb, resource, where)
+    # Outside the namespaces the chart scopes it to, it cannot even read.
+    outside = cluster.kubectl(
+        "auth", "can-i", "list", "studies.kubetune.io", identity, namespace="default", check=False
+    )
+    assert outside.stdout.strip() == "no"
 
 
 REPORTER = """

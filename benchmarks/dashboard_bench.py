@@ -1,0 +1,182 @@
+"""The dashboard over a 10,000-trial study: server time per API answer, and time to first
+render of the study page in headless Chromium (Debian's, SwiftShader WebGL).
+
+    .venv/bin/python benchmarks/dashboard_bench.py [--trials 10000] [--out FILE]
+
+Writes a results file of a synthetic study (three parameters, ten reports a trial, a third
+stopped early by a median rule) with kubetune's own ResultsFile, serves it with `kubetune
+dashboard`, and prints a table; the JSON goes to benchmarks/results/dashboard.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from kubetune.engine import NewTrial, StopDecision, TrialState
+from kubetune.local import results as results_module
+from kubetune.local.results import ResultsFile
+
+from dashboard_browser import Server, Watched, chromium
+
+
+class _NoSync:
+    """The `os` module as ResultsFile sees it here, with fsync a no-op."""
+
+    def __getattr__(self, name: str) -> object:
+        import os  # noqa: PLC0415
+
+        return (lambda fd: None) if name == "fsync" else getattr(os, name)
+
+
+MANIFEST = {
+    "apiVersion": "kubetune.io/v1alpha1",
+    "kind": "Study",
+    "metadata": {"name": "big"},
+    "spec": {
+        "objective": {"metric": "loss", "goal": "minimize"},
+        "parameters": [
+            {"name": "lr", "type": "float", "min": 1e-5, "max": 1.0, "log": True},
+            {"name": "depth", "type": "int", "min": 1, "max": 12},
+            {"name": "opt", "type": "categorical", "values": ["adam", "sgd", "rmsprop"]},
+        ],
+        "algorithm": {"name": "random", "seed": 1},
+        "earlyStopping": {"name": "median"},
+        "budget": {"maxTrials": 10000, "parallelism": 8},
+        "trialTemplate": {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "t", "image": "t:1", "command": ["train"]}]}
+                }
+            }
+        },
+    },
+}
+
+
+def write_study(path: Path, trials: int) -> None:
+    """Through ResultsFile itself (the file is what `kubetune run` writes), minus the fsync
+    after each event: this generates data, and 130,000 fsyncs would take minutes."""
+    results_module.os = _NoSync()  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    results = ResultsFile(path)
+    now = 1_700_000_000.0
+    manifest = json.loads(json.dumps(MANIFEST))
+    manifest["spec"]["budget"]["maxTrials"] = trials
+    results.write("study", now, manifest=manifest)
+    for index in range(trials):
+        name = f"big-{index}"
+        lr = float(10 ** rng.uniform(-5, 0))
+        params = {
+            "lr": lr,
+            "depth": int(rng.integers(1, 13)),
+            "opt": ["adam", "sgd", "rmsprop"][index % 3],
+        }
+        final = (math.log10(lr) + 2.5) ** 2 + params["depth"] / 10 + rng.normal(0, 0.2)
+        if index % 97 == 0:
+            final = 1e6  # a diverged trial
+        results.created(now, NewTrial(name=name, index=index, params=params, budget=None))
+        results.write("started", now, trial=name, attempt=1)
+        stopped = index % 3 == 1
+        steps = 4 if stopped else 10
+        for step in range(1, steps + 1):
+            results.write("report", now, trial=name, step=step, metrics={"loss": final * 10 / step})
+        if stopped:
+            stop = StopDecision(name, 4, final * 2.5, "median", final, "below the median")
+            results.finished_trial(now, name, TrialState.EARLY_STOPPED, stop.reason, None, stop)
+        else:
+            results.finished_trial(now, name, TrialState.SUCCEEDED, None, final)
+        now += 1.0
+    results.write("study_finished", now, reason="MaxTrialsReached", succeeded=True, message="done")
+    results.close()
+
+
+def timed_get(url: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url) as answer:
+        body = answer.read()
+    return time.perf_counter() - started, len(body)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10000)
+    parser.add_argument("--out", default="benchmarks/results/dashboard.json")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="kubetune-dash-bench-"))
+    started = time.perf_counter()
+    write_study(folder / "big" / "results.jsonl", args.trials)
+    written = time.perf_counter() - started
+    size = (folder / "big" / "results.jsonl").stat().st_size
+    server = Server(str(folder), cwd=folder)
+    rows: list[tuple[str, float, int]] = []
+    try:
+        key = "local%3Abig"
+        for label, path in (
+            ("GET /api/studies (cold: reads the file)", "api/studies"),
+            ("GET /api/studies (warm)", "api/studies"),
+            ("GET /api/studies/{key} (cold: every plot)", f"api/studies/{key}"),
+            ("GET /api/studies/{key} (warm)", f"api/studies/{key}"),
+            ("GET /api/studies/{key}/trials", f"api/studies/{key}/trials"),
+            ("GET .../trials?format=csv", f"api/studies/{key}/trials?format=csv"),
+        ):
+            seconds, length = timed_get(f"{server.url}{path}")
+            rows.append((label, seconds, length))
+        renders = []
+        with chromium() as browser:
+            for _ in range(3):
+                watched = Watched(browser, server.url)
+                began = time.perf_counter()
+                page = watched.open(f"#/study/{key}", wait_for="body[data-draw-ms]")
+                renders.append(
+                    (
+                        time.perf_counter() - began,
+                        int(page.get_attribute("body", "data-draw-ms") or 0),
+                    )
+                )
+                watched.clean()
+                watched.page.close()
+    finally:
+        server.stop()
+    print(
+        f"dashboard benchmark: {args.trials} trials, results file {size / 1e6:.1f} MB "
+        f"(written in {written:.1f} s); {platform.machine()}, {platform.python_version()}"
+    )
+    print(f"{'what':48} {'seconds':>8} {'bytes':>10}")
+    for label, seconds, length in rows:
+        print(f"{label:48} {seconds:8.3f} {length:10d}")
+    for i, (total, draw) in enumerate(renders):
+        print(
+            f"{'Chromium: navigation to every plot drawn #' + str(i + 1):48} {total:8.3f}"
+            f"   (drawing {draw} ms)"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "trials": args.trials,
+                "file_bytes": size,
+                "api": [{"what": label, "seconds": s, "bytes": n} for label, s, n in rows],
+                "chromium_first_render_seconds": [t for t, _ in renders],
+                "chromium_draw_ms": [d for _, d in renders],
+            },
+            indent=1,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

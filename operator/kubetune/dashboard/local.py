@@ -1,0 +1,90 @@
+"""A local study (a results file) as the cluster's Study and Trials would show it.
+
+`kubetune status`, `trials` and `best` print both kinds the same way through these documents,
+and the dashboard draws both from them. The status is built by the operator's own
+`build_study_status` from what the file recorded (the best trial, why the study finished),
+without asking the sampler again: a 10,000-trial Bayesian study opens at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+
+from kubetune.api import Study, load_study
+from kubetune.controller.status import build_study_status, now_iso
+from kubetune.engine import Decision, Finish
+from kubetune.engine.decide import find_best
+from kubetune.local.results import ResultsFile, TrialRow
+
+#: The namespace field of a local study's documents; the JSON API says null instead.
+LOCAL_PREFIX = "local:"
+
+
+def study_document(results: ResultsFile, folder: Path, now: float | None = None) -> dict[str, Any]:
+    """The Study object of a results file, status included (raises InvalidStudyError)."""
+    now = time.time() if now is None else now
+    study: Study = load_study(results.manifest or {})
+    history = results.history(study.name, now)
+    finished = results.finished
+    finish = (
+        None
+        if finished is None
+        else Finish(
+            reason=str(finished.get("reason") or "Finished"),
+            succeeded=bool(finished.get("succeeded")),
+            message=str(finished.get("message") or ""),
+        )
+    )
+    decision = Decision(finish=finish, best=find_best(study.spec, history))
+    status = build_study_status({}, history, decision, study.spec.budget.max_trials, None, now)
+    if finished is None:
+        status["phase"] = "Stopped" if not history.active else "Running"
+        if not history.active:
+            status["conditions"][0].update(
+                reason="Interrupted",
+                message="not running; continue with kubetune run STUDY.yaml --resume "
+                f"--out {folder}",
+            )
+    else:
+        status["completionTime"] = now_iso(float(finished.get("time") or now))
+    started = min((r.started for r in results.rows() if r.started is not None), default=None)
+    status["startTime"] = now_iso(started) if started is not None else None
+    document = study.model_dump(mode="json", by_alias=True, exclude_none=True)
+    document["metadata"]["namespace"] = f"{LOCAL_PREFIX}{folder}"
+    document["status"] = status
+    return document
+
+
+def _iso(moment: float | None) -> str | None:
+    """RFC 3339 to the millisecond (the cluster's are to the second; a local trial may be
+    shorter than one)."""
+    if moment is None:
+        return None
+    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat(timespec="milliseconds")
+
+
+def trial_document(row: TrialRow) -> dict[str, Any]:
+    """A Trial object of a local trial, with every report (the cluster keeps a bounded set)."""
+    status: dict[str, Any] = {
+        "phase": row.state.value,
+        "objective": row.objective,
+        "reason": row.reason,
+        "reports": [{"step": r.step, "metrics": dict(r.metrics)} for r in row.reports],
+        "stop": dict(row.stop.__dict__) if row.stop else None,
+        "startTime": _iso(row.started),
+        "completionTime": _iso(row.ended),
+    }
+    return {
+        "metadata": {"name": row.name},
+        "spec": {"index": row.index, "params": dict(row.params), "budget": row.budget},
+        "status": status,
+    }
+
+
+def local_documents(
+    results: ResultsFile, folder: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    return study_document(results, folder), [trial_document(r) for r in results.rows()]

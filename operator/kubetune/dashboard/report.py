@@ -1,0 +1,74 @@
+"""`kubetune report`: one self-contained HTML file with the dashboard's study page.
+
+The file carries the page's own script and style, Plotly's JavaScript, and the API answers
+the page would have fetched (the study's data, its trial table, each trial's page but its
+logs, the exports), so it opens from disk, with no server and no network, after the cluster
+objects are gone. About 4.8 MB of it is Plotly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import quote
+
+from kubetune.dashboard import assets
+from kubetune.dashboard.export import export_csv, export_json
+from kubetune.dashboard.sources import Snapshot
+from kubetune.dashboard.views import study_view, summary, trial_row, trial_view
+
+
+def _path(key: str, *rest: str) -> str:
+    return "/".join(["api", "studies", quote(key, safe=""), *(quote(r, safe="") for r in rest)])
+
+
+def responses(snapshot: Snapshot, now: float) -> dict[str, Any]:
+    study, trials = snapshot.study, snapshot.trials
+    rows = sorted((trial_row(t) for t in trials), key=lambda r: r["index"])
+    kept: dict[str, Any] = {
+        "api/studies": [summary(study, now)],
+        _path(snapshot.key): study_view(study, trials, now),
+        _path(snapshot.key, "trials"): rows,
+        _path(snapshot.key, "trials") + "?format=csv": export_csv(study, trials),
+        _path(snapshot.key, "trials") + "?format=json": export_json(study, trials, now),
+    }
+    for trial in trials:
+        view = trial_view(study, trial)
+        view["events"] = []
+        kept[_path(snapshot.key, "trials", trial["metadata"]["name"])] = view
+    return kept
+
+
+def _script(text: str) -> str:
+    """Text that cannot end the <script> element it sits in (in JavaScript's strings and
+    regular expressions, the only places these can occur, `<\\/` means `</`)."""
+    return re.sub(
+        r"</(script)|<!--",
+        lambda m: f"<\\/{m.group(1)}" if m.group(1) else "<\\!--",
+        text,
+        flags=re.IGNORECASE,
+    )
+
+
+def render_report(snapshot: Snapshot, now: float) -> str:
+    data = {"study": snapshot.key, "responses": responses(snapshot, now)}
+    page = assets.read("index.html").decode()
+    inline = {
+        '<link rel="stylesheet" href="static/app.css">': "<style>"
+        + assets.read("app.css").decode()
+        + "</style>",
+        '<script src="static/plotly.min.js"></script>': "<script>"
+        + _script(assets.read("plotly.min.js").decode())
+        + "</script>\n<script>window.KUBETUNE_REPORT = "
+        + json.dumps(data, default=float, allow_nan=False).replace("<", "\\u003c")
+        + ";</script>",
+        '<script src="static/app.js"></script>': "<script>"
+        + _script(assets.read("app.js").decode())
+        + "</script>",
+    }
+    for tag, replacement in inline.items():
+        assert tag in page, tag
+        page = page.replace(tag, replacement)
+    title = f"<title>kubetune report: {snapshot.key}</title>"
+    return page.replace("<title>kubetune</title>", title)

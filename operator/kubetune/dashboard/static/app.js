@@ -1,0 +1,450 @@
+// kubetune's dashboard page: a hash-routed page over the JSON API (see server.py), or over
+// the answers a report file carries (window.KUBETUNE_REPORT, see report.py). Every URL is
+// relative, so the page also works behind a proxy that serves it under a sub-path.
+"use strict";
+
+const REPORT = window.KUBETUNE_REPORT || null;
+const COLOURS = { Succeeded: "#2563eb", EarlyStopped: "#ea580c", Failed: "#dc2626",
+  Killed: "#6b7280", Running: "#16a34a", Pending: "#a3a3a3" };
+const SYMBOLS = { Succeeded: "circle", EarlyStopped: "diamond-open", Failed: "x-thin-open",
+  Killed: "square-open", Running: "circle-open", Pending: "circle-open" };
+const CONFIG = { displaylogo: false, responsive: true };
+const PAGE = 50;
+const POLL_MS = 500;
+let timer = null;
+let generation = 0;   // a route change makes the pending polls of the last page moot
+
+// ----- helpers -----------------------------------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function fmt(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "number") {
+    if (Number.isInteger(value)) return String(value);
+    return Math.abs(value) >= 1e4 || Math.abs(value) < 1e-3 ? value.toExponential(3) : value.toPrecision(5).replace(/\.?0+$/, "");
+  }
+  return String(value);
+}
+
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 90) return `${Math.round(seconds)}s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86400)}d`;
+}
+
+function phase(name) { return el("span", { class: `phase ${name}` }, name); }
+function studyHref(key) { return `#/study/${encodeURIComponent(key)}`; }
+function trialHref(key, trial) { return `${studyHref(key)}/trial/${encodeURIComponent(trial)}`; }
+function apiPath(key, ...rest) { return ["api", "studies", encodeURIComponent(key), ...rest.map(encodeURIComponent)].join("/"); }
+
+async function api(path, etag) {
+  if (REPORT) {
+    if (!(path in REPORT.responses)) throw new Error(`not kept in this report: ${path}`);
+    return { status: 200, body: REPORT.responses[path], etag: null };
+  }
+  const headers = etag ? { "If-None-Match": etag } : {};
+  const response = await fetch(path, { headers, cache: "no-cache" });
+  if (response.status === 304) return { status: 304 };
+  const text = await response.text();
+  const isJson = (response.headers.get("Content-Type") || "").startsWith("application/json");
+  const body = isJson ? JSON.parse(text) : text;
+  if (!response.ok) throw new Error(isJson ? body.error : text);
+  return { status: response.status, body, etag: response.headers.get("ETag") };
+}
+
+function poll(fn) {
+  if (REPORT) return;
+  const mine = generation;
+  const tick = async () => {
+    if (mine !== generation) return;
+    try { await fn(); document.getElementById("live").textContent = `live · ${new Date().toLocaleTimeString()}`; }
+    catch (error) { document.getElementById("live").textContent = `not updating: ${error.message}`; }
+    if (mine === generation) timer = setTimeout(tick, POLL_MS);
+  };
+  timer = setTimeout(tick, POLL_MS);
+}
+
+function plot(div, traces, layout) {
+  const base = { margin: { l: 60, r: 20, t: 36, b: 46 }, hovermode: "closest", legend: { orientation: "h", y: -0.22 } };
+  Plotly.react(div, traces, { ...base, ...layout }, CONFIG);
+  // What was drawn, for people and tests alike: the points of every trace, nulls excluded.
+  let points = 0;
+  for (const trace of traces) {
+    if (trace.type === "contour" || trace.type === "heatmap") points += trace.z.flat().filter((v) => v !== null).length;
+    else if (trace.type === "bar") points += trace.x.length;
+    else if (!trace.meta || trace.meta !== "guide") points += (trace.y || []).filter((v) => v !== null).length;
+  }
+  div.dataset.points = String(points);
+  div.dataset.rendered = "true";
+}
+
+function onClickTrial(div, key) {
+  div.on("plotly_click", (event) => {
+    const trial = event.points[0] && event.points[0].customdata;
+    if (typeof trial === "string") location.hash = trialHref(key, trial);
+  });
+}
+
+// ----- every study -------------------------------------------------------------------------
+
+const listState = { namespace: "", phase: "", text: "" };
+
+async function renderList(app) {
+  document.getElementById("where").textContent = "studies";
+  const [studies, status] = await Promise.all([api("api/studies"), REPORT ? { body: { errors: [] } } : api("api/status")]);
+  app.replaceChildren();
+  for (const error of status.body.errors) app.append(el("div", { class: "error" }, error));
+  const namespaces = [...new Set(studies.body.map((s) => s.namespace ?? "(local)"))].sort();
+  const phases = [...new Set(studies.body.map((s) => s.phase))].sort();
+  const select = (name, values) => el("select", { id: `filter-${name}`, onchange: (e) => { listState[name] = e.target.value; draw(); } },
+    el("option", { value: "" }, `every ${name}`), values.map((v) => el("option", { value: v }, v)));
+  const text = el("input", { id: "filter-text", placeholder: "filter by name", value: listState.text, oninput: (e) => { listState.text = e.target.value; draw(); } });
+  const filters = el("div", { class: "filters" }, select("namespace", namespaces), select("phase", phases), text);
+  const table = el("table", { id: "studies" });
+  app.append(el("h1", {}, "Studies"), filters, table);
+  document.getElementById("filter-namespace").value = listState.namespace;
+  document.getElementById("filter-phase").value = listState.phase;
+  let rows = studies.body;
+  function draw() {
+    const shown = rows.filter((s) => (!listState.namespace || (s.namespace ?? "(local)") === listState.namespace)
+      && (!listState.phase || s.phase === listState.phase) && s.name.includes(listState.text));
+    table.replaceChildren(el("tr", {}, ["Study", "Namespace", "Phase", "Progress", "Best", "Metric", "Algorithm", "Early stopping", "Age"].map((h) => el("th", {}, h))),
+      ...shown.map((s) => el("tr", { "data-key": s.key },
+        el("td", {}, el("a", { href: studyHref(s.key) }, s.name)),
+        el("td", { title: s.source }, s.namespace ?? "(local)"),
+        el("td", {}, phase(s.phase)),
+        el("td", { class: "num" }, s.progress || `${s.trials}/${s.maxTrials}`),
+        el("td", { class: "num" }, s.best ? fmt(s.best.objective) : "–"),
+        el("td", {}, `${s.goal === "maximize" ? "max" : "min"} ${s.metric}`),
+        el("td", {}, s.algorithm), el("td", {}, s.earlyStopping), el("td", {}, age(s.age)))));
+    if (!shown.length) table.append(el("tr", {}, el("td", { colspan: 9, class: "muted" }, rows.length ? "no study matches the filters" : "no studies found")));
+  }
+  draw();
+  poll(async () => { rows = (await api("api/studies")).body; draw(); });
+}
+
+// ----- one study ---------------------------------------------------------------------------
+
+function drawObjective(div, data, key) {
+  const o = data.objective;
+  const traces = [];
+  if (o.density) traces.push({ type: "heatmap", name: "every trial (density)", x: o.density.x, y: o.density.y, z: o.density.z, meta: "guide",
+    colorscale: [[0, "#eef2ff"], [1, "#1e3a8a"]], showscale: false, hovertemplate: "trials %{x:.0f}: %{z} near %{y}<extra>density</extra>" });
+  for (const [state, s] of Object.entries(o.states)) traces.push({
+    type: "scatter", mode: "markers", name: state, x: s.x, y: s.y, customdata: s.trial,
+    text: s.value.map((v, i) => (v !== s.y[i] ? `${fmt(v)} (off the chart)` : fmt(v))),
+    hovertemplate: "%{customdata}: %{text}<extra>" + state + "</extra>",
+    marker: { color: COLOURS[state] || "#000", symbol: SYMBOLS[state] || "circle", size: o.density ? 5 : 7 },
+  });
+  traces.push({ type: "scatter", mode: "lines", name: "best so far", x: o.bestSoFar.x, y: o.bestSoFar.y, line: { shape: "hv", color: "#16a34a" }, meta: "guide", hoverinfo: "skip" });
+  if (o.best) traces.push({ type: "scatter", mode: "markers", name: `best: ${o.best.trial}`, x: [o.best.x], y: [o.best.y], customdata: [o.best.trial], meta: "guide",
+    marker: { symbol: "star", size: 16, color: "#facc15", line: { color: "#000", width: 1 } }, hovertemplate: "best %{customdata}: %{y}<extra></extra>" });
+  plot(div, traces, { title: { text: `${o.metric} per trial` }, xaxis: { title: { text: "trial" } }, yaxis: { title: { text: o.metric }, range: o.yrange } });
+  onClickTrial(div, key);
+  const notes = [];
+  if (o.density) notes.push(`${o.points} trials: the shading counts every trial; the ${o.drawn} drawn as points are the best third and an even sample of the rest.`);
+  if (o.clipped) notes.push(`${o.clipped} trial(s) lie outside the y-range (robust: 3 IQR past the quartiles) and are drawn on its edge; hover for their value.`);
+  return notes.join(" ");
+}
+
+function drawCurves(div, data, key) {
+  const c = data.curves;
+  const traces = Object.entries(c.states).map(([state, s]) => ({
+    type: "scatter", mode: c.shown > 50 ? "lines" : "lines+markers", name: state, x: s.x, y: s.y, customdata: s.trial, connectgaps: false,
+    line: { color: COLOURS[state] || "#000", width: 1, dash: state === "EarlyStopped" ? "dot" : "solid" }, marker: { size: 3 }, opacity: 0.75,
+    hovertemplate: "%{customdata} step %{x}: %{y}<extra>" + state + "</extra>",
+  }));
+  const st = c.stops;
+  if (st.x.length) {
+    const seg = { x: [], y: [] };
+    st.x.forEach((x, i) => { seg.x.push(x, x, null); seg.y.push(st.value[i], st.threshold[i], null); });
+    traces.push({ type: "scatter", mode: "lines", name: "value → threshold", x: seg.x, y: seg.y, meta: "guide", hoverinfo: "skip", line: { color: "#ea580c", dash: "dot", width: 1 } });
+    traces.push({ type: "scatter", mode: "markers", name: "thresholds failed", x: st.x, y: st.threshold, meta: "guide", hoverinfo: "skip", marker: { symbol: "line-ew-open", size: 12, color: "#ea580c" } });
+    traces.push({ type: "scatter", mode: "markers", name: "early stops", x: st.x, y: st.value, customdata: st.trial,
+      text: st.x.map((x, i) => `${st.rule[i]} at step ${x}: ${fmt(st.value[i])} vs threshold ${fmt(st.threshold[i])}<br>${st.reason[i]}`),
+      hovertemplate: "%{customdata}: %{text}<extra>stopped</extra>", marker: { symbol: "x", size: 9, color: "#ea580c" } });
+  }
+  plot(div, traces, { title: { text: "learning curves and early stops" }, xaxis: { title: { text: "step" } }, yaxis: { title: { text: c.metric }, range: c.yrange } });
+  onClickTrial(div, key);
+  const shown = c.shown < c.curves ? `${c.shown} of ${c.curves} curves drawn (the best, the stopped, then an even sample), each thinned to at most 40 points. ` : "";
+  const marked = st.x.length < c.stopped ? `${st.x.length} of ${c.stopped} early stops marked` : `${c.stopped} early stop(s)`;
+  return `${shown}${marked}: × is the value the trial had at the step it was stopped, – the threshold it failed.`;
+}
+
+const VIRIDIS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725"];
+
+// Parallel coordinates in SVG: each axis scaled to [0, 1], one line per trial, coloured in
+// six bands of the objective (brighter is better). Plotly's own parcoords needs WebGL.
+function drawParallel(div, data, goal, key) {
+  const p = data.parallel;
+  if (!p.lines) { div.replaceChildren(el("p", { class: "muted" }, "no finished trial yet")); delete div.dataset.points; return ""; }
+  const dims = p.dimensions;
+  const objective = dims[dims.length - 1].values;
+  const sorted = objective.slice().sort((a, b) => a - b);
+  const cut = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const edges = [1, 2, 3, 4, 5].map((k) => cut(k / 6));
+  const band = (v) => { let b = edges.filter((e) => v >= e).length; return goal === "minimize" ? 5 - b : b; };
+  const scale = dims.map((d) => {
+    const [lo, hi] = d.range || [0, Math.max(1, (d.ticktext || []).length - 1)];
+    return (v) => (v === null || v === undefined ? null : hi === lo ? 0.5 : Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
+  });
+  const bands = VIRIDIS.map(() => ({ x: [], y: [], trial: [] }));
+  objective.forEach((value, i) => {
+    const b = bands[band(value)];
+    dims.forEach((d, j) => { b.x.push(j); b.y.push(scale[j](d.values[i])); b.trial.push(p.trial[i]); });
+    b.x.push(null); b.y.push(null); b.trial.push(null);
+  });
+  const traces = bands.map((b, i) => ({ type: "scatter", mode: "lines", x: b.x, y: b.y, customdata: b.trial, showlegend: false,
+    line: { color: VIRIDIS[i], width: 1 }, opacity: 0.55, hovertemplate: "%{customdata}<extra></extra>" }));
+  const annotations = [];
+  dims.forEach((d, j) => {
+    annotations.push({ x: j, y: 1.08, text: `<b>${d.label}</b>`, showarrow: false, yanchor: "bottom" });
+    const ticks = d.tickvals ? d.tickvals.map((v, k) => [scale[j](v), d.ticktext[k]]) : [[0, fmt(d.range[0])], [1, fmt(d.range[1])]];
+    for (const [y, text] of ticks) annotations.push({ x: j, y, text, showarrow: false, xanchor: "right", xshift: -4, font: { size: 10, color: "#6b7280" } });
+  });
+  const axes = dims.map((d, j) => ({ type: "line", x0: j, x1: j, y0: 0, y1: 1, line: { color: "#9ca3af", width: 1 } }));
+  plot(div, traces, { title: { text: "parallel coordinates (finished trials)" }, margin: { l: 60, r: 30, t: 70, b: 20 },
+    xaxis: { visible: false, range: [-0.4, dims.length - 0.8] }, yaxis: { visible: false, range: [-0.05, 1.05] }, shapes: axes, annotations });
+  div.dataset.points = String(p.lines);
+  onClickTrial(div, key);
+  return `${p.lines === p.trials ? p.lines : `${p.lines} of ${p.trials}`} trials${p.lines < p.trials ? " (the best third and an even sample)" : ""}; brighter is better.`;
+}
+
+function drawImportance(div, data) {
+  const imp = data.importance;
+  if (!imp.values.length) { div.replaceChildren(el("p", { class: "muted" }, `parameter importance needs at least 8 finished trials (${imp.trials} so far)`)); return ""; }
+  const values = [...imp.values].reverse();
+  plot(div, [{ type: "bar", orientation: "h", x: values.map((v) => v.value), y: values.map((v) => v.param), marker: { color: "#2563eb" } }],
+    { title: { text: "parameter importance" }, margin: { l: 120, r: 20, t: 36, b: 40 }, xaxis: { rangemode: "tozero" } });
+  return `Method: ${imp.method}. ${imp.missing.length ? `Not rated (one value only): ${imp.missing.join(", ")}.` : ""}`;
+}
+
+function axisLayout(axis) {
+  return { title: { text: axis.name }, type: axis.log ? "log" : axis.type === "categorical" ? "category" : "linear" };
+}
+
+function drawContour(div, data, goal, key) {
+  const c = data.contour;
+  if (!c) { div.replaceChildren(el("p", { class: "muted" }, "a contour needs two rated parameters and a few finished trials")); return ""; }
+  // Interpolating between cells is honest only where most cells hold trials; else each
+  // cell is drawn alone (a heatmap), and empty cells stay empty.
+  const sparse = c.filled < 0.5 * c.x.centers.length * c.y.centers.length;
+  const categorical = sparse || c.x.type === "categorical" || c.y.type === "categorical";
+  plot(div, [
+    { type: categorical ? "heatmap" : "contour", x: c.x.centers, y: c.y.centers, z: c.z, connectgaps: !categorical, colorscale: "Viridis", reversescale: goal === "minimize", hovertemplate: "%{x}, %{y}: mean %{z}<extra></extra>", contours: categorical ? undefined : { coloring: "heatmap" } },
+    { type: "scatter", mode: "markers", x: c.points.x, y: c.points.y, customdata: c.points.trial, meta: "guide", marker: { size: 4, color: "#fff", line: { color: "#111", width: 1 } }, hovertemplate: "%{customdata}<extra></extra>", showlegend: false },
+  ], { title: { text: `${c.x.name} × ${c.y.name} (the two most important)` }, xaxis: axisLayout(c.x), yaxis: axisLayout(c.y) });
+  onClickTrial(div, key);
+  return `Mean objective per cell of a ${c.x.centers.length}×${c.y.centers.length} grid (${c.filled} cells hold trials${sparse ? "; too few to interpolate between them" : ""}); dots are trials.`;
+}
+
+function drawSlices(container, data, key) {
+  for (const s of data.slices) {
+    let div = document.getElementById(`plot-slice-${s.name}`);
+    if (!div) { div = el("div", { class: "plot small", id: `plot-slice-${s.name}` }); container.append(div); }
+    plot(div, [{ type: "scatter", mode: "markers", x: s.x, y: s.y, customdata: s.trial,
+      marker: { size: 5, color: s.order, colorscale: "Blues", showscale: false, line: { width: 0.5, color: "#1e3a8a" } },
+      hovertemplate: "%{customdata}: %{x} → %{y}<extra></extra>" }],
+    { title: { text: s.name, font: { size: 13 } }, xaxis: axisLayout(s), yaxis: { range: s.yrange }, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: false });
+    onClickTrial(div, key);
+  }
+}
+
+function spendingTable(spend) {
+  return el("table", { id: "spending" }, el("tr", {}, el("th", {}, "trials by state"), spend.states.map((s) => el("th", {}, s))),
+    el("tr", {}, el("td", {}, "trials"), spend.trials.map((v) => el("td", { class: "num" }, v))),
+    el("tr", {}, el("td", {}, "steps reported"), spend.steps.map((v) => el("td", { class: "num" }, v))),
+    el("tr", {}, el("td", {}, "trial-seconds"), spend.seconds.map((v) => el("td", { class: "num" }, fmt(v)))));
+}
+
+const tableState = { key: null, sort: "index", desc: false, text: "", state: "", page: 0 };
+
+function drawTrials(container, key, rows, parameters, goal) {
+  if (tableState.key !== key) Object.assign(tableState, { key, sort: "index", desc: false, text: "", state: "", page: 0 });
+  const states = [...new Set(rows.map((r) => r.state))].sort();
+  const columns = [["name", "trial"], ["state", "state"], ["objective", "objective"], ...parameters.map((p) => [`param:${p.name}`, p.name]), ["lastStep", "steps"], ["seconds", "seconds"], ["reason", "reason"]];
+  const value = (row, col) => (col.startsWith("param:") ? row.params[col.slice(6)] : col === "name" ? row.index : row[col]);
+  const table = el("table", { id: "trials" });
+  const count = el("span", { id: "trial-count", class: "muted" });
+  const pager = el("div", { class: "pager" });
+  function draw() {
+    const text = tableState.text.toLowerCase();
+    let shown = rows.filter((r) => (!tableState.state || r.state === tableState.state)
+      && (!text || `${r.name} ${r.state} ${r.reason || ""} ${JSON.stringify(r.params)}`.toLowerCase().includes(text)));
+    const dir = tableState.desc ? -1 : 1;
+    shown = shown.slice().sort((a, b) => {
+      const x = value(a, tableState.sort), y = value(b, tableState.sort);
+      if (x === y) return a.index - b.index;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * dir;
+    });
+    const pages = Math.max(1, Math.ceil(shown.length / PAGE));
+    tableState.page = Math.min(tableState.page, pages - 1);
+    const start = tableState.page * PAGE;
+    const head = el("tr", {}, columns.map(([col, label]) => el("th", {
+      class: `sortable${tableState.sort === col ? (tableState.desc ? " sorted-desc" : " sorted-asc") : ""}`, "data-col": col,
+      onclick: () => { if (tableState.sort === col) tableState.desc = !tableState.desc; else Object.assign(tableState, { sort: col, desc: col === "objective" && goal === "maximize" }); draw(); },
+    }, label)));
+    table.replaceChildren(head, ...shown.slice(start, start + PAGE).map((r) => el("tr", { "data-trial": r.name, "data-state": r.state },
+      el("td", {}, el("a", { href: trialHref(key, r.name) }, r.name)), el("td", {}, phase(r.state)), el("td", { class: "num" }, fmt(r.objective)),
+      parameters.map((p) => el("td", { class: "num" }, fmt(r.params[p.name]))), el("td", { class: "num" }, fmt(r.lastStep)), el("td", { class: "num" }, fmt(r.seconds)),
+      el("td", { class: "reason" }, r.reason || ""))));
+    count.textContent = `${shown.length} of ${rows.length} trials` + (shown.length > PAGE ? `, ${start + 1}–${Math.min(start + PAGE, shown.length)} shown` : "");
+    pager.replaceChildren(el("button", { id: "page-prev", disabled: tableState.page === 0 ? "" : null, onclick: () => { tableState.page--; draw(); } }, "‹ previous"),
+      el("span", {}, `page ${tableState.page + 1} of ${pages}`),
+      el("button", { id: "page-next", disabled: tableState.page >= pages - 1 ? "" : null, onclick: () => { tableState.page++; draw(); } }, "next ›"));
+  }
+  const stateSelect = el("select", { id: "trial-state", onchange: (e) => { tableState.state = e.target.value; tableState.page = 0; draw(); } },
+    el("option", { value: "" }, "every state"), states.map((s) => el("option", { value: s }, s)));
+  const search = el("input", { id: "trial-filter", placeholder: "filter: name, state, reason, params", value: tableState.text, oninput: (e) => { tableState.text = e.target.value; tableState.page = 0; draw(); } });
+  container.replaceChildren(el("div", { class: "filters" }, el("h2", {}, "Trials"), search, stateSelect, count, exportLinks(key)), table, pager);
+  stateSelect.value = tableState.state;
+  draw();
+}
+
+function exportLinks(key) {
+  const link = (format) => {
+    const path = `${apiPath(key, "trials")}?format=${format}`;
+    if (!REPORT) return el("a", { class: "button", id: `export-${format}`, href: path, download: "" }, format.toUpperCase());
+    const blob = new Blob([REPORT.responses[path]], { type: format === "csv" ? "text/csv" : "application/json" });
+    return el("a", { class: "button", id: `export-${format}`, href: URL.createObjectURL(blob), download: `${key.replace(/[^\w.-]/g, "_")}.${format}` }, format.toUpperCase());
+  };
+  return el("span", {}, "export ", link("csv"), " ", link("json"));
+}
+
+function studyHeader(data) {
+  const s = data.summary;
+  const best = s.best;
+  return el("div", { class: "card", id: "study-header" },
+    el("h1", {}, s.name, " ", phase(s.phase)),
+    el("div", { class: "header-grid" },
+      el("span", { class: "muted" }, "where"), el("span", {}, s.namespace ? `namespace ${s.namespace}` : `local: ${s.source}`),
+      el("span", { class: "muted" }, "objective"), el("span", {}, `${s.goal} ${s.metric}`),
+      el("span", { class: "muted" }, "search"), el("span", {}, `${s.algorithm}, early stopping: ${s.earlyStopping}`),
+      el("span", { class: "muted" }, "progress"), el("span", {}, `${s.progress || "–"} · ${Object.entries(data.states).map(([k, v]) => `${v} ${k}`).join(", ")}`),
+      el("span", { class: "muted" }, s.finishedBecause ? "finished because" : "status"), el("span", { id: "finished-because" }, [s.finishedBecause, s.message].filter(Boolean).join(": ") || "–"),
+      el("span", { class: "muted" }, "best trial"), best
+        ? el("span", { id: "best-trial" }, el("a", { href: trialHref(s.key, best.trial) }, best.trial), ` ${s.metric} = ${fmt(best.objective)} · `,
+          Object.entries(best.params).map(([k, v]) => `${k}=${fmt(v)}`).join(", "))
+        : el("span", { id: "best-trial" }, "none yet")));
+}
+
+async function renderStudy(app, key) {
+  document.getElementById("where").textContent = key;
+  let [study, trials] = await Promise.all([api(apiPath(key)), api(apiPath(key, "trials"))]);
+  const header = el("div");
+  const sections = {};
+  const card = (id, cls) => { const div = el("div", { class: `plot ${cls || ""}`, id: `plot-${id}` }); const note = el("p", { class: "note", id: `note-${id}` }); sections[id] = [div, note]; return el("div", { class: "card" }, div, note); };
+  const slices = el("div", { class: "slices", id: "slices" });
+  const spend = el("div");
+  const table = el("div", { class: "card", id: "trial-table" });
+  app.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← every study")), header,
+    el("div", { class: "grid" }, card("objective"), card("curves"), card("parallel"), card("importance"), card("contour"),
+      el("div", { class: "card" }, el("h2", {}, "Where the budget went"), spend)),
+    el("div", { class: "card" }, el("h2", {}, "Slices: objective against each parameter (darker: later trials)"), slices), table);
+  function draw() {
+    const d = study.body;
+    const goal = d.summary.goal;
+    const started = performance.now();
+    // The table and the header first: a trial that ended shows there at once, and the
+    // plots (several WebGL ones) follow in the next frame.
+    header.replaceChildren(studyHeader(d));
+    drawTrials(table, key, trials.body, d.parameters, goal);
+    requestAnimationFrame(() => setTimeout(() => drawPlots(d, goal, started), 0));
+  }
+  function drawPlots(d, goal, started) {
+    sections.objective[1].textContent = drawObjective(sections.objective[0], d, key);
+    sections.curves[1].textContent = drawCurves(sections.curves[0], d, key);
+    sections.parallel[1].textContent = drawParallel(sections.parallel[0], d, goal, key);
+    sections.importance[1].textContent = drawImportance(sections.importance[0], d);
+    sections.contour[1].textContent = drawContour(sections.contour[0], d, goal, key);
+    drawSlices(slices, d, key);
+    spend.replaceChildren(spendingTable(d.spending));
+    document.body.dataset.revision = study.etag || "report";
+    document.body.dataset.drawMs = String(Math.round(performance.now() - started));
+  }
+  draw();
+  poll(async () => {
+    const next = await api(apiPath(key), study.etag);
+    if (next.status === 304) return;
+    trials = await api(apiPath(key, "trials"));
+    study = next;
+    draw();
+  });
+}
+
+// ----- one trial ---------------------------------------------------------------------------
+
+async function renderTrial(app, key, name) {
+  document.getElementById("where").textContent = `${key} / ${name}`;
+  const t = (await api(apiPath(key, "trials", name))).body;
+  const div = el("div", { class: "plot", id: "plot-series" });
+  const logs = el("pre", { class: "logs", id: "logs" }, REPORT ? "Logs are not kept in a report." : "loading…");
+  const stop = t.stop
+    ? el("div", { class: "card", id: "stop-record" }, el("h2", {}, "Stopped early"), el("div", { class: "header-grid" },
+      el("span", { class: "muted" }, "rule"), el("span", {}, t.stop.rule), el("span", { class: "muted" }, "at step"), el("span", {}, t.stop.step),
+      el("span", { class: "muted" }, "value"), el("span", {}, fmt(t.stop.value)), el("span", { class: "muted" }, "threshold"), el("span", {}, fmt(t.stop.threshold)),
+      el("span", { class: "muted" }, "why"), el("span", {}, t.stop.reason)))
+    : null;
+  app.replaceChildren(el("p", {}, el("a", { href: studyHref(key) }, `← ${key}`)),
+    el("div", { class: "card" }, el("h1", {}, name, " ", phase(t.state)), el("div", { class: "header-grid" },
+      el("span", { class: "muted" }, t.metric), el("span", { id: "trial-objective" }, fmt(t.objective)),
+      el("span", { class: "muted" }, "reason"), el("span", {}, t.reason || "–"),
+      el("span", { class: "muted" }, "steps"), el("span", {}, `${t.reports} reports, last step ${fmt(t.lastStep)}`),
+      el("span", { class: "muted" }, "ran"), el("span", {}, t.seconds === null ? "–" : `${fmt(t.seconds)} s`),
+      t.pod ? [el("span", { class: "muted" }, "pod"), el("span", {}, t.pod)] : [])),
+    el("div", { class: "grid" }, el("div", { class: "card" }, el("h2", {}, "Parameters"), el("table", { id: "params" },
+      Object.entries(t.params).map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "num" }, fmt(v)))))),
+    stop || el("div", { class: "card" }, el("h2", {}, "Early stopping"), el("p", { class: "muted" }, "not stopped early"))),
+    el("div", { class: "card" }, div),
+    el("div", { class: "card" }, el("h2", {}, "Events"), el("table", { id: "events" }, el("tr", {}, ["time", "type", "reason", "object", "message"].map((h) => el("th", {}, h))),
+      (t.events || []).map((e) => el("tr", {}, el("td", {}, typeof e.time === "number" ? new Date(e.time * 1000).toISOString().replace(".000", "") : e.time || ""),
+        el("td", {}, e.type || ""), el("td", {}, e.reason || ""), el("td", {}, e.object || ""), el("td", { class: "reason" }, e.message || ""))))),
+    el("div", { class: "card" }, el("h2", {}, "Logs"), logs));
+  const traces = Object.entries(t.series).map(([metric, s]) => ({ type: "scatter", mode: "lines+markers", name: metric, x: s.x, y: s.y,
+    yaxis: metric === t.metric ? "y" : "y2", line: { width: metric === t.metric ? 2.5 : 1 } }));
+  if (t.stop) traces.push({ type: "scatter", mode: "markers", name: `stopped (threshold ${fmt(t.stop.threshold)})`, x: [t.stop.step], y: [t.stop.value], meta: "guide", marker: { symbol: "x", size: 12, color: "#ea580c" } });
+  plot(div, traces, { title: { text: "reported metrics" }, xaxis: { title: { text: "step" } }, yaxis: { title: { text: t.metric } }, yaxis2: { overlaying: "y", side: "right", showgrid: false } });
+  if (!REPORT) {
+    try { logs.textContent = (await api(`${apiPath(key, "trials", name)}/logs`)).body || "(empty)"; }
+    catch (error) { logs.textContent = error.message; }
+  }
+}
+
+// ----- routing -----------------------------------------------------------------------------
+
+async function route() {
+  generation++;
+  clearTimeout(timer);
+  const app = document.getElementById("app");
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  try {
+    if (parts[0] === "study" && parts[2] === "trial") await renderTrial(app, parts[1], parts[3]);
+    else if (parts[0] === "study") await renderStudy(app, parts[1]);
+    else if (REPORT && REPORT.study) location.hash = studyHref(REPORT.study);
+    else await renderList(app);
+  } catch (error) {
+    app.replaceChildren(el("div", { class: "error" }, error.message), el("a", { href: "#/" }, "every study"));
+  }
+  document.body.dataset.page = parts[0] === "study" ? (parts[2] ? "trial" : "study") : "list";
+}
+
+window.addEventListener("hashchange", route);
+route();
