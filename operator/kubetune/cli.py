@@ -222,6 +222,7 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"\n{report['trials']} trials; {finish.reason}: {finish.message}")
         if plots:
             print("plots: " + ", ".join(plots))
+        print(f"explore it: kubetune dashboard {out_dir}")
     return 0 if finish.succeeded else 1
 
 
