@@ -43,8 +43,9 @@ def chromium() -> Iterator[Browser]:
 class Watched:
     """A page whose console errors, uncaught exceptions and off-site requests are kept."""
 
-    def __init__(self, browser: Browser, base: str, width: int = 1400) -> None:
-        self.page: Page = browser.new_page(viewport={"width": width, "height": 1000})
+    def __init__(self, browser: Browser, base: str, height: int = 3600) -> None:
+        # Plots are drawn as they come into view: the tests' tall window shows them all.
+        self.page: Page = browser.new_page(viewport={"width": 1400, "height": height})
         self.base = base.replace(":80/", "/", 1)  # the browser drops http's default port
         self.errors: list[str] = []
         self.offsite: list[str] = []
@@ -57,12 +58,27 @@ class Watched:
         if not url.startswith((self.base, "data:", "blob:", "file:")):
             self.offsite.append(url)
 
-    def open(self, fragment: str, wait_for: str = "[data-rendered]") -> Page:
+    def open(self, fragment: str, wait_for: str | None = None) -> Page:
+        """Go to a page (a new hash is no navigation: the last page's DOM stays until the
+        new one replaces it, so the wait is for something only the new page has)."""
+        if wait_for is None:
+            kind = "trial" if "/trial/" in fragment else "study"
+            wait_for = f"body[data-page={kind}] #plot-{'series' if kind == 'trial' else 'objective'}[data-rendered]"
         self.page.goto(f"{self.base}{fragment}")
         self.page.wait_for_selector(wait_for, timeout=30_000)
         return self.page
 
+    def mark(self, name: str, timeout: float = 60) -> int:
+        """Milliseconds from navigation to the page's performance mark `name` (waited for)."""
+        self.page.wait_for_function(
+            f"performance.getEntriesByName('{name}').length > 0", timeout=timeout * 1000
+        )
+        return int(self.page.evaluate(f"performance.getEntriesByName('{name}')[0].startTime"))
+
     def points(self, plot_id: str) -> int:
+        """How many points the plot drew, once it has drawn (plots draw as they come into
+        view, each in its own turn)."""
+        self.page.wait_for_selector(f"#{plot_id}[data-rendered]", timeout=30_000)
         return int(self.page.get_attribute(f"#{plot_id}", "data-points") or -1)
 
     def screenshot(self, name: str) -> Path:

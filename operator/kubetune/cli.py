@@ -497,14 +497,10 @@ def command_export(args: argparse.Namespace) -> int:
 
 
 def command_report(args: argparse.Namespace) -> int:
-    from kubetune.dashboard.assets import MissingAssetError  # noqa: PLC0415
     from kubetune.dashboard.report import render_report  # noqa: PLC0415
 
     snapshot = _snapshot(args)
-    try:
-        page = render_report(snapshot, time.time())
-    except MissingAssetError as error:
-        raise UsageError(str(error)) from None
+    page = render_report(snapshot, time.time())
     out = Path(args.output or f"{snapshot.study['metadata']['name']}.html")
     try:
         out.write_text(page)
@@ -515,14 +511,9 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def command_dashboard(args: argparse.Namespace) -> int:
-    from kubetune.dashboard.assets import MissingAssetError, plotly_js_path  # noqa: PLC0415
     from kubetune.dashboard.server import Dashboard  # noqa: PLC0415
     from kubetune.dashboard.sources import ClusterSource, LocalSource, Source, Sources  # noqa: PLC0415
 
-    try:
-        plotly_js_path()
-    except MissingAssetError as error:
-        raise UsageError(str(error)) from None
     sources: list[Source] = []
     paths = [Path(p) for p in args.paths]
     for path in paths:

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from playwright.sync_api import Browser
 
+from kubetune.dashboard.importance import MIN_TRIALS
+
 from conftest import events, toy_study
 from dashboard_browser import Server, Watched, chromium
 from waiting import wait_for
@@ -147,10 +149,14 @@ def test_every_page_renders_its_plots_with_the_recorded_points(
     reports = sum(t["reports"] for t in trials.values())
     assert watched.points("plot-curves") == reports + states["EarlyStopped"]
     assert watched.points("plot-parallel") == succeeded
-    assert watched.points("plot-importance") == 2
     assert watched.points("plot-slice-x") == succeeded == watched.points("plot-slice-y")
-    assert watched.points("plot-contour") > 0
-    assert "Method: main-effect share" in page.inner_text("#note-importance")
+    if succeeded >= MIN_TRIALS:  # how many ASHA let finish depends on the trials' timing
+        assert watched.points("plot-importance") == 2
+        assert watched.points("plot-contour") > 0
+        assert "Method: main-effect share" in page.inner_text("#note-importance")
+    else:
+        assert "needs at least 8 finished trials" in page.inner_text("#plot-importance")
+        assert "needs two rated parameters" in page.inner_text("#plot-contour")
     best_trial = max(
         (t for t in trials.values() if t["state"] == "Succeeded"), key=lambda t: t["objective"]
     )["trial"]

@@ -1,7 +1,7 @@
 """The dashboard's HTTP server: the page, its files, and the JSON API the page itself uses.
 
 The standard library's threading HTTP server: a read-only dashboard for one team needs no
-framework, and the operator image then carries nothing new but plotly.min.js. It answers GET
+framework, and the operator image then carries nothing new but one file of Plotly. It answers GET
 (and HEAD) only. The page polls `GET /api/studies/{key}` twice a second with the ETag it last
 saw; while the study's revision is unchanged the answer is a bodiless 304, so following a
 study costs a stat of its results file (or one cached list of its Trials), not a recompute.

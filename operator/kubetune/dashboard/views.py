@@ -34,9 +34,9 @@ MAX_POINTS = 40
 GRID = 16
 #: Trials drawn as points (objective plot) or lines (parallel coordinates) at most; past it,
 #: the best third and an even sample of the rest (and the objective plot adds a density).
-MAX_MARKERS = 1500
+MAX_MARKERS = 1000
 #: Points per slice plot, and trials over the contour, at most (the best and a sample, as above).
-MAX_SLICE_POINTS = 800
+MAX_SLICE_POINTS = 500
 #: Early stops marked at most (those of the drawn curves first).
 MAX_STOPS = 300
 #: Density cells of a large objective plot: trial-index bins by objective bins.

@@ -12,6 +12,15 @@ const CONFIG = { displaylogo: false, responsive: true };
 const PAGE = 50;
 const POLL_MS = 500;
 let timer = null;
+let stopLazy = () => {};
+// Plotly (1.5 MB) loads asynchronously: the header and the trial table show before it is
+// parsed, which on a slow machine takes longer than everything else on the page.
+const plotlyReady = new Promise((resolve) => {
+  if (window.Plotly) { resolve(); return; }
+  const tag = document.getElementById("plotly");
+  tag.addEventListener("load", resolve);
+  tag.addEventListener("error", () => { document.getElementById("live").textContent = "Plotly did not load: plots cannot be drawn"; });
+});
 let generation = 0;   // a route change makes the pending polls of the last page moot
 
 // ----- helpers -----------------------------------------------------------------------------
@@ -254,16 +263,43 @@ function drawContour(div, data, goal, key) {
   return `Mean objective per cell of a ${c.x.centers.length}×${c.y.centers.length} grid (${c.filled} cells hold trials${sparse ? "; too few to interpolate between them" : ""}); dots are trials.`;
 }
 
-function drawSlices(container, data, key) {
+function drawSlices(container, data, key, lazy) {
   for (const s of data.slices) {
     let div = document.getElementById(`plot-slice-${s.name}`);
     if (!div) { div = el("div", { class: "plot small", id: `plot-slice-${s.name}` }); container.append(div); }
-    plot(div, [{ type: "scatter", mode: "markers", x: s.x, y: s.y, customdata: s.trial,
-      marker: { size: 5, color: s.order, colorscale: "Blues", showscale: false, line: { width: 0.5, color: "#1e3a8a" } },
-      hovertemplate: "%{customdata}: %{x} → %{y}<extra></extra>" }],
-    { title: { text: s.name, font: { size: 13 } }, xaxis: axisLayout(s), yaxis: { range: s.yrange }, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: false });
-    onClickTrial(div, key);
+    lazy(div, () => {
+      plot(div, [{ type: "scatter", mode: "markers", x: s.x, y: s.y, customdata: s.trial,
+        marker: { size: 5, color: s.order, colorscale: "Blues", showscale: false, line: { width: 0.5, color: "#1e3a8a" } },
+        hovertemplate: "%{customdata}: %{x} → %{y}<extra></extra>" }],
+      { title: { text: s.name, font: { size: 13 } }, xaxis: axisLayout(s), yaxis: { range: s.yrange }, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: false });
+      onClickTrial(div, key);
+    });
   }
+}
+
+// Plots are drawn when they come near the viewport (and redrawn there on live updates):
+// each Plotly plot costs ~0.1 s on a slow machine, so a page of twenty draws only what is
+// seen. A plot that is off screen when its data changes is redrawn when it comes back.
+function lazyDrawer() {
+  const pending = new Map();
+  const visible = new Set();
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting) { visible.delete(entry.target); continue; }
+      visible.add(entry.target);
+      const draw = pending.get(entry.target);
+      if (draw) { pending.delete(entry.target); draw(); }
+    }
+    if (!performance.getEntriesByName("kubetune:visible").length) performance.mark("kubetune:visible");
+    if (!pending.size && !performance.getEntriesByName("kubetune:plots").length) performance.mark("kubetune:plots");
+  }, { rootMargin: "200px" });
+  const lazy = (div, draw) => {
+    if (visible.has(div)) { draw(); return; }
+    pending.set(div, draw);
+    observer.observe(div);
+  };
+  lazy.stop = () => observer.disconnect();
+  return lazy;
 }
 
 function spendingTable(spend) {
@@ -349,6 +385,7 @@ function studyHeader(data) {
 async function renderStudy(app, key) {
   document.getElementById("where").textContent = key;
   let [study, trials] = await Promise.all([api(apiPath(key)), api(apiPath(key, "trials"))]);
+  performance.mark("kubetune:data");
   const header = el("div");
   const sections = {};
   const card = (id, cls) => { const div = el("div", { class: `plot ${cls || ""}`, id: `plot-${id}` }); const note = el("p", { class: "note", id: `note-${id}` }); sections[id] = [div, note]; return el("div", { class: "card" }, div, note); };
@@ -361,24 +398,26 @@ async function renderStudy(app, key) {
     el("div", { class: "card" }, el("h2", {}, "Slices: objective against each parameter (darker: later trials)"), slices), table);
   function draw() {
     const d = study.body;
-    const goal = d.summary.goal;
-    const started = performance.now();
-    // The table and the header first: a trial that ended shows there at once, and the
-    // plots (several WebGL ones) follow in the next frame.
+    // The table and the header first: a trial that ended shows there at once; the plots
+    // follow once Plotly is loaded, in the next frame.
     header.replaceChildren(studyHeader(d));
-    drawTrials(table, key, trials.body, d.parameters, goal);
-    requestAnimationFrame(() => setTimeout(() => drawPlots(d, goal, started), 0));
+    drawTrials(table, key, trials.body, d.parameters, d.summary.goal);
+    performance.mark("kubetune:table");
+    plotlyReady.then(() => requestAnimationFrame(() => setTimeout(() => { if (study.body === d) drawPlots(d); }, 0)));
   }
-  function drawPlots(d, goal, started) {
-    sections.objective[1].textContent = drawObjective(sections.objective[0], d, key);
-    sections.curves[1].textContent = drawCurves(sections.curves[0], d, key);
-    sections.parallel[1].textContent = drawParallel(sections.parallel[0], d, goal, key);
-    sections.importance[1].textContent = drawImportance(sections.importance[0], d);
-    sections.contour[1].textContent = drawContour(sections.contour[0], d, goal, key);
-    drawSlices(slices, d, key);
+  const lazy = lazyDrawer();
+  stopLazy = lazy.stop;
+  function drawPlots(d) {
+    const goal = d.summary.goal;
+    const section = (id, drawer) => lazy(sections[id][0], () => { sections[id][1].textContent = drawer(sections[id][0]); });
+    section("objective", (div) => drawObjective(div, d, key));
+    section("curves", (div) => drawCurves(div, d, key));
+    section("parallel", (div) => drawParallel(div, d, goal, key));
+    section("importance", (div) => drawImportance(div, d));
+    section("contour", (div) => drawContour(div, d, goal, key));
+    drawSlices(slices, d, key, lazy);
     spend.replaceChildren(spendingTable(d.spending));
     document.body.dataset.revision = study.etag || "report";
-    document.body.dataset.drawMs = String(Math.round(performance.now() - started));
   }
   draw();
   poll(async () => {
@@ -418,6 +457,7 @@ async function renderTrial(app, key, name) {
       (t.events || []).map((e) => el("tr", {}, el("td", {}, typeof e.time === "number" ? new Date(e.time * 1000).toISOString().replace(".000", "") : e.time || ""),
         el("td", {}, e.type || ""), el("td", {}, e.reason || ""), el("td", {}, e.object || ""), el("td", { class: "reason" }, e.message || ""))))),
     el("div", { class: "card" }, el("h2", {}, "Logs"), logs));
+  await plotlyReady;
   const traces = Object.entries(t.series).map(([metric, s]) => ({ type: "scatter", mode: "lines+markers", name: metric, x: s.x, y: s.y,
     yaxis: metric === t.metric ? "y" : "y2", line: { width: metric === t.metric ? 2.5 : 1 } }));
   if (t.stop) traces.push({ type: "scatter", mode: "markers", name: `stopped (threshold ${fmt(t.stop.threshold)})`, x: [t.stop.step], y: [t.stop.value], meta: "guide", marker: { symbol: "x", size: 12, color: "#ea580c" } });
@@ -433,6 +473,7 @@ async function renderTrial(app, key, name) {
 async function route() {
   generation++;
   clearTimeout(timer);
+  stopLazy();
   const app = document.getElementById("app");
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   try {
