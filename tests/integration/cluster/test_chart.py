@@ -88,7 +88,9 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
         if d["kind"] == "Role" and d["metadata"]["name"] == "kubetune"
     ) == ["team-a", "team-b"]
     assert {"PodDisruptionBudget", "ServiceMonitor"} <= set(kinds)
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    deployment = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "kubetune"
+    )
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--leader-election=kubetune" in args
     assert "--prometheus-url=http://prometheus-server.monitoring.svc:9090" in args
@@ -100,6 +102,30 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
     )
     home = next(d for d in docs if d["metadata"]["name"] == "kubetune-home")
     assert not [r for r in home["rules"] if "secrets" in r["resources"]]  # it is mounted
+    # The dashboard: read-only Roles in the watched namespaces, scoped to them, never a
+    # ClusterRole; its own pods (the operator's selector does not match them); an Ingress.
+    board = {
+        (d["kind"], d["metadata"].get("namespace")): d
+        for d in docs
+        if d["metadata"]["name"] == "kubetune-dashboard"
+    }
+    assert {ns for kind, ns in board if kind == "Role"} == {"team-a", "team-b"}
+    verbs = {
+        v
+        for (kind, _), d in board.items()
+        if kind == "Role"
+        for r in d["rules"]
+        for v in r["verbs"]
+    }
+    assert verbs == {"get", "list", "watch"}
+    dashboard = board[("Deployment", NAMESPACE)]["spec"]
+    assert dashboard["template"]["spec"]["serviceAccountName"] == "kubetune-dashboard"
+    assert "--namespace=team-b" in dashboard["template"]["spec"]["containers"][0]["args"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    labels = dashboard["template"]["metadata"]["labels"]
+    assert not selector.items() <= labels.items()
+    assert board[("Ingress", NAMESPACE)]["spec"]["rules"][0]["host"] == "tune.example"
+    assert board[("Service", NAMESPACE)]["spec"]["type"] == "NodePort"
 
 
 @pytest.fixture(scope="module")
