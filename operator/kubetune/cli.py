@@ -10,7 +10,9 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -511,14 +513,14 @@ def command_report(args: argparse.Namespace) -> int:
 
 
 def command_dashboard(args: argparse.Namespace) -> int:
-    from kubetune.dashboard.server import Dashboard  # noqa: PLC0415
-    from kubetune.dashboard.sources import ClusterSource, LocalSource, Source, Sources  # noqa: PLC0415
-
-    sources: list[Source] = []
     paths = [Path(p) for p in args.paths]
     for path in paths:
         if not path.exists():
             raise UsageError(f"{path}: no such results folder or file")
+    from kubetune.dashboard.server import Dashboard  # noqa: PLC0415
+    from kubetune.dashboard.sources import ClusterSource, LocalSource, Source, Sources  # noqa: PLC0415
+
+    sources: list[Source] = []
     default_runs = Path("kubetune-runs")
     if paths or not args.cluster:
         local = paths or ([default_runs] if default_runs.is_dir() else [])
@@ -549,6 +551,11 @@ def command_dashboard(args: argparse.Namespace) -> int:
         for s in sources
     )
     print(f"kubetune dashboard: http://{host}:{port}/ ({shown}); Ctrl-C stops it", flush=True)
+    # SIGTERM ends it at once: in a pod it is PID 1, for which an unhandled SIGTERM is ignored
+    # (every rollout would wait out the 30 s grace period, then SIGKILL).
+    signal.signal(
+        signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.shutdown).start()
+    )
     try:
         server.serve_forever()
     finally:

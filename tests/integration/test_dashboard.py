@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -285,6 +286,13 @@ def test_export_and_a_self_contained_report_that_opens_with_no_server(
     watched.screenshot("report-trial")
     watched.clean()
     assert not [r for r in watched.offsite if not r.startswith("file:")]
+
+
+def test_sigterm_ends_the_dashboard_at_once_and_cleanly(study_dir: Path) -> None:
+    """In a pod the dashboard is PID 1, which ignores a SIGTERM it does not handle."""
+    running = Server("runs", cwd=study_dir)
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(10) == 0
 
 
 def test_bad_input_gets_a_clear_error(tmp_path: Path) -> None:

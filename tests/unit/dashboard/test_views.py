@@ -11,7 +11,7 @@ import numpy as np
 
 from kubetune.dashboard import views
 from kubetune.dashboard.export import export_csv
-from kubetune.dashboard.importance import epsilon_squared, importance
+from kubetune.dashboard.importance import epsilon_squared, importance, ranks
 
 PARAMS = [
     {"name": "lr", "type": "float", "min": 1e-4, "max": 1.0, "log": True},
@@ -167,3 +167,8 @@ def test_the_study_view_and_the_csv_export_agree_on_the_trials() -> None:
     rows = list(csv.DictReader(io.StringIO(export_csv(study(), trials))))
     assert len(rows) == 11 and rows[3]["param.width"] == "4" and rows[10]["state"] == "Failed"
     assert rows[10]["objective"] == ""
+
+
+def test_ranks_share_ties_as_scipy_does() -> None:
+    assert list(ranks([3.0, 1.0, 2.0, 1.0, 3.0, 3.0])) == [5.0, 1.5, 3.0, 1.5, 5.0, 5.0]
+    assert list(ranks([])) == []
