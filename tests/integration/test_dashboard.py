@@ -219,9 +219,16 @@ def test_a_trial_that_ends_shows_up_in_the_open_page_without_a_reload(
         stderr=subprocess.PIPE,
         text=True,
     )
-    server = Server("runs", cwd=tmp_path)
+    results = tmp_path / "runs" / "toy" / "results.jsonl"
+    wait_for(results.exists, 60, "the run to create its results file")
+    server = Server("runs", cwd=tmp_path)  # a PATH that does not exist yet is a usage error
     try:
-        wait_for((tmp_path / "runs" / "toy" / "results.jsonl").exists, 60, "the file")
+
+        def listed() -> bool:
+            with urllib.request.urlopen(f"{server.url}api/studies") as answer:
+                return bool(json.load(answer))
+
+        wait_for(listed, 60, "the study's first line to be written and listed")
         watched = Watched(browser, server.url)
         page = watched.open(f"#/study/{KEY}")
         page.evaluate(

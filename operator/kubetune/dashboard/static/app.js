@@ -90,6 +90,7 @@ function poll(fn) {
 }
 
 function plot(div, traces, layout) {
+  if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();  // a "not yet" message
   const base = { margin: { l: 60, r: 20, t: 36, b: 46 }, hovermode: "closest", legend: { orientation: "h", y: -0.22 } };
   Plotly.react(div, traces, { ...base, ...layout }, CONFIG);
   // What was drawn, for people and tests alike: the points of every trace, nulls excluded.
@@ -174,6 +175,7 @@ function drawObjective(div, data, key) {
 
 function drawCurves(div, data, key) {
   const c = data.curves;
+  if (!c.curves) { div.replaceChildren(el("p", { class: "muted" }, "no learning curves: no trial reported a step (kubetune.report(step=..., ...))")); return ""; }
   const traces = Object.entries(c.states).map(([state, s]) => ({
     type: "scatter", mode: c.shown > 50 ? "lines" : "lines+markers", name: state, x: s.x, y: s.y, customdata: s.trial, connectgaps: false,
     line: { color: COLOURS[state] || "#000", width: 1, dash: state === "EarlyStopped" ? "dot" : "solid" }, marker: { size: 3 }, opacity: 0.75,
