@@ -29,6 +29,7 @@ from kubetune.local import results as results_module
 from kubetune.local.results import ResultsFile
 
 from dashboard_browser import Server, Watched, chromium
+from factories import manifest
 
 
 class _NoSync:
@@ -40,29 +41,18 @@ class _NoSync:
         return (lambda fd: None) if name == "fsync" else getattr(os, name)
 
 
-MANIFEST = {
-    "apiVersion": "kubetune.io/v1alpha1",
-    "kind": "Study",
-    "metadata": {"name": "big"},
-    "spec": {
-        "objective": {"metric": "loss", "goal": "minimize"},
-        "parameters": [
-            {"name": "lr", "type": "float", "min": 1e-5, "max": 1.0, "log": True},
-            {"name": "depth", "type": "int", "min": 1, "max": 12},
-            {"name": "opt", "type": "categorical", "values": ["adam", "sgd", "rmsprop"]},
-        ],
-        "algorithm": {"name": "random", "seed": 1},
-        "earlyStopping": {"name": "median"},
-        "budget": {"maxTrials": 10000, "parallelism": 8},
-        "trialTemplate": {
-            "spec": {
-                "template": {
-                    "spec": {"containers": [{"name": "t", "image": "t:1", "command": ["train"]}]}
-                }
-            }
-        },
-    },
-}
+#: A study of three parameters under a median rule (the tests' manifest builder).
+MANIFEST = manifest(
+    objective={"metric": "loss", "goal": "minimize"},
+    parameters=[
+        {"name": "lr", "type": "float", "min": 1e-5, "max": 1.0, "log": True},
+        {"name": "depth", "type": "int", "min": 1, "max": 12},
+        {"name": "opt", "type": "categorical", "values": ["adam", "sgd", "rmsprop"]},
+    ],
+    earlyStopping={"name": "median"},
+    budget={"maxTrials": 10000, "parallelism": 8},
+)
+MANIFEST["metadata"]["name"] = "big"
 
 
 def write_study(path: Path, trials: int) -> None:
