@@ -542,7 +542,8 @@ def command_dashboard(args: argparse.Namespace) -> int:
     every = Sources(sources)
     every.studies()  # read the results files now, not when the first page asks
     try:
-        server = Dashboard(every).serve(args.host, args.port)
+        dashboard = Dashboard(every)
+        server = dashboard.serve(args.host, args.port)
     except OSError as error:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
     host, port = str(server.server_address[0]), int(server.server_address[1])
@@ -550,12 +551,14 @@ def command_dashboard(args: argparse.Namespace) -> int:
         ", ".join(map(str, s.paths)) if isinstance(s, LocalSource) else "the cluster"
         for s in sources
     )
-    print(f"kubetune dashboard: http://{host}:{port}/ ({shown}); Ctrl-C stops it", flush=True)
     # SIGTERM ends it at once: in a pod it is PID 1, for which an unhandled SIGTERM is ignored
-    # (every rollout would wait out the 30 s grace period, then SIGKILL).
+    # (every rollout would wait out the 30 s grace period, then SIGKILL). Handled before the
+    # address is printed, which is when a supervisor may first signal it.
     signal.signal(
         signal.SIGTERM, lambda signum, frame: threading.Thread(target=server.shutdown).start()
     )
+    print(f"kubetune dashboard: http://{host}:{port}/ ({shown}); Ctrl-C stops it", flush=True)
+    threading.Thread(target=dashboard.warm, name="warm-up", daemon=True).start()
     try:
         server.serve_forever()
     finally:

@@ -208,6 +208,41 @@ def test_every_page_renders_its_plots_with_the_recorded_points(
     watched.clean()
 
 
+def test_plots_are_sketched_with_the_same_points_before_and_without_plotly(
+    browser: Browser, server: Server, study_dir: Path
+) -> None:
+    """Plotly is refused: every plot still shows, as the sketch the page draws first, with
+    as many points as Plotly draws later, and a sketched point still leads to its trial."""
+    trials = recorded(study_dir)
+    states = Counter(t["state"] for t in trials.values())
+    reports = sum(t["reports"] for t in trials.values())
+    watched = Watched(browser, server.url)
+    page = watched.page
+    page.route("**/plotly-cartesian.min.js", lambda route: route.abort())
+    page.goto(f"{watched.base}#/study/{KEY}")
+    page.wait_for_selector("#plot-slice-y[data-sketched]", timeout=30_000)
+    page.wait_for_selector("#plotly-missing")
+
+    def sketched(plot_id: str) -> int:
+        return int(page.get_attribute(f"#{plot_id}", "data-sketch-points") or -1)
+
+    assert page.locator("[data-rendered]").count() == 0  # none of it is Plotly's
+    assert sketched("plot-objective") == 16
+    assert page.locator("#plot-objective svg.sketch path[data-trial]").count() == 16 + 1  # star
+    assert sketched("plot-curves") == reports + states["EarlyStopped"]
+    succeeded = states["Succeeded"]
+    assert sketched("plot-parallel") == succeeded * 3  # a vertex per axis: x, y, score
+    assert sketched("plot-slice-x") == succeeded == sketched("plot-slice-y")
+    assert "score per trial" in (page.text_content("#plot-objective svg") or "")
+    watched.screenshot("local-study-sketched")
+    stopped = next(n for n, t in trials.items() if t["state"] == "EarlyStopped")
+    page.click(f"#plot-objective svg.sketch path[data-trial={stopped}]")
+    page.wait_for_selector("body[data-page=trial] #stop-record")
+    assert page.locator("#plot-series[data-sketched]").count() == 1
+    assert all("plotly-cartesian.min.js" in e or "ERR_FAILED" in e for e in watched.errors)
+    assert not watched.offsite
+
+
 def test_a_trial_that_ends_shows_up_in_the_open_page_without_a_reload(
     browser: Browser, tmp_path: Path
 ) -> None:

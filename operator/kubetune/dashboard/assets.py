@@ -1,5 +1,5 @@
 """The page's files, all served by kubetune itself, so nothing is fetched from a CDN
-(air-gapped clusters are common): our own script and style, and Plotly's JavaScript.
+(air-gapped clusters are common): our own script, sketcher and style, and Plotly's JavaScript.
 
 Plotly is plotly.js's "cartesian" distribution (every trace the page draws), copied into
 static/ by hack/vendor-plotly.sh at a pinned version and checksum (MIT licensed; its notice

@@ -58,11 +58,13 @@ def render_report(snapshot: Snapshot, now: float) -> str:
         '<link rel="stylesheet" href="static/app.css">': "<style>"
         + assets.read("app.css").decode()
         + "</style>",
-        '<script src="static/plotly-cartesian.min.js" async id="plotly"></script>': "<script>"
+        '<script src="static/sketch.js"></script>': "<script>"
         + _script(assets.read(assets.PLOTLY).decode())
         + "</script>\n<script>window.KUBETUNE_REPORT = "
         + json.dumps(data, default=float, allow_nan=False).replace("<", "\\u003c")
-        + ";</script>",
+        + ";</script>\n<script>"
+        + _script(assets.read("sketch.js").decode())
+        + "</script>",
         '<script src="static/app.js"></script>': "<script>"
         + _script(assets.read("app.js").decode())
         + "</script>",

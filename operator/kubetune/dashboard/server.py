@@ -46,25 +46,38 @@ TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
 
 class _Views:
-    """Study pages computed once per revision (a few kept: one per open study is enough)."""
+    """Study pages computed once per revision (a few kept: one per open study is enough).
+    A view being computed is computed once: a second asker waits for the first's answer
+    (the warm-up and a page's first request often ask for the same one)."""
 
     def __init__(self, size: int = 16) -> None:
         self._cache: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+        self._building: dict[tuple[str, str, str], threading.Event] = {}
         self._lock = threading.Lock()
         self.size = size
 
     def get(self, snapshot: Snapshot, kind: str, build: Callable[[], Any]) -> bytes:
         key = (snapshot.key, snapshot.revision, kind)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        body = json.dumps(build(), default=float, allow_nan=False).encode()
-        with self._lock:
-            self._cache[key] = body
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
-        return body
+        while True:
+            with self._lock:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    return self._cache[key]
+                pending = self._building.get(key)
+                if pending is None:
+                    self._building[key] = threading.Event()
+                    break
+            pending.wait()  # then read the cache (or build it, if the builder failed)
+        try:
+            body = json.dumps(build(), default=float, allow_nan=False).encode()
+            with self._lock:
+                self._cache[key] = body
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+            return body
+        finally:
+            with self._lock:
+                self._building.pop(key).set()
 
 
 class Dashboard:
@@ -72,6 +85,35 @@ class Dashboard:
         self.sources = sources
         self.clock = clock
         self.views = _Views()
+
+    def study_body(self, snapshot: Snapshot) -> bytes:
+        return self.views.get(
+            snapshot, "study", lambda: study_view(snapshot.study, snapshot.trials, self.clock())
+        )
+
+    def trials_body(self, snapshot: Snapshot) -> bytes:
+        return self.views.get(
+            snapshot,
+            "trials",
+            lambda: sorted((trial_row(t) for t in snapshot.trials), key=lambda r: r["index"]),
+        )
+
+    def warm(self) -> None:
+        """Compute the newest studies' pages before anyone asks: a 10,000-trial study takes
+        about a second to aggregate, which would otherwise be the first visitor's wait."""
+        try:
+            snapshots, _ = self.sources.studies()
+        except SourceError:
+            return
+        newest = sorted(snapshots, key=lambda s: -(summary(s.study, 0.0)["started"] or 0.0))
+        for listed in newest[: self.views.size // 2]:
+            try:
+                snapshot = self.sources.snapshot(listed.key)  # a list's snapshots lack trials
+            except SourceError:
+                continue
+            if snapshot is not None:
+                self.study_body(snapshot)
+                self.trials_body(snapshot)
 
     def make_handler(self) -> type[BaseHTTPRequestHandler]:
         dashboard = self
@@ -150,10 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("If-None-Match") == etag:
                 self._send(HTTPStatus.NOT_MODIFIED, b"", None, etag=etag)
                 return
-            body = app.views.get(
-                snapshot, "study", lambda: study_view(snapshot.study, snapshot.trials, app.clock())
-            )
-            self._send(HTTPStatus.OK, body, "application/json", etag=etag)
+            self._send(HTTPStatus.OK, app.study_body(snapshot), "application/json", etag=etag)
         elif rest == ["trials"]:
             self._trials(snapshot, query.get("format", ""), etag)
         elif len(rest) == 2 and rest[0] == "trials":
@@ -183,12 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = export_json(snapshot.study, snapshot.trials, self.app.clock()).encode()
             self._send(HTTPStatus.OK, body, "application/json", download=f"{name}.json")
         else:
-            body = self.app.views.get(
-                snapshot,
-                "trials",
-                lambda: sorted((trial_row(t) for t in snapshot.trials), key=lambda r: r["index"]),
-            )
-            self._send(HTTPStatus.OK, body, "application/json", etag=etag)
+            self._send(HTTPStatus.OK, self.app.trials_body(snapshot), "application/json", etag=etag)
 
     def _json(self, value: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
         body = json.dumps(value, default=float).encode()

@@ -13,14 +13,22 @@ const PAGE = 50;
 const POLL_MS = 500;
 let timer = null;
 let stopLazy = () => {};
-// Plotly (1.5 MB) loads asynchronously: the header and the trial table show before it is
-// parsed, which on a slow machine takes longer than everything else on the page.
-const plotlyReady = new Promise((resolve) => {
-  if (window.Plotly) { resolve(); return; }
-  const tag = document.getElementById("plotly");
-  tag.addEventListener("load", resolve);
-  tag.addEventListener("error", () => { document.getElementById("live").textContent = "Plotly did not load: plots cannot be drawn"; });
-});
+// Plotly (1.5 MB) is fetched only once a page has sketched its first plot: in a fresh
+// browser on a slow machine it takes 1.5 s to load, all of it on the thread that would
+// otherwise draw the header, the table and the sketches. A report carries it inline.
+let plotlyLoading = null;
+function loadPlotly() {
+  if (!plotlyLoading) plotlyLoading = new Promise((resolve) => {
+    if (window.Plotly) { resolve(); return; }
+    const tag = el("script", { src: "static/plotly-cartesian.min.js", id: "plotly" });
+    tag.addEventListener("load", () => { performance.mark("kubetune:plotly"); resolve(); });
+    tag.addEventListener("error", () => {
+      document.getElementById("live").before(el("span", { id: "plotly-missing" }, "Plotly did not load: the plots stay sketches (no hover or zoom)"));
+    });
+    document.head.append(tag);
+  });
+  return plotlyLoading;
+}
 let generation = 0;   // a route change makes the pending polls of the last page moot
 
 // ----- helpers -----------------------------------------------------------------------------
@@ -39,6 +47,9 @@ function el(tag, attrs, ...children) {
   }
   return node;
 }
+
+// A performance mark, once a page: the benchmark reads them.
+function mark(name) { if (!performance.getEntriesByName(name).length) performance.mark(name); }
 
 function fmt(value) {
   if (value === null || value === undefined) return "–";
@@ -89,10 +100,26 @@ function poll(fn) {
   timer = setTimeout(tick, POLL_MS);
 }
 
-function plot(div, traces, layout) {
-  if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();  // a "not yet" message
-  const base = { margin: { l: 60, r: 20, t: 36, b: 46 }, hovermode: "closest", legend: { orientation: "h", y: -0.22 } };
-  Plotly.react(div, traces, { ...base, ...layout }, CONFIG);
+// Every plot is drawn twice: at once as a sketch (sketch.js: plain SVG, a few milliseconds),
+// then by Plotly (hover, zoom, pan), one plot a turn once Plotly has loaded, so the page
+// never waits for Plotly to show a plot nor freezes while Plotly draws them all.
+const upgrades = new Map();
+let upgrading = false;
+
+function upgradeNext() {
+  const [div, draw] = upgrades.entries().next().value || [];
+  if (!div) {
+    upgrading = false;
+    mark("kubetune:interactive");
+    return;
+  }
+  upgrades.delete(div);
+  if (div.isConnected) draw();
+  setTimeout(upgradeNext, 0);
+}
+
+function plot(div, traces, layout, key, count) {
+  const full = { margin: { l: 60, r: 20, t: 36, b: 46 }, hovermode: "closest", legend: { orientation: "h", y: -0.22 }, ...layout };
   // What was drawn, for people and tests alike: the points of every trace, nulls excluded.
   let points = 0;
   for (const trace of traces) {
@@ -100,15 +127,34 @@ function plot(div, traces, layout) {
     else if (trace.type === "bar") points += trace.x.length;
     else if (!trace.meta || trace.meta !== "guide") points += (trace.y || []).filter((v) => v !== null).length;
   }
+  if (count !== undefined) points = count;
+  const drawPlotly = () => {
+    if (!div.classList.contains("js-plotly-plot")) div.replaceChildren();  // the sketch, or a "not yet" message
+    Plotly.react(div, traces, full, CONFIG);
+    if (key && !div.dataset.clicks) {
+      div.dataset.clicks = "true";
+      div.on("plotly_click", (event) => {
+        const trial = event.points[0] && event.points[0].customdata;
+        if (typeof trial === "string") location.hash = trialHref(key, trial);
+      });
+    }
+    div.dataset.points = String(points);
+    div.dataset.rendered = "true";
+  };
+  if (window.Plotly && div.classList.contains("js-plotly-plot")) { upgrades.delete(div); drawPlotly(); return; }
+  div.dataset.sketchPoints = String(window.kubetuneSketch(div, traces, full));
   div.dataset.points = String(points);
-  div.dataset.rendered = "true";
-}
-
-function onClickTrial(div, key) {
-  div.on("plotly_click", (event) => {
-    const trial = event.points[0] && event.points[0].customdata;
-    if (typeof trial === "string") location.hash = trialHref(key, trial);
-  });
+  div.dataset.sketched = "true";
+  if (key && !div.dataset.sketchClicks) {
+    div.dataset.sketchClicks = "true";
+    div.addEventListener("click", (event) => {
+      const trial = event.target.dataset && event.target.dataset.trial;
+      if (trial && !div.classList.contains("js-plotly-plot")) location.hash = trialHref(key, trial);
+    });
+  }
+  upgrades.set(div, drawPlotly);
+  // After the next frame, so that the sketches are on screen before Plotly loads.
+  if (!upgrading) { upgrading = true; requestAnimationFrame(() => setTimeout(() => loadPlotly().then(upgradeNext), 0)); }
 }
 
 // ----- every study -------------------------------------------------------------------------
@@ -165,8 +211,7 @@ function drawObjective(div, data, key) {
   traces.push({ type: "scatter", mode: "lines", name: "best so far", x: o.bestSoFar.x, y: o.bestSoFar.y, line: { shape: "hv", color: "#16a34a" }, meta: "guide", hoverinfo: "skip" });
   if (o.best) traces.push({ type: "scatter", mode: "markers", name: `best: ${o.best.trial}`, x: [o.best.x], y: [o.best.y], customdata: [o.best.trial], meta: "guide",
     marker: { symbol: "star", size: 16, color: "#facc15", line: { color: "#000", width: 1 } }, hovertemplate: "best %{customdata}: %{y}<extra></extra>" });
-  plot(div, traces, { title: { text: `${o.metric} per trial` }, xaxis: { title: { text: "trial" } }, yaxis: { title: { text: o.metric }, range: o.yrange } });
-  onClickTrial(div, key);
+  plot(div, traces, { title: { text: `${o.metric} per trial` }, xaxis: { title: { text: "trial" } }, yaxis: { title: { text: o.metric }, range: o.yrange } }, key);
   const notes = [];
   if (o.density) notes.push(`${o.points} trials: the shading counts every trial; the ${o.drawn} drawn as points are the best third and an even sample of the rest.`);
   if (o.clipped) notes.push(`${o.clipped} trial(s) lie outside the y-range (robust: 3 IQR past the quartiles) and are drawn on its edge; hover for their value.`);
@@ -191,8 +236,7 @@ function drawCurves(div, data, key) {
       text: st.x.map((x, i) => `${st.rule[i]} at step ${x}: ${fmt(st.value[i])} vs threshold ${fmt(st.threshold[i])}<br>${st.reason[i]}`),
       hovertemplate: "%{customdata}: %{text}<extra>stopped</extra>", marker: { symbol: "x", size: 9, color: "#ea580c" } });
   }
-  plot(div, traces, { title: { text: "learning curves and early stops" }, xaxis: { title: { text: "step" } }, yaxis: { title: { text: c.metric }, range: c.yrange } });
-  onClickTrial(div, key);
+  plot(div, traces, { title: { text: "learning curves and early stops" }, xaxis: { title: { text: "step" } }, yaxis: { title: { text: c.metric }, range: c.yrange } }, key);
   const shown = c.shown < c.curves ? `${c.shown} of ${c.curves} curves drawn (the best, the stopped, then an even sample), each thinned to at most 40 points. ` : "";
   const marked = st.x.length < c.stopped ? `${st.x.length} of ${c.stopped} early stops marked` : `${c.stopped} early stop(s)`;
   return `${shown}${marked}: × is the value the trial had at the step it was stopped, – the threshold it failed.`;
@@ -231,9 +275,7 @@ function drawParallel(div, data, goal, key) {
   });
   const axes = dims.map((d, j) => ({ type: "line", x0: j, x1: j, y0: 0, y1: 1, line: { color: "#9ca3af", width: 1 } }));
   plot(div, traces, { title: { text: "parallel coordinates (finished trials)" }, margin: { l: 60, r: 30, t: 70, b: 20 },
-    xaxis: { visible: false, range: [-0.4, dims.length - 0.8] }, yaxis: { visible: false, range: [-0.05, 1.05] }, shapes: axes, annotations });
-  div.dataset.points = String(p.lines);
-  onClickTrial(div, key);
+    xaxis: { visible: false, range: [-0.4, dims.length - 0.8] }, yaxis: { visible: false, range: [-0.05, 1.05] }, shapes: axes, annotations }, key, p.lines);
   return `${p.lines === p.trials ? p.lines : `${p.lines} of ${p.trials}`} trials${p.lines < p.trials ? " (the best third and an even sample)" : ""}; brighter is better.`;
 }
 
@@ -260,8 +302,7 @@ function drawContour(div, data, goal, key) {
   plot(div, [
     { type: categorical ? "heatmap" : "contour", x: c.x.centers, y: c.y.centers, z: c.z, connectgaps: !categorical, colorscale: "Viridis", reversescale: goal === "minimize", hovertemplate: "%{x}, %{y}: mean %{z}<extra></extra>", contours: categorical ? undefined : { coloring: "heatmap" } },
     { type: "scatter", mode: "markers", x: c.points.x, y: c.points.y, customdata: c.points.trial, meta: "guide", marker: { size: 4, color: "#fff", line: { color: "#111", width: 1 } }, hovertemplate: "%{customdata}<extra></extra>", showlegend: false },
-  ], { title: { text: `${c.x.name} × ${c.y.name} (the two most important)` }, xaxis: axisLayout(c.x), yaxis: axisLayout(c.y) });
-  onClickTrial(div, key);
+  ], { title: { text: `${c.x.name} × ${c.y.name} (the two most important)` }, xaxis: axisLayout(c.x), yaxis: axisLayout(c.y) }, key);
   return `Mean objective per cell of a ${c.x.centers.length}×${c.y.centers.length} grid (${c.filled} cells hold trials${sparse ? "; too few to interpolate between them" : ""}); dots are trials.`;
 }
 
@@ -273,32 +314,41 @@ function drawSlices(container, data, key, lazy) {
       plot(div, [{ type: "scatter", mode: "markers", x: s.x, y: s.y, customdata: s.trial,
         marker: { size: 5, color: s.order, colorscale: "Blues", showscale: false, line: { width: 0.5, color: "#1e3a8a" } },
         hovertemplate: "%{customdata}: %{x} → %{y}<extra></extra>" }],
-      { title: { text: s.name, font: { size: 13 } }, xaxis: axisLayout(s), yaxis: { range: s.yrange }, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: false });
-      onClickTrial(div, key);
+      { title: { text: s.name, font: { size: 13 } }, xaxis: axisLayout(s), yaxis: { range: s.yrange }, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: false }, key);
     });
   }
 }
 
-// Plots are drawn when they come near the viewport (and redrawn there on live updates):
-// each Plotly plot costs ~0.1 s on a slow machine, so a page of twenty draws only what is
-// seen. A plot that is off screen when its data changes is redrawn when it comes back.
+// Plots are drawn when they come near the viewport (and redrawn there on live updates): a
+// plot in or near the window is drawn at once, the others when they scroll into view (a
+// Plotly plot costs 0.1-1 s on a slow machine, so a page of twenty draws only what is seen).
+// A plot that is off screen when its data changes is redrawn when it comes back.
+const MARGIN = 200;
+
 function lazyDrawer() {
   const pending = new Map();
-  const visible = new Set();
+  const asked = [];
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) {
-      if (!entry.isIntersecting) { visible.delete(entry.target); continue; }
-      visible.add(entry.target);
-      const draw = pending.get(entry.target);
-      if (draw) { pending.delete(entry.target); draw(); }
+      const draw = entry.isIntersecting && pending.get(entry.target);
+      if (draw) { pending.delete(entry.target); observer.unobserve(entry.target); draw(); }
     }
-    if (!performance.getEntriesByName("kubetune:visible").length) performance.mark("kubetune:visible");
-    if (!pending.size && !performance.getEntriesByName("kubetune:plots").length) performance.mark("kubetune:plots");
-  }, { rootMargin: "200px" });
-  const lazy = (div, draw) => {
-    if (visible.has(div)) { draw(); return; }
-    pending.set(div, draw);
-    observer.observe(div);
+    if (!pending.size) mark("kubetune:plots");
+  }, { rootMargin: `${MARGIN}px` });
+  const lazy = (div, draw) => { asked.push([div, draw]); };
+  // Where every asked-for plot is, read in one layout before any is drawn (reading it
+  // between drawings would lay the page out again after each).
+  lazy.done = () => {
+    const boxes = asked.map(([div]) => div.getBoundingClientRect());
+    const now = asked.filter((_, i) => boxes[i].bottom >= -MARGIN && boxes[i].top <= window.innerHeight + MARGIN);
+    for (const [div, draw] of asked) {
+      if (now.some(([d]) => d === div)) { pending.delete(div); observer.unobserve(div); }
+      else { pending.set(div, draw); observer.observe(div); }
+    }
+    asked.length = 0;
+    for (const [, draw] of now) draw();
+    mark("kubetune:visible");
+    if (!pending.size) mark("kubetune:plots");
   };
   lazy.stop = () => observer.disconnect();
   return lazy;
@@ -386,8 +436,12 @@ function studyHeader(data) {
 
 async function renderStudy(app, key) {
   document.getElementById("where").textContent = key;
-  let [study, trials] = await Promise.all([api(apiPath(key)), api(apiPath(key, "trials"))]);
-  performance.mark("kubetune:data");
+  // Both asked for at once; the header and plots are drawn as soon as theirs arrives, the
+  // table (10,000 rows are 2.7 MB) when it does.
+  const asked = api(apiPath(key, "trials"));
+  asked.catch(() => {});  // its failure is reported where it is awaited, below
+  let study = await api(apiPath(key));
+  let trials = null;
   const header = el("div");
   const sections = {};
   const card = (id, cls) => { const div = el("div", { class: `plot ${cls || ""}`, id: `plot-${id}` }); const note = el("p", { class: "note", id: `note-${id}` }); sections[id] = [div, note]; return el("div", { class: "card" }, div, note); };
@@ -400,12 +454,11 @@ async function renderStudy(app, key) {
     el("div", { class: "card" }, el("h2", {}, "Slices: objective against each parameter (darker: later trials)"), slices), table);
   function draw() {
     const d = study.body;
-    // The table and the header first: a trial that ended shows there at once; the plots
-    // follow once Plotly is loaded, in the next frame.
+    // The header and the table first (a trial that ended shows there at once), then the
+    // plots in the window, as sketches until Plotly has drawn them.
     header.replaceChildren(studyHeader(d));
-    drawTrials(table, key, trials.body, d.parameters, d.summary.goal);
-    performance.mark("kubetune:table");
-    plotlyReady.then(() => requestAnimationFrame(() => setTimeout(() => { if (study.body === d) drawPlots(d); }, 0)));
+    if (trials) drawTable();
+    drawPlots(d);
   }
   const lazy = lazyDrawer();
   stopLazy = lazy.stop;
@@ -420,8 +473,18 @@ async function renderStudy(app, key) {
     drawSlices(slices, d, key, lazy);
     spend.replaceChildren(spendingTable(d.spending));
     document.body.dataset.revision = study.etag || "report";
+    lazy.done();
   }
+  function drawTable() {
+    drawTrials(table, key, trials.body, study.body.parameters, study.body.summary.goal);
+    mark("kubetune:table");
+  }
+  table.append(el("p", { class: "muted" }, "loading the trials…"));
   draw();
+  const mine = generation;
+  trials = await asked;
+  if (mine !== generation) return;  // the reader went elsewhere meanwhile
+  drawTable();
   poll(async () => {
     const next = await api(apiPath(key), study.etag);
     if (next.status === 304) return;
@@ -459,7 +522,6 @@ async function renderTrial(app, key, name) {
       (t.events || []).map((e) => el("tr", {}, el("td", {}, typeof e.time === "number" ? new Date(e.time * 1000).toISOString().replace(".000", "") : e.time || ""),
         el("td", {}, e.type || ""), el("td", {}, e.reason || ""), el("td", {}, e.object || ""), el("td", { class: "reason" }, e.message || ""))))),
     el("div", { class: "card" }, el("h2", {}, "Logs"), logs));
-  await plotlyReady;
   const traces = Object.entries(t.series).map(([metric, s]) => ({ type: "scatter", mode: "lines+markers", name: metric, x: s.x, y: s.y,
     yaxis: metric === t.metric ? "y" : "y2", line: { width: metric === t.metric ? 2.5 : 1 } }));
   if (t.stop) traces.push({ type: "scatter", mode: "markers", name: `stopped (threshold ${fmt(t.stop.threshold)})`, x: [t.stop.step], y: [t.stop.value], meta: "guide", marker: { symbol: "x", size: 12, color: "#ea580c" } });
