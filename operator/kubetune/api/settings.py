@@ -1,12 +1,16 @@
-"""Per-algorithm settings: one small model per sampler and per stopping rule, and their registries.
+"""Per-algorithm settings: one small model per sampler and per stopping rule, and the
+registries that name every algorithm once.
 
-Adding an algorithm means one settings model here, one registry line, and one engine module.
-The CRD's `settings` object is generated from the union of these models, with a CEL rule per
-field naming the algorithms that accept it, so the API server refuses a misplaced setting.
+Adding an algorithm means one settings model here, one `Registered` line, and one engine
+module with its factory. Everything else is derived from the registries: the names a Study
+accepts (and the CRD's enum), the CRD's `settings` object (the union of these models, with a
+CEL rule per field naming the algorithms that accept it, so the API server refuses a misplaced
+setting), the settings' validation, and the engine's registry of factories.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -111,19 +115,30 @@ class NoStoppingSettings(Model):
     pass
 
 
-SamplerName = Literal["grid", "random", "sobol", "bayesian"]
-StoppingName = Literal["none", "median", "asha", "hyperband"]
+@dataclass(frozen=True)
+class Registered:
+    """One algorithm: the name a Study gives it, its settings model, and its engine factory
+    as "module:function" (imported on first use: the API stays free of the engine, and a
+    random or grid study never imports scipy)."""
 
-SAMPLER_SETTINGS: dict[str, type[Model]] = {
-    "grid": GridSettings,
-    "random": RandomSettings,
-    "sobol": SobolSettings,
-    "bayesian": BayesianSettings,
-}
+    name: str
+    settings: type[Model]
+    factory: str
 
-STOPPING_SETTINGS: dict[str, type[Model]] = {
-    "none": NoStoppingSettings,
-    "median": MedianSettings,
-    "asha": AshaSettings,
-    "hyperband": HyperbandSettings,
-}
+
+SAMPLERS: tuple[Registered, ...] = (
+    Registered("grid", GridSettings, "kubetune.engine.samplers.grid:build"),
+    Registered("random", RandomSettings, "kubetune.engine.samplers.random:build"),
+    Registered("sobol", SobolSettings, "kubetune.engine.samplers.sobol:build"),
+    Registered("bayesian", BayesianSettings, "kubetune.engine.samplers.bayesian:build"),
+)
+
+STOPPING_RULES: tuple[Registered, ...] = (
+    Registered("none", NoStoppingSettings, "kubetune.engine.stopping.base:build_none"),
+    Registered("median", MedianSettings, "kubetune.engine.stopping.median:build"),
+    Registered("asha", AshaSettings, "kubetune.engine.stopping.asha:build"),
+    Registered("hyperband", HyperbandSettings, "kubetune.engine.stopping.hyperband:build"),
+)
+
+SAMPLER_SETTINGS: dict[str, type[Model]] = {r.name: r.settings for r in SAMPLERS}
+STOPPING_SETTINGS: dict[str, type[Model]] = {r.name: r.settings for r in STOPPING_RULES}

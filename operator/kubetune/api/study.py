@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,10 +20,10 @@ from kubetune.api.settings import (
     STOPPING_SETTINGS,
     GridSettings,
     RungSettings,
-    SamplerName,
-    StoppingName,
 )
 from kubetune.api.template import TrialTemplate, find_placeholders
+
+M = TypeVar("M", bound=Model)
 
 GROUP = "kubetune.io"
 VERSION = "v1alpha1"
@@ -52,10 +52,19 @@ class Chosen(Model):
     """A sampler or a stopping rule picked by `name`, whose `settings` that name's model checks.
 
     The settings stay a plain mapping in the manifest (one CRD field for every algorithm);
-    `typed_settings` is the validated model the engine reads.
+    `settings_as(Model)` is the validated model the engine reads. The names a subclass
+    accepts, and the CRD's enum of them, are its registry's keys (api/settings.py).
     """
 
     REGISTRY: ClassVar[dict[str, type[Model]]] = {}
+
+    @field_validator("name", check_fields=False)
+    @classmethod
+    def _known_name(cls, name: str) -> str:
+        if name not in cls.REGISTRY:
+            raise ValueError(f"must be one of {', '.join(map(repr, cls.REGISTRY))}")
+        return name
+
     name: str
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Settings of the chosen algorithm (see README)."
@@ -74,11 +83,21 @@ class Chosen(Model):
     def typed_settings(self) -> Model:
         return self.REGISTRY[self.name].model_validate(self.settings)
 
+    def settings_as(self, model: type[M]) -> M:
+        """The settings as `model`, the one this algorithm's registry entry names: a factory
+        states the type it reads instead of checking it."""
+        settings = self.typed_settings
+        if not isinstance(settings, model):
+            raise TypeError(f"{self.name!r} has {type(settings).__name__}, not {model.__name__}")
+        return settings
+
 
 class Algorithm(Chosen):
     REGISTRY: ClassVar[dict[str, type[Model]]] = SAMPLER_SETTINGS
-    name: SamplerName = Field(
-        default="bayesian", description="grid, random, sobol or bayesian. Default bayesian."
+    name: str = Field(
+        default="bayesian",
+        description=f"{', '.join(SAMPLER_SETTINGS)}. Default bayesian.",
+        json_schema_extra={"enum": list(SAMPLER_SETTINGS)},
     )
     seed: int | None = Field(
         default=None,
@@ -105,8 +124,10 @@ class EarlyStopping(Chosen):
     )
 
     REGISTRY: ClassVar[dict[str, type[Model]]] = STOPPING_SETTINGS
-    name: StoppingName = Field(
-        default="none", description="none, median, asha or hyperband. Default none."
+    name: str = Field(
+        default="none",
+        description=f"{', '.join(STOPPING_SETTINGS)}. Default none.",
+        json_schema_extra={"enum": list(STOPPING_SETTINGS)},
     )
 
 

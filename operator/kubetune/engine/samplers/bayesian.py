@@ -504,6 +504,5 @@ def _keep_informative(
 
 
 def build(spec: StudySpec, space: Space, seed: int) -> BayesianSampler:
-    settings = spec.algorithm.typed_settings
-    assert isinstance(settings, BayesianSettings)
+    settings = spec.algorithm.settings_as(BayesianSettings)
     return BayesianSampler(space, settings, seed, spec.objective.goal == "minimize")

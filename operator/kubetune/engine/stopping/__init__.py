@@ -1,13 +1,12 @@
-"""The stopping rules and their registry: adding one is one module and one line here."""
+"""The stopping rules: each one a module with a `build` factory, registered by one
+`Registered` line in `kubetune.api.settings`."""
 
-from kubetune.engine.stopping import asha, hyperband, median
-from kubetune.engine.stopping.base import StoppingFactory, StoppingRule, build_none
+from collections.abc import Mapping
 
-STOPPING_RULES: dict[str, StoppingFactory] = {
-    "none": build_none,
-    "median": median.build,
-    "asha": asha.build,
-    "hyperband": hyperband.build,
-}
+from kubetune.api.settings import STOPPING_RULES as _REGISTERED
+from kubetune.engine.registry import Factories
+from kubetune.engine.stopping.base import StoppingFactory, StoppingRule
+
+STOPPING_RULES: Mapping[str, StoppingFactory] = Factories[StoppingFactory](_REGISTERED)
 
 __all__ = ["STOPPING_RULES", "StoppingFactory", "StoppingRule"]

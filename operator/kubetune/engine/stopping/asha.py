@@ -89,6 +89,5 @@ class AshaRule:
 
 
 def build(spec: StudySpec) -> AshaRule:
-    settings = spec.early_stopping.typed_settings
-    assert isinstance(settings, RungSettings)
+    settings = spec.early_stopping.settings_as(RungSettings)
     return AshaRule(Direction(spec.objective.metric, spec.objective.goal), settings)

@@ -47,6 +47,5 @@ class HyperbandRule:
 
 
 def build(spec: StudySpec) -> HyperbandRule:
-    settings = spec.early_stopping.typed_settings
-    assert isinstance(settings, RungSettings)
+    settings = spec.early_stopping.settings_as(RungSettings)
     return HyperbandRule(Direction(spec.objective.metric, spec.objective.goal), settings)

@@ -56,6 +56,5 @@ class MedianRule:
 
 
 def build(spec: StudySpec) -> MedianRule:
-    settings = spec.early_stopping.typed_settings
-    assert isinstance(settings, MedianSettings)
+    settings = spec.early_stopping.settings_as(MedianSettings)
     return MedianRule(Direction(spec.objective.metric, spec.objective.goal), settings)
