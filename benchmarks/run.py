@@ -37,6 +37,7 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from itertools import combinations  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -144,6 +145,13 @@ def best_after(run: Run, n: int, task: Task) -> float:
     return min(v for _, v in run[:n]) - task.minimum
 
 
+def stuck_after(run: Run, n: int, task: Task) -> bool:
+    """Whether the best point of the first n trials lies outside the global optimum's basin."""
+    assert task.in_global_basin is not None
+    best = min(run[:n], key=lambda item: item[1])[0]
+    return not task.in_global_basin(best)
+
+
 def batch_spread(runs: list[Run], task: Task, width: int) -> float | None:
     """Median, over batches, of the smallest Euclidean distance inside one batch (unit cube)."""
     space = build_space(build_spec(task, "random", 0, 10, 1))
@@ -177,23 +185,34 @@ def summarise(
         task = TASKS[task_name]
         for protocol in PROTOCOLS:
             for sampler in samplers:
+                if (task_name, sampler, protocol, 0) not in runs:
+                    continue  # a protocol not asked for (--protocols)
                 row: dict[str, Any] = {"median": {}, "pValue": {}}
                 for n in checkpoints:
                     values = regrets(runs, (task_name, sampler, protocol), seeds, n)
                     row["median"][n] = statistics.median(values)
+                    if task.in_global_basin is not None:
+                        row.setdefault("stuck", {})[n] = sum(
+                            stuck_after(runs[(task_name, sampler, protocol, s)], n, task)
+                            for s in range(seeds)
+                        )
                     if sampler != "bayesian" and "bayesian" in samplers:
                         ours = regrets(runs, (task_name, "bayesian", protocol), seeds, n)
                         row["pValue"][n] = float(
                             mannwhitneyu(ours, values, alternative="two-sided").pvalue
                         )
-                    if sampler == "bayesian" and protocol != "seq":
+                    if (
+                        sampler == "bayesian"
+                        and protocol != "seq"
+                        and (task_name, sampler, "seq", 0) in runs
+                    ):
                         # the issue's bar: as good per trial as one at a time
                         alone = regrets(runs, (task_name, sampler, "seq"), seeds, n)
-                        mean = _geometric_mean(values)
+                        median = statistics.median(values)
                         row.setdefault("againstSeq", {})[n] = {
-                            "geometricMean": mean,
-                            "seqGeometricMean": _geometric_mean(alone),
-                            "seqTrialsToMatch": seq_trials_to_match(runs, task_name, seeds, mean),
+                            "median": median,
+                            "seqMedian": statistics.median(alone),
+                            "seqTrialsToMatch": seq_trials_to_match(runs, task_name, seeds, median),
                             "pValue": float(
                                 mannwhitneyu(values, alone, alternative="two-sided").pvalue
                             ),
@@ -209,19 +228,15 @@ def summarise(
 def seq_trials_to_match(
     runs: dict[tuple[str, str, str, int], Run], task_name: str, seeds: int, target: float
 ) -> int | None:
-    """How many trials one-at-a-time bayesian took to reach `target` (a geometric-mean regret),
-    or None if it never did: "4 at a time after 40 trials is where one at a time was after 34"
-    says what a ratio of regrets does not, since regret falls by a factor per trial."""
+    """How many trials one-at-a-time bayesian took to reach `target` (a median regret), or
+    None if it never did: "4 at a time after 40 trials is where one at a time was after 34"
+    says what a ratio of regrets does not, since regret falls by a factor per trial. Medians,
+    not geometric means: those reward a few lucky seeds and hide the ones that got stuck."""
     length = min(len(runs[(task_name, "bayesian", "seq", s)]) for s in range(seeds))
     for n in range(1, length + 1):
-        if _geometric_mean(regrets(runs, (task_name, "bayesian", "seq"), seeds, n)) <= target:
+        if statistics.median(regrets(runs, (task_name, "bayesian", "seq"), seeds, n)) <= target:
             return n
     return None
-
-
-def _geometric_mean(values: list[float]) -> float:
-    """Of regrets: a median of a bimodal outcome (found the basin or not) swings with one seed."""
-    return float(np.exp(np.mean(np.log(np.asarray(values) + 1e-12))))
 
 
 def _seq_at(trials: int | None) -> str:
@@ -238,6 +253,7 @@ def render(
     samplers: list[str],
     checkpoints: list[int],
     latency: dict[str, dict[int, float]],
+    memory: dict[str, dict[int, float]],
 ) -> str:
     lines = []
     for task_name in tasks:
@@ -246,6 +262,8 @@ def render(
         head = f"  {'sampler':<13}{'protocol':<11}"
         head += "".join(f"{f'@{n}':>10}" for n in checkpoints)
         head += "".join(f"{f'p@{n}':>9}" for n in checkpoints) + f"{'spread':>9}"
+        if task.in_global_basin is not None:
+            head += "".join(f"{f'stuck@{n}':>10}" for n in checkpoints)
         lines.append(head)
         for protocol, label in PROTOCOLS.items():
             for sampler in samplers:
@@ -255,14 +273,17 @@ def render(
                 cells = "".join(f"{_fmt(row['median'][n], '.4g'):>10}" for n in checkpoints)
                 cells += "".join(f"{_fmt(row['pValue'].get(n), '.2g'):>9}" for n in checkpoints)
                 cells += f"{_fmt(row.get('batchSpread'), '.3f'):>9}"
+                if "stuck" in row:
+                    cells += "".join(f"{row['stuck'][n]:>10}" for n in checkpoints)
                 lines.append(f"  {sampler:<13}{label:<11}{cells}")
     lines.append(
         "\np@N: two-sided Mann-Whitney U, bayesian (same protocol) against that row, N trials."
         "\nspread: median smallest distance between two points of one batch (unit cube)."
+        "\nstuck@N: seeds whose best point after N trials is outside the global optimum's basin."
     )
     if any("againstSeq" in row for row in table.values()):
         lines.append(
-            "\nbayesian 4 at a time against one at a time: geometric-mean regret (seq beside it),"
+            "\nbayesian 4 at a time against one at a time: median regret (seq beside it),"
             "\np, and seq@K: one at a time first reached that regret after K trials (or never)"
         )
         for task_name in tasks:
@@ -271,14 +292,19 @@ def render(
                 if "againstSeq" not in row:
                     continue
                 cells = "".join(
-                    f"  @{n} {c['geometricMean']:.3g} ({c['seqGeometricMean']:.3g})"
+                    f"  @{n} {c['median']:.3g} ({c['seqMedian']:.3g})"
                     f" p {c['pValue']:.2g} = {_seq_at(c['seqTrialsToMatch'])}"
                     for n, c in row["againstSeq"].items()
                 )
                 lines.append(f"  {task_name:<18}{PROTOCOLS[protocol]:<9}{cells}")
     for who, times in latency.items():
         lines.append(f"\n{who}: one ask (median of 3), Hartmann-6, random history:")
-        lines += [f"  {n:>5} observations: {t:.3f} s" for n, t in times.items()]
+        peaks = memory.get(who, {})
+        lines += [
+            f"  {n:>5} observations: {t:.3f} s"
+            + (f", {peaks[n]:.0f} MB allocated at the peak" if n in peaks else "")
+            for n, t in times.items()
+        ]
     return "\n".join(lines)
 
 
@@ -292,8 +318,9 @@ def _random_history(observations: int) -> list[tuple[dict[str, float], float]]:
     return rows
 
 
-def ask_latency(observations: int, repeats: int = 3) -> float:
-    """Median seconds of one bayesian decision with `observations` finished trials.
+def ask_latency(observations: int, repeats: int = 3) -> tuple[float, float]:
+    """Median seconds of one bayesian decision with `observations` finished trials, and the
+    peak memory it allocated in MB (Python's and numpy's, traced in a run of its own).
 
     Failed trials (left out of the model) pad the history so the next trial is one that
     searches the whole space, the slower kind (see `GLOBAL_EVERY`)."""
@@ -310,7 +337,11 @@ def ask_latency(observations: int, repeats: int = 3) -> float:
         started = time.perf_counter()
         decide(spec, history, 0.0)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    tracemalloc.start()
+    decide(spec, history, 0.0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return statistics.median(times), peak / 1e6
 
 
 def optuna_ask_latency(observations: int, repeats: int = 3) -> float:
@@ -344,7 +375,8 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--samplers", default=",".join(OURS + PEERS))
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--latency", default="50,200,500,2000")
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS))
+    parser.add_argument("--latency", default="50,500,2000,10000")
     parser.add_argument("--peer-latency", default="50,200,500")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default="benchmarks/results/latest.json")
@@ -359,7 +391,7 @@ def main() -> int:
             (task, sampler, seed, args.trials, protocol)
             for task in tasks
             for sampler in samplers
-            for protocol in PROTOCOLS
+            for protocol in args.protocols.split(",")
             for seed in range(args.seeds)
         ),
         key=lambda j: order.get(j[1], 2),
@@ -376,15 +408,18 @@ def main() -> int:
             )
     print(file=sys.stderr)
     latency: dict[str, dict[int, float]] = {}
+    memory: dict[str, dict[int, float]] = {}
     if "bayesian" in samplers and args.latency:
         sizes = [int(n) for n in args.latency.split(",")]
-        latency["kubetune bayesian"] = {n: ask_latency(n) for n in sizes}
+        measured = {n: ask_latency(n) for n in sizes}
+        latency["kubetune bayesian"] = {n: seconds for n, (seconds, _) in measured.items()}
+        memory["kubetune bayesian"] = {n: mb for n, (_, mb) in measured.items()}
     if "optuna-gp" in samplers and args.peer_latency:
         latency["optuna GPSampler"] = {
             int(n): optuna_ask_latency(int(n)) for n in args.peer_latency.split(",")
         }
     table = summarise(runs, tasks, samplers, args.seeds, checkpoints)
-    print(render(table, tasks, samplers, checkpoints, latency))
+    print(render(table, tasks, samplers, checkpoints, latency, memory))
     result = {
         "machine": {
             "platform": platform.platform(),
@@ -398,6 +433,7 @@ def main() -> int:
         "samplerSeconds": {k: round(v, 1) for k, v in seconds.items()},
         "table": table,
         "askLatencySeconds": latency,
+        "askPeakMegabytes": memory,
         "runs": {"/".join(map(str, k)): [v for _, v in run] for k, run in runs.items()},
     }
     out = Path(args.out)

@@ -27,6 +27,9 @@ class Task:
     objective: Callable[[Params], float]  # minimised
     minimum: float  # the known optimum; 0 for the ML tasks, whose "regret" is the loss itself
     measure: str = "simple regret"
+    #: Whether a point lies in the global optimum's basin (tasks with several near-equal
+    #: basins): the table counts the seeds whose best point does not, i.e. got stuck.
+    in_global_basin: Callable[[Params], bool] | None = None
 
 
 def branin(p: Params) -> float:
@@ -82,6 +85,79 @@ def mixed(p: Params) -> float:
         + _MIXED_CATEGORY_COST[p["optimizer"]]
         + 0.1 * (math.log10(p["lr"]) + 2.5) ** 2
     )
+
+
+def _h3(x: np.ndarray) -> float:
+    inner = np.sum(_H3_A * (x - _H3_P) ** 2, axis=1)
+    return float(-np.sum(_H3_ALPHA * np.exp(-inner)))
+
+
+#: How the categorical `shape` acts on x0, and what it costs: the best shape mirrors x0, so a
+#: model that treats shape as a separate additive effect learns the wrong x0 for it.
+_SHAPES: dict[str, tuple[Callable[[float], float], float]] = {
+    "identity": (lambda x: x, 0.15),
+    "mirror": (lambda x: 1 - x, 0.0),
+    "half": (lambda x: 0.5 * x, 0.3),
+}
+
+
+def mixed_interacting(p: Params) -> float:
+    """Hartmann-3 whose third input is an int k (x2 = k/10, snapped to 11 values) and whose
+    first is transformed by a categorical: the int and the categorical are the function's own
+    dimensions, not separate costs. Optimum (multistart L-BFGS-B over every k and shape):
+    shape = mirror, k = 9, x0 = 0.90451, x1 = 0.56012."""
+    transform, cost = _SHAPES[p["shape"]]
+    return _h3(np.array([transform(p["x0"]), p["x1"], p["k"] / 10])) + cost
+
+
+def _in_mixed_interacting_basin(p: Params) -> bool:
+    return bool(p["shape"] == "mirror" and p["k"] == 9 and abs(p["x0"] - 0.90451) < 0.1)
+
+
+#: How the categorical `act` maps the raw x2 onto Branin's x2, and what it costs.
+_ACTS: dict[str, tuple[Callable[[float], float], float]] = {
+    "relu": (lambda x: x, 0.3),
+    "tanh": (lambda x: 15 - x, 0.0),
+    "gelu": (lambda x: 0.6 * x + 3, 0.6),
+}
+
+
+def mixed_branin(p: Params) -> float:
+    """Branin with x1 an int (-5..10: each of its three minima falls between two ints) and x2
+    mapped by a categorical. Optimum: act = tanh, x1 = -3, x2 = 3.06269 (Branin at (-3,
+    11.93731)) + 0."""
+    transform, cost = _ACTS[p["act"]]
+    return branin({"x1": p["x1"], "x2": transform(p["x2"])}) + cost
+
+
+def _in_mixed_branin_basin(p: Params) -> bool:
+    return bool(p["act"] == "tanh" and p["x1"] == -3)
+
+
+#: Where the basins' grid is centred: the global minimum, off every axis' middle.
+_BASIN_SHIFT = np.array([1.3, -2.2, 0.7, 3.1])
+
+
+def basins(p: Params) -> float:
+    """Rastrigin-like in 4 dimensions on [-5, 5]: a basin at every integer offset from the
+    optimum (10,000 of them), each neighbour only ~0.1 worse than the global one per
+    coordinate off by one; the global minimum 0 at x = (1.3, -2.2, 0.7, 3.1)."""
+    z = np.array([p[f"x{i}"] for i in range(4)]) - _BASIN_SHIFT
+    return float(np.sum(0.1 * z**2 + 1 - np.cos(2 * math.pi * z)))
+
+
+def _in_basins_basin(p: Params) -> bool:
+    z = np.array([p[f"x{i}"] for i in range(4)]) - _BASIN_SHIFT
+    return bool(np.all(np.abs(z) < 0.5))
+
+
+#: The six inputs that matter among twenty.
+_ACTIVE = [2, 5, 9, 13, 16, 19]
+
+
+def hartmann6_in_20d(p: Params) -> float:
+    """Hartmann-6 on six scattered inputs of twenty."""
+    return hartmann6({f"x{i}": p[f"x{j}"] for i, j in enumerate(_ACTIVE)})
 
 
 def hartmann6_in_10d(p: Params) -> float:
@@ -180,6 +256,41 @@ TASKS: dict[str, Task] = {
         "hartmann6-10d",
         _box([f"x{i}" for i in range(10)], 0, 1),
         hartmann6_in_10d,
+        -3.32236801141551,
+    ),
+    "mixed-interacting": Task(
+        "mixed-interacting",
+        [
+            *_box(["x0", "x1"], 0, 1),
+            {"name": "k", "type": "int", "min": 0, "max": 10},
+            {"name": "shape", "type": "categorical", "values": list(_SHAPES)},
+        ],
+        mixed_interacting,
+        -3.6411237524397286,
+        in_global_basin=_in_mixed_interacting_basin,
+    ),
+    "mixed-branin": Task(
+        "mixed-branin",
+        [
+            {"name": "x1", "type": "int", "min": -5, "max": 10},
+            {"name": "x2", "type": "float", "min": 0, "max": 15},
+            {"name": "act", "type": "categorical", "values": list(_ACTS)},
+        ],
+        mixed_branin,
+        0.4939805326401636,
+        in_global_basin=_in_mixed_branin_basin,
+    ),
+    "basins": Task(
+        "basins",
+        _box([f"x{i}" for i in range(4)], -5, 5),
+        basins,
+        0.0,
+        in_global_basin=_in_basins_basin,
+    ),
+    "hartmann6-20d": Task(
+        "hartmann6-20d",
+        _box([f"x{i}" for i in range(20)], 0, 1),
+        hartmann6_in_20d,
         -3.32236801141551,
     ),
     "breast-cancer-hgb": Task(
