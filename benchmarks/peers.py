@@ -14,6 +14,10 @@ A batch protocol is the same for every sampler: ask `parallelism` points, evalua
 tell all results, ask again. The asynchronous one: keep `parallelism` trials asked and not
 told; tell the oldest, ask one more. Optuna's samplers see the trials still running; Katib's
 service never tells its optimizer about them, so neither does `skopt-katib`.
+Conditional parameters (`when`): Optuna suggests them define-by-run, only where active (its GP
+samples what is not in every trial's space independently, its TPE models each one on the
+trials that have it); scikit-optimize, flat like Katib, draws every parameter and the
+inactive ones are dropped before the objective sees them.
 """
 
 from __future__ import annotations
@@ -43,6 +47,18 @@ def peer_versions() -> dict[str, str]:
     from importlib.metadata import version  # noqa: PLC0415
 
     return {name: version(name) for name in ("optuna", "torch", "scikit-optimize")}
+
+
+def _active(parameter: dict[str, Any], params: Params) -> bool:
+    return all(params.get(k) in v for k, v in (parameter.get("when") or {}).items())
+
+
+def _define_by_run(trial: Any, task: Task) -> Params:
+    params: Params = {}
+    for parameter in task.parameters:
+        if _active(parameter, params):
+            params[parameter["name"]] = _suggest(trial, parameter)
+    return params
 
 
 def _suggest(trial: Any, parameter: dict[str, Any]) -> Any:
@@ -78,7 +94,7 @@ def _run_optuna(
         if asynchronous or not running:
             while len(running) < parallelism and asked < trials:
                 trial = study.ask()
-                running.append((trial, {p["name"]: _suggest(trial, p) for p in task.parameters}))
+                running.append((trial, _define_by_run(trial, task)))
                 asked += 1
         trial, params = running.pop(0)
         value = task.objective(params)
@@ -126,7 +142,11 @@ def _run_skopt(
         return quietly(lambda: optimizer.ask(n_points=count) if count > 1 else [optimizer.ask()])
 
     def evaluate(point: Any) -> float:
-        params = {n: native(v) for n, v in zip(names, point, strict=True)}
+        drawn = {n: native(v) for n, v in zip(names, point, strict=True)}
+        params: Params = {}
+        for parameter in task.parameters:
+            if _active(parameter, params):
+                params[parameter["name"]] = drawn[parameter["name"]]
         value = task.objective(params)
         results.append((params, value))
         return value

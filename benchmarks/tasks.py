@@ -215,6 +215,71 @@ def breast_cancer_hgb(p: Params) -> float:
     return float(log_loss(val_y, model.predict_proba(val_x)))
 
 
+#: The branches of `conditional`: each one's own minimum, so only branch c holds the global one.
+_BRANCH_FLOOR = {"a": 0.6, "b": 0.4, "c": 4.0 - 3.86278214782076}
+
+
+def conditional(p: Params) -> float:
+    """Three model families behind a categorical `branch`, each with its own parameters
+    (`when`), and a shared log-scaled `lr`:
+    - a: Branin on (a_x1, a_x2) in [0, 1]^2, scaled down; its floor 0.6, the easiest to reach.
+    - b: `n_layers` (1-4) with one width per layer (`u1`..`u4`, each only when n_layers reaches
+      it): 0.4 + 0.5 * (4 - n_layers) / 3 + sum of (u_i - 0.2 i)^2; its floor 0.4, which
+      needs all four layers.
+    - c: Hartmann-3 on (c_x0, c_x1, c_x2), plus 4; its floor 0.137, the global minimum.
+    A sampler that spreads trials across inactive dimensions, or cannot tell the branches
+    apart, stays on a branch's floor."""
+    lr = 0.05 * (math.log10(p["lr"]) + 2.5) ** 2
+    if p["branch"] == "a":
+        x1, x2 = -5 + 15 * p["a_x1"], 15 * p["a_x2"]
+        return lr + _BRANCH_FLOOR["a"] + (branin({"x1": x1, "x2": x2}) - 0.397887357729739) / 50
+    if p["branch"] == "b":
+        n = p["n_layers"]
+        widths = sum((p[f"u{i}"] - 0.2 * i) ** 2 for i in range(1, n + 1))
+        return lr + _BRANCH_FLOOR["b"] + 0.5 * (4 - n) / 3 + widths
+    return lr + 4.0 + _h3(np.array([p["c_x0"], p["c_x1"], p["c_x2"]]))
+
+
+def _in_conditional_basin(p: Params) -> bool:
+    """On branch c and below every other branch's floor."""
+    return bool(p["branch"] == "c" and conditional(p) < _BRANCH_FLOOR["b"])
+
+
+def _when(parent: str, *values: Any) -> dict[str, Any]:
+    return {"when": {parent: list(values)}}
+
+
+@cache
+def _digits_small() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits  # noqa: PLC0415
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415
+
+    x, y = load_digits(return_X_y=True)
+    # 450 to train, 450 to validate: each of the three families fits in well under 0.1 s.
+    split = train_test_split(x / 16.0, y, train_size=450, test_size=450, random_state=1, stratify=y)
+    return tuple(split)  # type: ignore[return-value]
+
+
+def digits_models(p: Params) -> float:
+    """Validation error of one of three model families on digits, each with its own
+    parameters: an SVC (C, gamma), a random forest (trees, depth), logistic regression (C)."""
+    from sklearn.ensemble import RandomForestClassifier  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.svm import SVC  # noqa: PLC0415
+
+    train_x, val_x, train_y, val_y = _digits_small()
+    model: Any
+    if p["model"] == "svc":
+        model = SVC(C=p["svc_C"], gamma=p["svc_gamma"])
+    elif p["model"] == "forest":
+        model = RandomForestClassifier(
+            n_estimators=p["trees"], max_depth=p["depth"], random_state=0, n_jobs=1
+        )
+    else:
+        model = LogisticRegression(C=p["logreg_C"], max_iter=300)
+    return 1.0 - float(model.fit(train_x, train_y).score(val_x, val_y))
+
+
 def _box(names: list[str], low: float, high: float) -> list[dict[str, Any]]:
     return [{"name": n, "type": "float", "min": low, "max": high} for n in names]
 
@@ -306,5 +371,64 @@ TASKS: dict[str, Task] = {
         breast_cancer_hgb,
         0.0,
         measure="validation log-loss",
+    ),
+    "conditional": Task(
+        "conditional",
+        [
+            {"name": "branch", "type": "categorical", "values": ["a", "b", "c"]},
+            {"name": "lr", "type": "float", "min": 1e-4, "max": 0.1, "log": True},
+            *({**d, **_when("branch", "a")} for d in _box(["a_x1", "a_x2"], 0, 1)),
+            {"name": "n_layers", "type": "int", "min": 1, "max": 4, **_when("branch", "b")},
+            *(
+                {**d, **_when("n_layers", *range(i, 5))}
+                for i, d in enumerate(_box(["u1", "u2", "u3", "u4"], 0, 1), start=1)
+            ),
+            *({**d, **_when("branch", "c")} for d in _box(["c_x0", "c_x1", "c_x2"], 0, 1)),
+        ],
+        conditional,
+        4.0 - 3.86278214782076,
+        in_global_basin=_in_conditional_basin,
+    ),
+    "digits-models": Task(
+        "digits-models",
+        [
+            {"name": "model", "type": "categorical", "values": ["svc", "forest", "logreg"]},
+            {
+                "name": "svc_C",
+                "type": "float",
+                "min": 0.01,
+                "max": 1000,
+                "log": True,
+                **_when("model", "svc"),
+            },
+            {
+                "name": "svc_gamma",
+                "type": "float",
+                "min": 1e-5,
+                "max": 1,
+                "log": True,
+                **_when("model", "svc"),
+            },
+            {
+                "name": "trees",
+                "type": "int",
+                "min": 5,
+                "max": 100,
+                "log": True,
+                **_when("model", "forest"),
+            },
+            {"name": "depth", "type": "int", "min": 2, "max": 24, **_when("model", "forest")},
+            {
+                "name": "logreg_C",
+                "type": "float",
+                "min": 1e-4,
+                "max": 100,
+                "log": True,
+                **_when("model", "logreg"),
+            },
+        ],
+        digits_models,
+        0.0,
+        measure="validation error",
     ),
 }

@@ -19,6 +19,13 @@ def param(index: int, **fields: Any) -> Mutate:
     return mutate
 
 
+def add_param(fields: dict[str, Any]) -> Mutate:
+    def mutate(m: dict[str, Any]) -> None:
+        m["spec"]["parameters"].append(fields)
+
+    return mutate
+
+
 def spec(path: str, value: Any) -> Mutate:
     def mutate(m: dict[str, Any]) -> None:
         node = m["spec"]
@@ -238,6 +245,85 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "spec.budget.maxTrial",
         "unknown field",
         "spec.budget.maxTrial",
+    ),
+    # conditional parameters: the manifest's parameters are lr, layers (int 1-4), optimizer
+    (
+        "when-names-no-parameter",
+        param(2, when={"nope": ["a"]}),
+        f"{P}[2].when.nope",
+        "must name a parameter declared before 'optimizer'",
+        P,
+    ),
+    (
+        "when-names-itself",
+        param(2, when={"optimizer": ["adam"]}),
+        f"{P}[2].when.optimizer",
+        "must name a parameter declared before",
+        P,
+    ),
+    (
+        "when-names-a-float",
+        param(1, when={"lr": [1]}),
+        f"{P}[1].when.lr",
+        "categorical or int parameters, not float",
+        P,
+    ),
+    (
+        "when-int-value-never-taken",
+        param(2, when={"layers": [7]}),
+        f"{P}[2].when.layers",
+        "layers never takes 7; it takes whole numbers from 1 to 4",
+        P,
+    ),
+    (
+        "when-two-parents",
+        param(2, when={"layers": [1], "lr": [1]}),
+        f"{P}[2].when",
+        "at most 1",
+        f"{P}[2].when",
+    ),
+    (
+        "when-parent-declared-later",
+        param(0, when={"optimizer": ["adam"]}),
+        f"{P}[0].when.optimizer",
+        "declared before 'lr'",
+        None,  # order: the operator refuses it (the API server's cost budget has no room)
+    ),
+    (
+        "when-categorical-value-never-taken",
+        add_param(
+            {
+                "name": "momentum",
+                "type": "float",
+                "min": 0,
+                "max": 1,
+                "when": {"optimizer": ["SGD"]},
+            }
+        ),
+        f"{P}[3].when.optimizer",
+        "optimizer never takes 'SGD'; its values are ['adam', 'sgd']",
+        None,  # a list in a list: past the API server's cost budget; the operator refuses it
+    ),
+    (
+        "when-on-the-budget-parameter",
+        both(
+            add_param(
+                {
+                    "name": "epochs",
+                    "type": "int",
+                    "min": 1,
+                    "max": 9,
+                    "when": {"optimizer": ["sgd"]},
+                }
+            ),
+            spec(
+                "earlyStopping",
+                {"name": "asha", "settings": {"maxBudget": 9, "budgetParameter": "epochs"}},
+            ),
+        ),
+        f"{P}[3].when",
+        "budgetParameter is fixed by the stopping rule and cannot be conditional",
+        P,
     ),
     (
         "regex-without-groups",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import Kubetune, events
 
@@ -42,3 +43,28 @@ def test_validate_accepts_every_example(kubetune: Kubetune) -> None:
         done = kubetune.run("validate", str(example))
         assert done.returncode == 0, done.stderr
         assert "is valid" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_conditional_example_passes_each_trial_only_its_models_flags(
+    kubetune: Kubetune, tmp_path: Path
+) -> None:
+    """examples/conditional.yaml as shipped but for its budget (8 trials, not 20: ~15 s)."""
+    document = yaml.safe_load((EXAMPLES / "conditional.yaml").read_text())
+    document["spec"]["budget"]["maxTrials"] = 8
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["workingDir"] = str(EXAMPLES)
+    code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "c")
+    assert code == 0, stderr
+    assert summary["counts"]["Succeeded"] == 8 and summary["best"]["objective"] > 0.85
+    flags = {"svc": {"svc_C", "svc_gamma"}, "forest": {"trees", "depth"}, "logreg": {"logreg_C"}}
+    created = [e for e in events(tmp_path / "c") if e["event"] == "created"]
+    assert len({e["params"]["model"] for e in created}) >= 2
+    for event in created:
+        params = event["params"]
+        assert set(params) == {"model"} | flags[params["model"]]
+        # the trainer printed the arguments it parsed: its family's as drawn, the rest defaults
+        log = (tmp_path / "c" / "trials" / f"{event['trial']}.log").read_text()
+        assert f"model='{params['model']}'" in log
+        if params["model"] != "forest":
+            assert "trees=100" in log  # the trainer's default: --trees was left out

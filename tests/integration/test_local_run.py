@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -241,3 +242,46 @@ def test_fresh_keeps_the_old_results_beside_the_new(kubetune: Kubetune, tmp_path
     assert kubetune.run("run", str(study), "--out", "out", "--fresh").returncode == 0
     assert len(list((tmp_path / "out").glob("results*.jsonl"))) == 2
     assert os.path.getsize(tmp_path / "out" / "results.jsonl") > 0
+
+
+def test_a_conditional_parameter_reaches_only_the_trials_that_have_it(
+    kubetune: Kubetune, tmp_path: Path
+) -> None:
+    document = toy_study(
+        algorithm={"name": "grid"},
+        budget={"maxTrials": 8, "parallelism": 2},
+        args=["--steps=${trial.params.steps}"],
+    )
+    document["spec"]["parameters"] = [
+        {"name": "x", "type": "float", "min": 0.0, "max": 1.0, "step": 0.5},
+        {"name": "deep", "type": "categorical", "values": ["no", "yes"]},
+        {"name": "steps", "type": "int", "min": 2, "max": 4, "when": {"deep": ["yes"]}},
+    ]
+    path = str(kubetune.write(document))
+    code, summary, stderr = kubetune.run_json("run", path, "--out", "out")
+    assert code == 0, stderr
+    assert summary["counts"]["Succeeded"] == 8
+    log = events(tmp_path / "out")
+    created = {e["trial"]: e["params"] for e in log if e["event"] == "created"}
+    assert {frozenset(p) for p in created.values()} == {
+        frozenset({"x", "deep"}),  # shallow trials have no steps at all
+        frozenset({"x", "deep", "steps"}),
+    }
+    reports = Counter(e["trial"] for e in log if e["event"] == "report")
+    for trial, params in created.items():
+        assert ("steps" in params) == (params["deep"] == "yes")
+        # without --steps the trainer's own default (1 report); with it, one per step
+        assert reports[trial] == params.get("steps", 1), (trial, params)
+    # the results file is read back against the study's conditions: as written, it resumes;
+    # a deep trial that lost its steps is refused, naming what the study gives it
+    assert kubetune.run("run", path, "--out", "out", "--resume").returncode == 0
+    results = tmp_path / "out" / "results.jsonl"
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    deep = next(e for e in lines if e["event"] == "created" and "steps" in e["params"])
+    del deep["params"]["steps"]
+    results.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    refused = kubetune.run("run", path, "--out", "out", "--resume")
+    assert refused.returncode != 0
+    assert f"trial {deep['trial']} has parameters ['deep', 'x'], the study gives it" in (
+        refused.stderr
+    )

@@ -8,6 +8,7 @@ same manifest). `tests/unit/api/test_bad_manifests.py` holds both to the same ta
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -19,6 +20,9 @@ ParamValue = float | int | str
 Params = dict[str, ParamValue]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: A conditional parameter names one parent (nest them for "and") and at most this many of its
+#: values: bounds the API server's cost estimate of the CEL rules that check `when`.
+WHEN_VALUES = 32
 #: Bounds past which the sampler's arithmetic (max - min, a point's offset) overflows.
 BOUND_LIMIT = 1e300
 #: Integers a float holds exactly (2^53): int parameters travel as JSON numbers.
@@ -141,6 +145,25 @@ class Parameter(Model):
         },
     )
 
+    when: dict[str, list[int | str]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1,
+        description="Search this parameter only when the parameter named here (a categorical "
+        "or int declared earlier) takes one of the listed values, e.g. {optimizer: [sgd]}; "
+        "one parent, which may itself be conditional. "
+        "Otherwise the trial has no value for it: a command argument or env var that names it "
+        "is left out, any other placeholder of it becomes empty.",
+        json_schema_extra={
+            "additionalProperties": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": WHEN_VALUES,
+                "items": {"x-kubernetes-int-or-string": True},
+            }
+        },
+    )
+
     def holds(self, value: object) -> bool:
         """Whether `value` is one this parameter can take (a stored trial's, read back)."""
         if self.type == "categorical":
@@ -221,3 +244,59 @@ class Parameter(Model):
                     )
         if self.step is not None and self.step > self.max - self.min:
             raise FieldError("step", f"must be <= max - min ({self.max - self.min:g})")
+
+
+def active_names(parameters: Sequence[Parameter], params: Mapping[str, object]) -> list[str]:
+    """The parameters a trial with these values has, in declared order: those without `when`,
+    and those whose every parent is active and takes one of the listed values. The one rule
+    of conditional spaces: samplers, results files and the shells all ask it."""
+    active: dict[str, object] = {}
+    for parameter in parameters:
+        if condition_holds(parameter, active):
+            active[parameter.name] = params.get(parameter.name)
+    return list(active)
+
+
+def condition_holds(parameter: Parameter, present: Mapping[str, object]) -> bool:
+    """Whether `parameter` is active, given the values of the active parameters declared
+    before it (`present`: an inactive parent is absent from it)."""
+    return parameter.when is None or all(
+        parent in present and present[parent] in values for parent, values in parameter.when.items()
+    )
+
+
+def check_conditions(parameters: Sequence[Parameter], pinned: str | None = None) -> None:
+    """Every `when` names a categorical or int parameter declared earlier (so conditions can
+    never loop) with values it can take. `pinned`: the rung rule's budgetParameter, which is
+    never searched and so may neither be conditional nor a condition."""
+    for index, parameter in enumerate(parameters):
+        earlier = {p.name: p for p in parameters[:index]}
+        if parameter.when is not None and parameter.name == pinned:
+            raise FieldError(
+                f"parameters[{index}].when",
+                "the budgetParameter is fixed by the stopping rule and cannot be conditional",
+            )
+        for parent, values in (parameter.when or {}).items():
+            field = f"parameters[{index}].when.{parent}"
+            if parent not in earlier:
+                raise FieldError(
+                    field,
+                    f"must name a parameter declared before {parameter.name!r} "
+                    f"(declared before it: {sorted(earlier) or 'none'}); move it after {parent!r}",
+                )
+            source = earlier[parent]
+            if source.type == "float":
+                raise FieldError(field, "conditions read categorical or int parameters, not float")
+            if parent == pinned:
+                raise FieldError(
+                    field, "the budgetParameter is fixed by the stopping rule; it cannot decide"
+                )
+            for value in values:
+                if not source.holds(value):
+                    raise FieldError(field, f"{parent} never takes {value!r}; {_takes(source)}")
+
+
+def _takes(parameter: Parameter) -> str:
+    if parameter.type == "categorical":
+        return f"its values are {parameter.values}"
+    return f"it takes whole numbers from {parameter.min:g} to {parameter.max:g}"

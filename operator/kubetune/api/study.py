@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 
 from kubetune.api.base import Model, OpenModel, cel
 from kubetune.api.errors import FieldError, InvalidStudyError, render_problems
-from kubetune.api.parameters import NAME_PATTERN, Parameter, ParamValue
+from kubetune.api.parameters import NAME_PATTERN, Parameter, ParamValue, check_conditions
 from kubetune.api.settings import (
     SAMPLER_SETTINGS,
     STOPPING_SETTINGS,
@@ -320,6 +320,44 @@ _SPEC_RULES: list[Any] = [
         "earlyStopping.settings.budgetParameter must name a float or int parameter",
         ".earlyStopping",
     ),
+    # Conditional parameters (`when`), as far as the API server's cost budget allows: whether
+    # the parent is declared earlier (2-cycles aside) and whether a categorical parent has the
+    # listed values are checked by `check_conditions` only (in `kubetune validate`, and by the
+    # operator, which refuses the Study naming the field).
+    cel(
+        "self.parameters.all(p, !has(p.when) || (!(p.name in p.when) && "
+        "self.parameters.exists(q, q.name in p.when)))",
+        "when must name another parameter of this study, declared before the conditional one",
+        ".parameters",
+    ),
+    cel(
+        "self.parameters.all(p, !has(p.when) || self.parameters.all(q, !(q.name in p.when) || "
+        "!has(q.when) || !(p.name in q.when)))",
+        "two parameters cannot each be conditional on the other",
+        ".parameters",
+    ),
+    cel(
+        "self.parameters.all(p, !has(p.when) || "
+        "self.parameters.all(q, !(q.name in p.when) || q.type != 'float'))",
+        "when reads categorical or int parameters, not float",
+        ".parameters",
+    ),
+    cel(
+        "self.parameters.all(p, !has(p.when) || self.parameters.all(q, "
+        "!(q.name in p.when) || q.type != 'int' || p.when[q.name].all(v, "
+        "type(v) == int && double(v) >= q.min && double(v) <= q.max)))",
+        "when lists a value its int parameter never takes (whole numbers from min to max)",
+        ".parameters",
+    ),
+    cel(
+        "!has(self.earlyStopping) || !has(self.earlyStopping.settings) || "
+        "!has(self.earlyStopping.settings.budgetParameter) || self.parameters.all(p, "
+        "!has(p.when) || (p.name != self.earlyStopping.settings.budgetParameter && "
+        "!(self.earlyStopping.settings.budgetParameter in p.when)))",
+        "the budgetParameter is fixed by the stopping rule: it can neither be conditional "
+        "nor appear in a when",
+        ".parameters",
+    ),
     cel(
         "(has(self.metrics) && has(self.metrics.prometheus)) || "
         "(has(self.trialTemplate.spec.template.spec.containers[0].command) && "
@@ -358,6 +396,7 @@ class StudySpec(Model):
             raise FieldError("objective.additionalMetrics", "must not repeat the objective metric")
         self._check_grid()
         self._check_budget_parameter()
+        check_conditions(self.parameters, self._budget_parameter)
         self._check_placeholders(names)
         return self
 
@@ -403,6 +442,11 @@ class StudySpec(Model):
                     f"unknown placeholder ${{{expression}}}; known: "
                     + ", ".join(f"${{{k}}}" for k in sorted(known)),
                 )
+
+    @property
+    def _budget_parameter(self) -> str | None:
+        settings = self.early_stopping.typed_settings
+        return settings.budget_parameter if isinstance(settings, RungSettings) else None
 
     @property
     def max_budget(self) -> float | None:

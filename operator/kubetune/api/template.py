@@ -3,13 +3,19 @@
 Only the fields kubetune reads are modelled (containers' command, args, env, image); every other
 Job and Pod field passes through untouched, so users can write any Job they already know.
 Placeholders `${trial.params.NAME}`, `${trial.name}`, `${trial.budget}`, `${study.name}`
-are substituted per trial by `render_placeholders`, the one implementation both shells use.
+are substituted per trial by `substitute`, the one implementation both shells use.
+
+A conditional parameter the trial lacks (its `when` does not hold) has no value. A list item
+that names it (a `--momentum=${trial.params.momentum}` argument, an env var whose value names
+it) is left out of its list, so the trainer sees its own default; anywhere else it becomes
+an empty string. Write such a flag as one item, `--flag=${...}`: a value on its own item would
+leave the flag behind without it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import Field
@@ -103,17 +109,53 @@ def find_placeholders(template: TrialTemplate) -> list[str]:
     return found
 
 
-def render_placeholders(text: str, values: Mapping[str, str]) -> str:
+#: A placeholder's value: its text, or None for a parameter the trial lacks.
+Values = Mapping[str, str | None]
+
+
+def render_placeholders(text: str, values: Values) -> str:
     """Substitute `${key}`; unknown keys are left as written (validation refused them earlier)."""
-    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+    def value(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return (values[key] or "") if key in values else match.group(0)
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def substitute(node: Any, values: Values) -> Any:
+    """`node` (a template, or any part of one) with placeholders substituted; list items that
+    name a parameter the trial lacks are left out (the module's docstring says why)."""
+    if isinstance(node, str):
+        return render_placeholders(node, values)
+    if isinstance(node, list):
+        return [substitute(item, values) for item in node if not _names_lacking(item, values)]
+    if isinstance(node, dict):
+        return {key: substitute(item, values) for key, item in node.items()}
+    return node
+
+
+def _names_lacking(item: Any, values: Values) -> bool:
+    if isinstance(item, dict):  # an env var: {name, value}
+        item = item.get("value")
+    if not isinstance(item, str):
+        return False
+    return any(key in values and values[key] is None for key in PLACEHOLDER.findall(item))
 
 
 def placeholder_values(
-    study: str, trial: str, params: Mapping[str, Any], budget: float | None
-) -> dict[str, str]:
-    """The substitution table of one trial; numbers print the way a CLI flag expects them."""
-    values = {"study.name": study, "trial.name": trial}
+    study: str,
+    trial: str,
+    params: Mapping[str, Any],
+    budget: float | None,
+    names: Sequence[str] = (),
+) -> dict[str, str | None]:
+    """The substitution table of one trial; numbers print the way a CLI flag expects them.
+    `names`: every parameter of the study; those missing from `params` map to None."""
+    values: dict[str, str | None] = {"study.name": study, "trial.name": trial}
     values["trial.budget"] = "" if budget is None else _render_number(budget)
+    for name in names:
+        values[f"trial.params.{name}"] = None
     for name, value in params.items():
         values[f"trial.params.{name}"] = (
             _render_number(value) if not isinstance(value, str) else value

@@ -60,7 +60,7 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
                 trial["metadata"]["name"],
                 status.get("phase", TrialState.PENDING.value),
                 "-" if objective is None else _value(objective),
-                *(_value(trial["spec"]["params"].get(n, "")) for n in names),
+                *(_value(trial["spec"]["params"].get(n, "-")) for n in names),
                 (status.get("reason") or "")[:60],
             ]
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetune.api.study import API_VERSION, Study
-from kubetune.api.template import placeholder_values, render_placeholders
+from kubetune.api.template import placeholder_values, substitute
 from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import NewTrial
 from kubetune.metrics import prometheus, wire
@@ -83,16 +83,6 @@ def build_trial(study_obj: Mapping[str, Any], new: NewTrial) -> dict[str, Any]:
             **({"budget": new.budget} if new.budget is not None else {}),
         },
     }
-
-
-def _substitute(node: Any, values: Mapping[str, str]) -> Any:
-    if isinstance(node, str):
-        return render_placeholders(node, values)
-    if isinstance(node, list):
-        return [_substitute(item, values) for item in node]
-    if isinstance(node, dict):
-        return {k: _substitute(v, values) for k, v in node.items()}
-    return node
 
 
 def _add_gpus(pod: dict[str, Any], study: Study) -> None:
@@ -168,9 +158,10 @@ def build_job(
     workload room, owned by the Trial, with the metrics sidecar unless Prometheus is read."""
     meta = trial_obj["metadata"]
     spec = trial_obj["spec"]
-    values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"))
+    names = [p.name for p in study.spec.parameters]
+    values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"), names)
     template = study.spec.trial_template.model_dump(mode="json", by_alias=True, exclude_none=True)
-    template = _substitute(copy.deepcopy(template), values)
+    template = substitute(copy.deepcopy(template), values)
     job_spec = template["spec"]
     job_spec.setdefault("backoffLimit", 0)  # a trial is one attempt: retries skew the search
     pod_template = job_spec["template"]

@@ -70,13 +70,16 @@ def importance(study: Mapping[str, Any], scored: Sequence[Mapping[str, Any]]) ->
     A parameter that took one value only (or was absent) is left out."""
     if len(scored) < MIN_TRIALS:
         return {}
-    y = ranks([float(t["status"]["objective"]) for t in scored])
+    y_all = ranks([float(t["status"]["objective"]) for t in scored])
     scores: dict[str, float] = {}
     for parameter in study["spec"]["parameters"]:
         name = parameter["name"]
-        values = [t["spec"]["params"].get(name) for t in scored]
-        if any(v is None for v in values) or len({str(v) for v in values}) < 2:
+        # A conditional parameter: judged over the trials that have it, when enough do.
+        having = [i for i, t in enumerate(scored) if t["spec"]["params"].get(name) is not None]
+        values = [scored[i]["spec"]["params"][name] for i in having]
+        if len(having) < MIN_TRIALS or len({str(v) for v in values}) < 2:
             continue
+        y = y_all if len(having) == len(scored) else ranks([float(y_all[i]) for i in having])
         groups = _bins(values, parameter["type"] == "categorical")
         scores[name] = round(epsilon_squared(groups, y), 4)
     return scores

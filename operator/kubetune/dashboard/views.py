@@ -396,20 +396,35 @@ def slice_plots(study: Obj, scored: Sequence[Obj]) -> list[dict[str, Any]]:
     plots = []
     for parameter in _parameters(study):
         name = parameter["name"]
-        xs = [t["spec"]["params"].get(name) for t in sample]
+        having = [i for i, t in enumerate(sample) if name in t["spec"]["params"]]  # `when`
+        xs = [sample[i]["spec"]["params"][name] for i in having]
         if parameter["type"] == "categorical":
             xs = [str(x) for x in xs]
         plots.append(
             {
                 **_axis(parameter),
                 "x": xs,
-                "y": values,
-                "order": [t["spec"]["index"] for t in sample],
-                "trial": [t["metadata"]["name"] for t in sample],
+                "y": [values[i] for i in having],
+                "order": [sample[i]["spec"]["index"] for i in having],
+                "trial": [sample[i]["metadata"]["name"] for i in having],
                 "yrange": yrange,
             }
         )
     return plots
+
+
+def _lacking_below(dimension: dict[str, Any]) -> None:
+    """A conditional parameter's axis gets a slot under its range, ticked "none", where the
+    lines of trials that lack it cross (a gap would break their lines in two)."""
+    low, high = dimension["range"]
+    slot = low - 0.15 * (high - low)
+    if "tickvals" not in dimension:
+        ticks = [low + (high - low) * i / 4 for i in range(5)]
+        dimension["tickvals"], dimension["ticktext"] = ticks, [f"{t:.3g}" for t in ticks]
+    dimension["tickvals"] = [slot, *dimension["tickvals"]]
+    dimension["ticktext"] = ["none", *dimension["ticktext"]]
+    dimension["range"] = [slot, high]
+    dimension["values"] = [slot if v is None else v for v in dimension["values"]]
 
 
 def parallel_plot(study: Obj, scored: Sequence[Obj]) -> dict[str, Any]:
@@ -428,16 +443,19 @@ def parallel_plot(study: Obj, scored: Sequence[Obj]) -> dict[str, Any]:
             dimension["values"] = [labels.index(str(v)) if str(v) in labels else None for v in raw]
             dimension["tickvals"] = list(range(len(labels)))
             dimension["ticktext"] = labels
+            dimension["range"] = [0, max(len(labels) - 1, 1)]
         elif parameter.get("log"):
-            dimension["values"] = [math.log10(float(v)) for v in raw]
+            dimension["values"] = [None if v is None else math.log10(float(v)) for v in raw]
             low, high = math.log10(parameter["min"]), math.log10(parameter["max"])
             ticks = np.arange(math.floor(low), math.ceil(high) + 1)
             dimension["tickvals"] = [float(t) for t in ticks if low - 1e-9 <= t <= high + 1e-9]
             dimension["ticktext"] = [f"1e{int(t)}" for t in dimension["tickvals"]]
             dimension["range"] = [low, high]
         else:
-            dimension["values"] = [float(v) for v in raw]
+            dimension["values"] = [None if v is None else float(v) for v in raw]
             dimension["range"] = [parameter["min"], parameter["max"]]
+        if parameter.get("when"):
+            _lacking_below(dimension)
         dimensions.append(dimension)
     objective = [float(t["status"]["objective"]) for t in scored]
     metric, _ = _goal(study)
@@ -458,6 +476,9 @@ def contour_plot(study: Obj, scored: Sequence[Obj], ranked: Sequence[str]) -> di
     if len(ranked) < 2 or len(scored) < 4:
         return None
     space = {p["name"]: p for p in _parameters(study)}
+    scored = [t for t in scored if all(n in t["spec"]["params"] for n in ranked[:2])]
+    if len(scored) < 4:  # the two are conditional and rarely active together
+        return None
     axes = []
     for name in ranked[:2]:
         parameter = space[name]

@@ -1,8 +1,10 @@
-"""Params <-> the unit box: the only code that knows about log, int, step and categorical.
+"""Params <-> the unit box: the only code that knows about log, int, step, categorical and `when`.
 
-Every sampler works in [0, 1)^d and calls `decode`; the Bayesian sampler snaps numeric dims to
-their cells and treats categoricals as unordered (its own `_inputs`, checked against this module).
+Every sampler works in [0, 1)^d and calls `decode`; vectorised forms (`Space.snap`,
+`Space.active`) serve the Bayesian sampler's thousands of candidates.
 A parameter fixed by a stopping rule (`budgetParameter`) is not searched: it is added on decode.
+A conditional parameter (`when`) keeps its dimension always; decode leaves it out of the params
+when its parent does not take a listed value, and encode puts `INACTIVE` there.
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from kubetune.api.parameters import Parameter, ParamValue
+import numpy as np
+
+from kubetune.api.parameters import Parameter, ParamValue, active_names, condition_holds
 from kubetune.api.settings import GridSettings, RungSettings
 from kubetune.api.study import StudySpec
 
 Params = dict[str, ParamValue]
+#: A point's identity (`Space.key`): its value per dim, None where its trial lacks the parameter.
+Key = tuple[ParamValue | None, ...]
+
+#: Where an inactive parameter sits in the unit box: any fixed value does, so that trials that
+#: lack it coincide along its dimension instead of scattering (which a model would read as noise).
+INACTIVE = 0.5
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,35 @@ class Dimension:
         index = round((value - p.min) / (p.step or 1.0))
         return (min(max(index, 0), count - 1) + 0.5) / count
 
+    def snap(self, column: np.ndarray) -> np.ndarray:
+        """Unit values moved to the centre of their value's cell (vectorised decode + encode);
+        categoricals become their value's index."""
+        p = self.param
+        column = np.clip(column, 0.0, 1.0 - 1e-12)
+        if p.type == "categorical":
+            assert p.values is not None
+            return np.asarray(np.floor(column * len(p.values)))
+        count = self.choices
+        if count is not None:
+            return np.asarray((np.floor(column * count) + 0.5) / count)
+        if p.type == "int":  # int on a log scale: no closed form worth keeping in sync
+            return np.array([self.encode(self.decode(u)) for u in column])
+        return column
+
+    def takes(self, column: np.ndarray, values: Sequence[ParamValue]) -> np.ndarray:
+        """Whether each unit value decodes to one of `values` (a categorical or int parent)."""
+        p = self.param
+        column = np.clip(column, 0.0, 1.0 - 1e-12)
+        if p.type == "categorical":
+            assert p.values is not None
+            allowed = [i for i, v in enumerate(p.values) if v in values]
+            return np.isin(np.floor(column * len(p.values)).astype(int), allowed)
+        count = self.choices
+        if count is not None:
+            allowed = [i for i in range(count) if self.decode((i + 0.5) / count) in values]
+            return np.isin(np.floor(column * count).astype(int), allowed)
+        return np.array([self.decode(u) in values for u in column], dtype=bool)
+
     def grid(self, points: int | None) -> list[ParamValue]:
         p = self.param
         count = self.choices
@@ -107,27 +146,72 @@ class Space:
     def size(self) -> int:
         return len(self.dims)
 
+    @property
+    def conditional(self) -> bool:
+        return any(d.param.when for d in self.dims)
+
     def decode(self, point: Sequence[float]) -> Params:
         params: Params = {d.param.name: d.decode(u) for d, u in zip(self.dims, point, strict=True)}
         params.update(self.fixed)
-        return params
+        return self._active_only(params)
 
     def encode(self, params: Mapping[str, ParamValue]) -> list[float]:
-        return [d.encode(params[d.param.name]) for d in self.dims]
+        return [
+            d.encode(params[d.param.name]) if d.param.name in params else INACTIVE
+            for d in self.dims
+        ]
 
-    def key(self, params: Mapping[str, ParamValue]) -> tuple[ParamValue, ...]:
+    def key(self, params: Mapping[str, ParamValue]) -> Key:
         """A hashable identity of a point, used to avoid proposing the same params twice."""
-        return tuple(params[d.param.name] for d in self.dims)
+        return tuple(params.get(d.param.name) for d in self.dims)
+
+    def snap(self, units: np.ndarray) -> np.ndarray:
+        """Rows of unit values as a model sees them: each dim snapped (`Dimension.snap`)."""
+        columns = [d.snap(units[:, j]) for j, d in enumerate(self.dims)]
+        return np.stack(columns, axis=1) if columns else units
+
+    def active(self, units: np.ndarray) -> np.ndarray:
+        """Which dims each row of unit values has (rows x dims), by `active_names`' rule."""
+        mask = np.ones(units.shape, dtype=bool)
+        index = {d.param.name: j for j, d in enumerate(self.dims)}
+        for j, dim in enumerate(self.dims):
+            for parent, values in (dim.param.when or {}).items():
+                k = index[parent]  # a parent is never the pinned budget parameter
+                mask[:, j] &= mask[:, k] & self.dims[k].takes(units[:, k], values)
+        return mask
 
     def grid(self, points: int | None) -> Iterator[Params]:
+        """Every distinct trial of the grid, in declared order (the last parameter varies
+        fastest); a parameter its trial lacks is not enumerated, so each trial comes once."""
         axes = [d.grid(points) for d in self.dims]
-        for combo in itertools.product(*axes):
-            params: Params = {d.param.name: v for d, v in zip(self.dims, combo, strict=True)}
-            params.update(self.fixed)
-            yield params
+
+        def walk(j: int, params: Params) -> Iterator[Params]:
+            if j == len(self.dims):
+                yield {**params, **self.fixed}
+            elif condition_holds(self.dims[j].param, params):
+                for value in axes[j]:
+                    yield from walk(j + 1, {**params, self.dims[j].param.name: value})
+            else:
+                yield from walk(j + 1, params)
+
+        if not self.conditional:  # the plain product, without a dict copy per level
+            for combo in itertools.product(*axes):
+                params = {d.param.name: v for d, v in zip(self.dims, combo, strict=True)}
+                yield {**params, **self.fixed}
+            return
+        yield from walk(0, {})
 
     def grid_size(self, points: int | None) -> int:
+        if self.conditional:
+            return sum(1 for _ in self.grid(points))
         return math.prod(len(d.grid(points)) for d in self.dims)
+
+    def _active_only(self, params: Params) -> Params:
+        if not self.conditional:
+            return params
+        parameters = [d.param for d in self.dims]
+        keep = set(active_names(parameters, params)) | set(self.fixed)
+        return {name: value for name, value in params.items() if name in keep}
 
 
 def build_space(spec: StudySpec) -> Space:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetune.api.study import Study
-from kubetune.api.template import placeholder_values, render_placeholders
+from kubetune.api.template import placeholder_values, substitute
 
 GRACE_SECONDS = 5.0
 
@@ -51,10 +51,9 @@ def build_command(
 ) -> tuple[list[str], dict[str, str], str | None]:
     """The trainer container's command, env and working dir with placeholders substituted."""
     container = study.spec.trial_template.trainer
-    values = placeholder_values(study.name, trial, params, budget)
-    argv = [
-        render_placeholders(a, values) for a in (container.command or []) + (container.args or [])
-    ]
+    names = [p.name for p in study.spec.parameters]
+    values = placeholder_values(study.name, trial, params, budget, names)
+    argv: list[str] = substitute((container.command or []) + (container.args or []), values)
     if not argv:
         raise ValueError(
             "spec.trialTemplate.spec.template.spec.containers[0].command: kubetune run needs a "
@@ -62,7 +61,10 @@ def build_command(
         )
     if argv[0] in ("python", "python3"):
         argv[0] = sys.executable  # the interpreter kubetune runs in, so trials see its packages
-    env = {e.name: render_placeholders(e.value or "", values) for e in container.env or []}
+    env_vars = substitute(
+        [{"name": e.name, "value": e.value or ""} for e in container.env or []], values
+    )
+    env = {e["name"]: e["value"] for e in env_vars}
     env.update({"KUBETUNE_STUDY": study.name, "KUBETUNE_TRIAL": trial})
     return argv, env, container.working_dir
 

@@ -92,9 +92,9 @@ def render_best_table(rows: Sequence[TrialRow], metric: str, maximize: bool, lim
     best = best_rows(rows, maximize, limit)
     if not best:
         return "no trial succeeded"
-    names = list(best[0].params)
+    names = list(dict.fromkeys(n for r in best for n in r.params))  # conditional ones may lack
     table = [
-        [str(i + 1), r.name, f"{r.objective:.6g}", *(_short(r.params[n]) for n in names)]
+        [str(i + 1), r.name, f"{r.objective:.6g}", *(_short(r.params.get(n, "-")) for n in names)]
         for i, r in enumerate(best)
     ]
     return render_table(["#", "trial", metric, *names], table)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kubetune.api.parameters import active_names
 from kubetune.api.study import StudySpec
 from kubetune.engine import History, NewTrial, Report, StopDecision, TrialRecord, TrialState
 
@@ -244,10 +245,11 @@ class ResultsFile:
         or corrupted in a way that still parses): the engine would fail on them later."""
         space = {p.name: p for p in spec.parameters}
         for row in self.rows():
-            if set(row.params) != set(space):
+            expected = active_names(spec.parameters, row.params)
+            if set(row.params) != set(expected):
                 raise ResultsError(
                     f"{self.path}: trial {row.name} has parameters {sorted(row.params)}, the "
-                    f"study has {sorted(space)}; fix the file or start over with --fresh"
+                    f"study gives it {sorted(expected)}; fix the file or start over with --fresh"
                 )
             for name, value in row.params.items():
                 if not space[name].holds(value):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import ROOT, Cluster
 from bad_manifests import CASES, Mutate
@@ -45,15 +47,24 @@ def test_the_api_server_refuses_it_naming_the_field(
     assert server_path in refused.stderr, refused.stderr
 
 
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [manifest(), *(yaml.safe_load(p.read_text()) for p in EXAMPLES)],
+    ids=["factory", *(p.stem for p in EXAMPLES)],
+)
 def test_the_api_server_accepts_a_good_one(
-    cluster: Cluster, studies_crd: None, namespace: str
+    cluster: Cluster, studies_crd: None, namespace: str, document: dict[str, Any]
 ) -> None:
+    """The factory's manifest and every example (examples/conditional.yaml's `when`s too)."""
     accepted = cluster.kubectl(
         "apply",
         "--dry-run=server",
         "-f",
         "-",
-        stdin=json.dumps(manifest()),
+        stdin=json.dumps(document),
         namespace=namespace,
         check=False,
     )

@@ -541,3 +541,38 @@ def test_reaching_the_target_kills_the_running_trials_and_finishes_at_once(
     status = cluster.get("study", "target", namespace=namespace)["status"]
     assert status["finishedBecause"] == "TargetReached" and status["trials"]["killed"] == 2
     assert status["bestTrial"]["name"] == first["metadata"]["labels"]["kubetune.io/trial"]
+
+
+def test_a_conditional_study_gives_each_trial_and_job_only_its_active_parameters(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    document = study(
+        "cond",
+        parameters=[
+            {"name": "x", "type": "float", "min": 0.0, "max": 1.0},
+            {"name": "opt", "type": "categorical", "values": ["adam", "sgd"]},
+            {"name": "momentum", "type": "float", "min": 0.5, "max": 0.9,
+             "when": {"opt": ["sgd"]}},
+        ],
+        algorithm={"name": "bayesian", "seed": 2, "settings": {"nInitialPoints": 4}},
+        budget={"maxTrials": 8, "parallelism": 2},
+    )  # fmt: skip
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = ["--opt=${trial.params.opt}", "--momentum=${trial.params.momentum}"]
+    cluster.apply(document, namespace=namespace)
+    Player(cluster, namespace, operator, "cond").play(report_and_finish)
+    status = cluster.get("study", "cond", namespace=namespace)["status"]
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 8
+    trials = trials_of(cluster, namespace, "cond")
+    assert {t["spec"]["params"]["opt"] for t in trials} == {"adam", "sgd"}
+    for trial in trials:
+        params = trial["spec"]["params"]
+        assert ("momentum" in params) == (params["opt"] == "sgd"), params
+        job = cluster.get("job", trial["metadata"]["name"], namespace=namespace)
+        command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+        assert f"--opt={params['opt']}" in command
+        assert any(a.startswith("--momentum=") for a in command) == ("momentum" in params)
+    listed = kubetune_cli(cluster, "trials", "cond", "-n", namespace).stdout
+    header, *rows = listed.splitlines()
+    assert header.split()[4:6] == ["opt", "momentum"]
+    assert all(row.split()[5] == "-" for row in rows if row.split()[4] == "adam")

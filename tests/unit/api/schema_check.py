@@ -72,6 +72,10 @@ def _structural(value: Any, schema: Schema, path: str, problems: list[str]) -> N
         ):
             problems.append(f"{path}: too long")
     if kind == "object" and isinstance(value, dict):
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            problems.append(f"{path}: must have at most {schema['maxProperties']} items")
+        if "minProperties" in schema and len(value) < schema["minProperties"]:
+            problems.append(f"{path}: must have at least {schema['minProperties']} items")
         props = schema.get("properties", {})
         for required in schema.get("required", []):
             if required not in value:

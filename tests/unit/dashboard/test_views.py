@@ -172,3 +172,33 @@ def test_the_study_view_and_the_csv_export_agree_on_the_trials() -> None:
 def test_ranks_share_ties_as_scipy_does() -> None:
     assert list(ranks([3.0, 1.0, 2.0, 1.0, 3.0, 3.0])) == [5.0, 1.5, 3.0, 1.5, 5.0, 5.0]
     assert list(ranks([])) == []
+
+
+def test_a_conditional_parameter_is_drawn_where_trials_have_it_and_judged_on_them() -> None:
+    document = study()
+    parameters = [*PARAMS, {"name": "momentum", "type": "float", "min": 0.0, "max": 1.0,
+                            "when": {"kind": ["b"]}}]  # fmt: skip
+    document["spec"]["parameters"] = parameters
+    rng = np.random.default_rng(0)
+    trials = []
+    for i in range(60):
+        kind = "b" if i % 2 else "a"
+        params: dict[str, Any] = {"lr": 0.01, "width": int(rng.integers(1, 100)), "kind": kind}
+        loss = 1.0
+        if kind == "b":
+            params["momentum"] = float(rng.random())
+            loss = 2.0 if params["momentum"] < 0.5 else 0.5
+        trials.append(trial(i, loss + 0.01 * rng.random(), params=params))
+    view = views.study_view(document, trials, now=0.0)
+    [slice_] = [s for s in view["slices"] if s["name"] == "momentum"]
+    assert len(slice_["x"]) == len(slice_["y"]) == 30  # only the trials of kind b
+    [axis] = [d for d in view["parallel"]["dimensions"] if d["label"] == "momentum"]
+    low = axis["range"][0]
+    assert axis["ticktext"][0] == "none" and axis["tickvals"][0] == low < 0.0
+    assert sum(v == low for v in axis["values"]) == 30 and None not in axis["values"]
+    # importance over the trials that have it: momentum decides their loss entirely
+    scores = importance(document, trials)
+    assert scores["momentum"] > 0.5 and max(scores, key=scores.__getitem__) == "momentum"
+    assert view["contour"] is None or all(
+        None not in view["contour"]["points"][k] for k in ("x", "y")
+    )

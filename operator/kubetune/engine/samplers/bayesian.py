@@ -32,6 +32,10 @@ Why each choice (figures: `make bench`, issue 8):
 - Past `MODEL_POINTS` results, the model conditions on the best half of that many and a
   seeded sample of the rest, and hyperparameters are fitted on at most `FIT_POINTS`: one ask
   stays about constant in time and memory however long the study runs.
+- Conditional parameters (`when`): a trial that lacks one has it at a fixed input (`INACTIVE`
+  for numbers, a category of its own for categoricals), in the model and in every candidate,
+  so the model sees the inactive dimension as constant, never as noise, and the acquisition
+  has no slope along it.
 - BLAS runs single-threaded while the sampler works: its matrices are small, where OpenBLAS's
   threads cost more than they give, and on a busy machine they spin against the trials.
 """
@@ -47,10 +51,9 @@ from scipy.special import erfcx, log_ndtr, ndtr
 from scipy.stats import yeojohnson
 from threadpoolctl import threadpool_limits
 
-from kubetune.api.parameters import ParamValue
 from kubetune.api.settings import BayesianSettings
 from kubetune.api.study import StudySpec
-from kubetune.engine.encoding import Dimension, Params, Space
+from kubetune.engine.encoding import INACTIVE, Dimension, Key, Params, Space
 from kubetune.engine.history import History, TrialState
 from kubetune.engine.samplers import gaussian_process as gp
 
@@ -80,6 +83,8 @@ class BayesianSampler:
         self.sign = 1.0 if minimize else -1.0
         self.initial = settings.n_initial_points or default_initial_points(space.size)
         self.categorical = np.array([d.param.type == "categorical" for d in space.dims])
+        #: model inputs of a parameter its trial lacks: a category no value has, or INACTIVE
+        self.inactive = np.where(self.categorical, -1.0, INACTIVE)
 
     def suggest(self, history: History, count: int, rng: np.random.Generator) -> list[Params]:
         if count <= 0:
@@ -186,10 +191,14 @@ class BayesianSampler:
     # -- encoding: unit box <-> model inputs -------------------------------------------------
 
     def _inputs(self, units: np.ndarray) -> np.ndarray:
-        """Model inputs: numeric dims snapped to the centre of their cell, categoricals indices."""
-        units = np.clip(units, 0.0, 1.0 - 1e-12)
-        columns = [_snap(dim, units[:, j]) for j, dim in enumerate(self.space.dims)]
-        return np.stack(columns, axis=1) if columns else units
+        """Model inputs: numeric dims snapped to the centre of their cell, categoricals indices,
+        parameters a row lacks at their inactive input."""
+        return self._masked(self.space.snap(units), units)
+
+    def _masked(self, inputs: np.ndarray, units: np.ndarray) -> np.ndarray:
+        if not self.space.conditional:
+            return inputs
+        return np.asarray(np.where(self.space.active(units), inputs, self.inactive))
 
     def _units(self, inputs: np.ndarray) -> np.ndarray:
         units = inputs.copy()
@@ -204,7 +213,7 @@ class BayesianSampler:
         self,
         acquisition: Acquisition,
         top: np.ndarray,
-        used: set[tuple[ParamValue, ...]],
+        used: set[Key],
         rng: np.random.Generator,
     ) -> np.ndarray:
         candidates = self._inputs(rng.random((RANDOM_CANDIDATES, self.space.size)))
@@ -224,7 +233,7 @@ class BayesianSampler:
         self,
         acquisition: Acquisition,
         centre: np.ndarray,
-        used: set[tuple[ParamValue, ...]],
+        used: set[Key],
         rng: np.random.Generator,
     ) -> np.ndarray:
         """The acquisition's best point in a box of side `LOCAL_SIDE` around `centre` (unit cube).
@@ -260,9 +269,7 @@ class BayesianSampler:
             return candidates[index] if self._taken(refined, used, acquisition) else refined
         return self._maximise(acquisition, np.empty((0, len(low))), used, rng)
 
-    def _taken(
-        self, point: np.ndarray, used: set[tuple[ParamValue, ...]], acquisition: Acquisition
-    ) -> bool:
+    def _taken(self, point: np.ndarray, used: set[Key], acquisition: Acquisition) -> bool:
         unit = self._units(point[None, :])[0]
         return self.space.key(self.space.decode(unit)) in used or acquisition.crowds(unit)
 
@@ -358,11 +365,16 @@ class Acquisition:
         # (0.12-0.13 and 0.005-0.012); on Branin (2-D) the wider ones cost final precision.
         self.radius = SEPARATION * math.sqrt(max(len(self.categorical), 1))
         self.to_units = sampler._units
+        self.space, self.inactive = sampler.space, sampler.inactive
 
     def __call__(
         self, points: np.ndarray, gradient: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """The acquisition at each row of `points` (higher is better), and its input gradient."""
+        active = None
+        if self.space.conditional:
+            active = self.space.active(self.to_units(points))
+            points = np.where(active, points, self.inactive)
         if gradient:
             mean, var, d_mean, d_var = self.posterior.predict_with_gradient(points)
         else:
@@ -386,7 +398,10 @@ class Acquisition:
         if not gradient:
             return value, None
         d_sigma = d_var / (2.0 * sigma[:, None])
-        return value, d_by_mean[:, None] * d_mean + d_by_sigma[:, None] * d_sigma + d_penalty
+        grad = d_by_mean[:, None] * d_mean + d_by_sigma[:, None] * d_sigma + d_penalty
+        if active is not None:
+            grad[~active] = 0.0
+        return value, grad
 
     def crowds(self, unit: np.ndarray) -> bool:
         """Within the radius of another pick of this ask: never proposed, whatever the score.
@@ -425,19 +440,6 @@ class Acquisition:
 def _choices(dim: Dimension) -> int:
     assert dim.param.values is not None
     return len(dim.param.values)
-
-
-def _snap(dim: Dimension, column: np.ndarray) -> np.ndarray:
-    """A column of unit values as the model sees them (vectorised Dimension.decode/encode)."""
-    p = dim.param
-    if p.type == "categorical":
-        return np.asarray(np.floor(column * _choices(dim)))
-    count = dim.choices
-    if count is not None:
-        return np.asarray((np.floor(column * count) + 0.5) / count)
-    if p.type == "int":  # int on a log scale: no closed form worth keeping in sync
-        return np.array([dim.encode(dim.decode(u)) for u in column])
-    return column
 
 
 def _log_h(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
