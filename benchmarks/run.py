@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import PEERS, peer_versions, run_peer  # noqa: E402
 from tasks import TASKS, Task  # noqa: E402
 
-OURS = ["bayesian", "random"]
+OURS = ["bayesian", "tpe", "random"]
 PROTOCOLS = {"seq": "seq", "batch4": "batch 4", "async4": "async 4"}  # key: label
 SPREAD_FROM = 12  # batches that start at or after this trial are model-driven for every peer
 CACHE = Path.home() / ".cache" / "kubetune" / "bench"
@@ -196,11 +196,12 @@ def summarise(
                             stuck_after(runs[(task_name, sampler, protocol, s)], n, task)
                             for s in range(seeds)
                         )
-                    if sampler != "bayesian" and "bayesian" in samplers:
-                        ours = regrets(runs, (task_name, "bayesian", protocol), seeds, n)
-                        row["pValue"][n] = float(
-                            mannwhitneyu(ours, values, alternative="two-sided").pvalue
-                        )
+                    for reference, field in (("bayesian", "pValue"), ("tpe", "pValueTpe")):
+                        if sampler != reference and (task_name, reference, protocol, 0) in runs:
+                            ours = regrets(runs, (task_name, reference, protocol), seeds, n)
+                            row.setdefault(field, {})[n] = float(
+                                mannwhitneyu(ours, values, alternative="two-sided").pvalue
+                            )
                     if (
                         sampler == "bayesian"
                         and protocol != "seq"
@@ -261,7 +262,10 @@ def render(
         lines.append(f"\n{task_name}: {task.measure}, median over seeds (lower is better)")
         head = f"  {'sampler':<13}{'protocol':<11}"
         head += "".join(f"{f'@{n}':>10}" for n in checkpoints)
-        head += "".join(f"{f'p@{n}':>9}" for n in checkpoints) + f"{'spread':>9}"
+        head += "".join(f"{f'p@{n}':>9}" for n in checkpoints)
+        if "tpe" in samplers:
+            head += "".join(f"{f'pT@{n}':>9}" for n in checkpoints)
+        head += f"{'spread':>9}"
         if task.in_global_basin is not None:
             head += "".join(f"{f'stuck@{n}':>10}" for n in checkpoints)
         lines.append(head)
@@ -272,12 +276,16 @@ def render(
                     continue
                 cells = "".join(f"{_fmt(row['median'][n], '.4g'):>10}" for n in checkpoints)
                 cells += "".join(f"{_fmt(row['pValue'].get(n), '.2g'):>9}" for n in checkpoints)
+                if "tpe" in samplers:
+                    tpe = row.get("pValueTpe", {})
+                    cells += "".join(f"{_fmt(tpe.get(n), '.2g'):>9}" for n in checkpoints)
                 cells += f"{_fmt(row.get('batchSpread'), '.3f'):>9}"
                 if "stuck" in row:
                     cells += "".join(f"{row['stuck'][n]:>10}" for n in checkpoints)
                 lines.append(f"  {sampler:<13}{label:<11}{cells}")
     lines.append(
-        "\np@N: two-sided Mann-Whitney U, bayesian (same protocol) against that row, N trials."
+        "\np@N: two-sided Mann-Whitney U, bayesian (same protocol) against that row, N trials;"
+        "\npT@N: the same for tpe against that row."
         "\nspread: median smallest distance between two points of one batch (unit cube)."
         "\nstuck@N: seeds whose best point after N trials is outside the global optimum's basin."
     )
@@ -318,13 +326,13 @@ def _random_history(observations: int) -> list[tuple[dict[str, float], float]]:
     return rows
 
 
-def ask_latency(observations: int, repeats: int = 3) -> tuple[float, float]:
-    """Median seconds of one bayesian decision with `observations` finished trials, and the
-    peak memory it allocated in MB (Python's and numpy's, traced in a run of its own).
+def ask_latency(sampler: str, observations: int, repeats: int = 3) -> tuple[float, float]:
+    """Median seconds of one decision by `sampler` with `observations` finished trials, and
+    the peak memory it allocated in MB (Python's and numpy's, traced in a run of its own).
 
     Failed trials (left out of the model) pad the history so the next trial is one that
-    searches the whole space, the slower kind (see `GLOBAL_EVERY`)."""
-    spec = build_spec(TASKS["hartmann6"], "bayesian", 0, observations + 10, 1)
+    searches the whole space, bayesian's slower kind (see `GLOBAL_EVERY`)."""
+    spec = build_spec(TASKS["hartmann6"], sampler, 0, observations + 10, 1)
     records = [
         TrialRecord(f"t-{i}", i, p, TrialState.SUCCEEDED, (Report(None, {"loss": v}),), v)
         for i, (p, v) in enumerate(_random_history(observations))
@@ -383,7 +391,8 @@ def main() -> int:
     args = parser.parse_args()
     samplers = args.samplers.split(",")
     tasks = args.tasks.split(",")
-    checkpoints = [n for n in (40, 60) if n <= args.trials] or [args.trials]
+    # 40 and 60 trials, and the end of a longer run (200 for the 20-parameter task)
+    checkpoints = [n for n in (40, 60) if n < args.trials] + [args.trials]
     # Slowest first, so the pool does not end on one long run.
     order = {"skopt-katib": 0, "optuna-gp": 1}
     jobs = sorted(
@@ -409,11 +418,12 @@ def main() -> int:
     print(file=sys.stderr)
     latency: dict[str, dict[int, float]] = {}
     memory: dict[str, dict[int, float]] = {}
-    if "bayesian" in samplers and args.latency:
-        sizes = [int(n) for n in args.latency.split(",")]
-        measured = {n: ask_latency(n) for n in sizes}
-        latency["kubetune bayesian"] = {n: seconds for n, (seconds, _) in measured.items()}
-        memory["kubetune bayesian"] = {n: mb for n, (_, mb) in measured.items()}
+    for ours in ("bayesian", "tpe"):
+        if ours in samplers and args.latency:
+            sizes = [int(n) for n in args.latency.split(",")]
+            measured = {n: ask_latency(ours, n) for n in sizes}
+            latency[f"kubetune {ours}"] = {n: seconds for n, (seconds, _) in measured.items()}
+            memory[f"kubetune {ours}"] = {n: mb for n, (_, mb) in measured.items()}
     if "optuna-gp" in samplers and args.peer_latency:
         latency["optuna GPSampler"] = {
             int(n): optuna_ask_latency(int(n)) for n in args.peer_latency.split(",")

@@ -52,6 +52,15 @@ class BayesianSettings(Model):
     )
 
 
+class TpeSettings(Model):
+    n_initial_points: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="tpe: random trials before the Parzen estimators take over. Default 10.",
+    )
+
+
 class MedianSettings(Model):
     start_step: int = Field(
         default=1, ge=0, description="median: no trial is stopped before this step. Default 1."
@@ -131,6 +140,7 @@ SAMPLERS: tuple[Registered, ...] = (
     Registered("random", RandomSettings, "kubetune.engine.samplers.random:build"),
     Registered("sobol", SobolSettings, "kubetune.engine.samplers.sobol:build"),
     Registered("bayesian", BayesianSettings, "kubetune.engine.samplers.bayesian:build"),
+    Registered("tpe", TpeSettings, "kubetune.engine.samplers.tpe:build"),
 )
 
 STOPPING_RULES: tuple[Registered, ...] = (

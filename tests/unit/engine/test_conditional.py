@@ -125,7 +125,7 @@ def test_grid_enumerates_each_distinct_trial_once() -> None:
     assert first == points[:5]
 
 
-@pytest.mark.parametrize("name", ["random", "sobol", "bayesian"])
+@pytest.mark.parametrize("name", ["random", "sobol", "bayesian", "tpe"])
 def test_every_sampler_draws_only_the_parameters_a_trial_has(name: str) -> None:
     spec = conditional_spec({"name": name, "seed": 3})
     space = build_space(spec)

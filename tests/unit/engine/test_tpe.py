@@ -1,0 +1,111 @@
+"""The `tpe` sampler: its densities, its split, and that it learns where the good trials are."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kubetune.engine.encoding import build_space
+from kubetune.engine.samplers import SAMPLERS
+from kubetune.engine.samplers.tpe import Parzen, TpeSampler, below_count
+
+from factories import history, study, trial
+
+PARAMETERS = [
+    {"name": "x", "type": "float", "min": 0.0, "max": 1.0},
+    {"name": "k", "type": "int", "min": 0, "max": 4},
+    {"name": "kind", "type": "categorical", "values": ["a", "b", "c"]},
+]
+
+
+def sampler_for(parameters: list[dict[str, object]] = PARAMETERS) -> TpeSampler:
+    spec = study(parameters=parameters, algorithm={"name": "tpe", "seed": 2}).spec
+    sampler = SAMPLERS["tpe"](spec, build_space(spec), 2)
+    assert isinstance(sampler, TpeSampler)
+    return sampler
+
+
+def test_a_parzen_estimator_is_a_density_on_the_box() -> None:
+    """Truncated to the unit box, each numeric kernel keeps its mass inside it: the mixture
+    integrates to 1 along a numeric input, and sums to 1 over a categorical's values."""
+    sampler = sampler_for()
+    centres = np.array([[0.02, 0.5, 0.5], [0.7, 0.1, 0.83], [0.99, 0.9, 0.17]])
+    parzen = Parzen(sampler, [0, 1, 2], centres)
+    grid = (np.arange(20000) + 0.5) / 20000
+    for j in (0, 1):  # x, and the int k (climbed in the box, snapped on decode)
+        for fixed in ([0.3, 0.3, 0.5], [0.9, 0.7, 0.17]):
+            points = np.tile(fixed, (len(grid), 1))
+            points[:, j] = grid
+            along = np.exp(parzen.log_density(points)).mean()
+            rest = np.tile(fixed, (3, 1))
+            rest[:, 2] = [1 / 6, 1 / 2, 5 / 6]
+            # the density along j, divided by the marginal of the other two, is 1
+            marginal = _marginal(parzen, fixed, j, grid)
+            assert abs(along - marginal) < 1e-3 * marginal
+    total = sum(
+        np.exp(parzen.log_density(np.array([[0.4, 0.5, (c + 0.5) / 3]])))[0] for c in range(3)
+    )
+    single = _marginal(parzen, [0.4, 0.5, 0.5], 2, None)
+    assert abs(total - single) < 1e-9 * max(single, 1.0)
+
+
+def _marginal(parzen: Parzen, fixed: list[float], j: int, grid: np.ndarray | None) -> float:
+    """The mixture's density at `fixed` with input j integrated out (by the same rule)."""
+    m = len(parzen.weights)
+    value = 0.0
+    for c in range(m):
+        piece = Parzen.__new__(Parzen)
+        piece.__dict__.update(parzen.__dict__)
+        piece.weights = np.full(m, 1e-300)  # one component alone
+        piece.weights[c] = 1.0
+        if grid is None:
+            values = [
+                np.exp(piece.log_density(np.array([[*fixed[:2], (v + 0.5) / 3]])))[0]
+                for v in range(3)
+            ]
+            integral = sum(values)
+        else:
+            points = np.tile(fixed, (len(grid), 1))
+            points[:, j] = grid
+            integral = float(np.exp(piece.log_density(points)).mean())
+        value += parzen.weights[c] * integral
+    return value
+
+
+def test_the_below_group_is_a_tenth_between_one_and_twenty_five() -> None:
+    assert [below_count(n) for n in (1, 9, 10, 11, 100, 250, 10_000)] == [1, 1, 1, 2, 10, 25, 25]
+
+
+def test_tpe_learns_where_the_good_trials_are() -> None:
+    sampler = sampler_for()
+    space = sampler.space
+    rng = np.random.default_rng(5)
+    trials = []
+    for index, row in enumerate(rng.random((60, space.size))):
+        p = space.decode(row)
+        loss = 2 * (p["x"] - 0.8) ** 2 + 0.2 * abs(p["k"] - 3) + 0.3 * (p["kind"] != "b")
+        trials.append(trial(index, p, objective=-loss))
+    picks = sampler.suggest(history(*trials), 16, np.random.default_rng(0))
+    assert len({tuple(p.values()) for p in picks}) == 16  # the liar keeps a batch apart
+    assert sum(p["kind"] == "b" for p in picks) >= 10
+    assert np.median([abs(p["x"] - 0.8) for p in picks]) < 0.12  # random: 0.3
+    assert np.median([p["k"] for p in picks]) == 3
+
+
+def test_running_trials_push_the_next_pick_away() -> None:
+    """A constant liar: a running trial counts as the worst result, so picks avoid its spot."""
+    sampler = sampler_for([{"name": "x", "type": "float", "min": 0.0, "max": 1.0}])
+    rng = np.random.default_rng(1)
+    trials = [
+        trial(i, {"x": float(x)}, objective=-abs(float(x) - 0.5))
+        for i, x in enumerate(rng.random(30))
+    ]
+    alone = sampler.suggest(history(*trials), 1, np.random.default_rng(3))[0]["x"]
+    from kubetune.engine import TrialState  # noqa: PLC0415
+
+    crowded = trials + [
+        trial(30 + i, {"x": 0.5 + d}, state=TrialState.RUNNING)
+        for i, d in enumerate(np.linspace(-0.04, 0.04, 9))
+    ]
+    pushed = sampler.suggest(history(*crowded), 1, np.random.default_rng(3))[0]["x"]
+    assert abs(alone - 0.5) < 0.1
+    assert abs(pushed - 0.5) > abs(alone - 0.5)
