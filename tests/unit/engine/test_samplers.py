@@ -253,3 +253,40 @@ def test_bayesian_finds_the_optimum_region_of_a_smooth_function() -> None:
     points = sampler.suggest(observed(spec, 25), 1, np.random.default_rng(0))
     # the optimum is lr = 10^-2.5 with 1 layer; a GP on 25 points should land near it
     assert abs(np.log10(points[0]["lr"]) + 2.5) < 0.5
+
+
+def test_bayesian_refinement_leaves_ints_to_the_sweep_and_never_ends_worse() -> None:
+    """An acquisition whose best x depends on an int k, and whose peak in k (0.52) falls
+    between two of k's values, 0.5 (k = 5) and 0.59 (k = 6), as a model interpolating between
+    ints does. Climbed as if continuous, k slid to 0.52 and took x with it; snapped back to
+    k = 5, it left x in the wrong place. The best the search can give is k = 5 with x at its
+    best for k = 5."""
+    spec = study(
+        parameters=[
+            {"name": "x", "type": "float", "min": 0.0, "max": 1.0},
+            {"name": "k", "type": "int", "min": 0, "max": 10},
+        ],
+        algorithm={"name": "bayesian", "seed": 1},
+    ).spec
+    sampler = SAMPLERS["bayesian"](spec, build_space(spec), 1)
+    assert isinstance(sampler, BayesianSampler)
+
+    def best_x(k: np.ndarray) -> np.ndarray:
+        return 0.3 + 4.0 * (k - 0.5)
+
+    def acquisition(points: np.ndarray, gradient: bool = False) -> tuple[Any, Any]:
+        x, k = points[:, 0], points[:, 1]
+        value = -((x - best_x(k)) ** 2) - 10.0 * (k - 0.52) ** 2
+        if not gradient:
+            return value, None
+        d_x = -2.0 * (x - best_x(k))
+        d_k = 8.0 * (x - best_x(k)) - 20.0 * (k - 0.52)
+        return value, np.stack([d_x, d_k], axis=1)
+
+    start = np.array([0.95, 6.5 / 11])  # k = 6, x far from its best
+    refined = sampler._refine(acquisition, start)  # type: ignore[arg-type]
+    assert refined[1] == 5.5 / 11  # k = 5, on its value: the sweep chose it
+    assert refined[0] == pytest.approx(0.3, abs=1e-4)  # x at its best for k = 5
+    assert acquisition(refined[None, :])[0][0] == pytest.approx(-10 * 0.02**2, abs=1e-7)
+    # and never worse than where it started, whatever the acquisition does
+    assert acquisition(refined[None, :])[0][0] >= acquisition(start[None, :])[0][0]

@@ -83,6 +83,10 @@ class BayesianSampler:
         self.sign = 1.0 if minimize else -1.0
         self.initial = settings.n_initial_points or default_initial_points(space.size)
         self.categorical = np.array([d.param.type == "categorical" for d in space.dims])
+        #: inputs the gradient climbs; the others take discrete values and are swept
+        self.continuous = np.array(
+            [d.choices is None and d.param.type == "float" for d in space.dims]
+        )
         #: model inputs of a parameter its trial lacks: a category no value has, or INACTIVE
         self.inactive = np.where(self.categorical, -1.0, INACTIVE)
 
@@ -280,29 +284,22 @@ class BayesianSampler:
         box: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Gradient ascent over the numeric inputs (inside `box`, unit cube, if given), then a
-        sweep of the discrete ones; twice."""
-        free = ~self.categorical
-        low, high = box if box is not None else (np.zeros(len(free)), np.full(len(free), 1 - 1e-12))
+        sweep of the discrete ones, twice; then ascent over the continuous inputs alone, with
+        the discrete ones where the sweep left them. Never returns a point worse than `start`.
+
+        Ints and stepped floats are climbed as if continuous: that finds which of their values
+        the acquisition favours, between values where the model interpolates. But the
+        continuous inputs follow them there, and once snapped back to a value they sit in
+        the wrong place; the last ascent puts them right for the value. Without it, on
+        mixed-interacting (seed 9, trial 60) the search took the best candidate's log EI
+        from -5.8 to -9.1, and the sampler crept 1e-4 per trial towards an optimum the model
+        had placed correctly 0.006 away."""
+        low, high = (
+            box if box is not None else (np.zeros(len(start)), np.full(len(start), 1 - 1e-12))
+        )
         point = start.copy()
         for _ in range(2):
-            if free.any():
-
-                def objective(z: np.ndarray, point: np.ndarray = point) -> tuple[float, np.ndarray]:
-                    trial = point.copy()
-                    trial[free] = z
-                    value, grad = acquisition(trial[None, :], gradient=True)
-                    assert grad is not None
-                    return -float(value[0]), -grad[0, free]
-
-                result = minimize(
-                    objective,
-                    point[free],
-                    jac=True,
-                    method="L-BFGS-B",
-                    bounds=list(zip(low[free], high[free], strict=True)),
-                    options={"maxiter": 100},
-                )
-                point[free] = result.x
+            point = self._climb(acquisition, point, ~self.categorical, low, high)
             point = self._inputs(self._units(point[None, :]))[0]
             before = point.copy()
             for j, dim in enumerate(self.space.dims):
@@ -315,7 +312,42 @@ class BayesianSampler:
                 point = variants[int(np.argmax(values))]
             if np.array_equal(before, point):
                 break
-        return point
+        if not np.array_equal(self.continuous, ~self.categorical):
+            point = self._climb(acquisition, point, self.continuous, low, high)
+        start_value, _ = acquisition(start[None, :])
+        end_value, _ = acquisition(point[None, :])
+        return point if end_value[0] >= start_value[0] else start.copy()
+
+    @staticmethod
+    def _climb(
+        acquisition: Acquisition,
+        point: np.ndarray,
+        free: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+    ) -> np.ndarray:
+        """L-BFGS-B on the acquisition over the inputs `free`, the others held."""
+        if not free.any():
+            return point
+
+        def objective(z: np.ndarray) -> tuple[float, np.ndarray]:
+            trial = point.copy()
+            trial[free] = z
+            value, grad = acquisition(trial[None, :], gradient=True)
+            assert grad is not None
+            return -float(value[0]), -grad[0, free]
+
+        result = minimize(
+            objective,
+            point[free],
+            jac=True,
+            method="L-BFGS-B",
+            bounds=list(zip(low[free], high[free], strict=True)),
+            options={"maxiter": 100},
+        )
+        climbed = point.copy()
+        climbed[free] = result.x
+        return climbed
 
     def _discrete_options(self, dim: Dimension, j: int, current: float) -> np.ndarray | None:
         if self.categorical[j]:
