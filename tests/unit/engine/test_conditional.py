@@ -16,6 +16,7 @@ from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import NewTrial
 from kubetune.engine.encoding import INACTIVE, build_space
 from kubetune.engine.samplers import SAMPLERS
+from kubetune.engine.samplers.acquisition import Acquisition
 from kubetune.engine.samplers.bayesian import BayesianSampler
 from kubetune.local.processes import build_command
 
@@ -150,12 +151,12 @@ def test_the_gp_sees_an_inactive_parameter_as_one_fixed_input_not_noise() -> Non
     o = [d.param.name for d in space.dims].index("optimizer")
     units = np.random.default_rng(2).random((50, space.size))
     units[:, o] = 0.25  # adam: momentum inactive, whatever its unit value
-    inputs = sampler._inputs(units)
+    inputs = sampler.inputs(units)
     assert np.all(inputs[:, j] == INACTIVE)
     k = [d.param.name for d in space.dims].index("schedule")
     assert np.all(inputs[:, k] == -1.0)  # a categorical's own "absent" category
     units[:, o] = 0.75  # sgd: momentum active, snapped as any float
-    assert np.allclose(sampler._inputs(units)[:, j], units[:, j])
+    assert np.allclose(sampler.inputs(units)[:, j], units[:, j])
 
 
 def test_the_acquisition_has_no_slope_along_an_inactive_parameter() -> None:
@@ -175,12 +176,12 @@ def test_the_acquisition_has_no_slope_along_an_inactive_parameter() -> None:
     observed = sampler._observations(history(*trials))
     units = np.array([space.encode(p) for p, _ in observed])
     losses = np.array([loss for _, loss in observed])
-    fit_x = sampler._inputs(units)
+    fit_x = sampler.inputs(units)
     values = bayesian._warp(losses)
-    model = bayesian.gp.fit(fit_x, values, sampler.categorical)
-    posterior = bayesian.gp.Posterior(fit_x, values, sampler.categorical, model)
-    acquisition = bayesian.Acquisition(sampler, posterior, float(values.min()), np.empty((0, 8)))
-    point = sampler._inputs(rng.random((1, space.size)))
+    model = bayesian.gp.fit(fit_x, values, sampler.inputs.categorical)
+    posterior = bayesian.gp.Posterior(fit_x, values, sampler.inputs.categorical, model)
+    acquisition = Acquisition(sampler.inputs, posterior, float(values.min()), np.empty((0, 8)))
+    point = sampler.inputs(rng.random((1, space.size)))
     point[0, names.index("optimizer")] = 0.0  # adam
     value, grad = acquisition(point, gradient=True)
     assert grad is not None

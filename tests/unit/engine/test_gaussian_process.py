@@ -10,6 +10,7 @@ from scipy.stats import norm
 from kubetune.engine.encoding import build_space
 from kubetune.engine.samplers import SAMPLERS, bayesian
 from kubetune.engine.samplers import gaussian_process as gp
+from kubetune.engine.samplers.acquisition import SEPARATION, Acquisition, log_h
 
 from factories import study
 
@@ -101,18 +102,18 @@ def test_category_order_means_nothing_to_the_kernel() -> None:
 
 def test_log_expected_improvement_is_exact_where_it_can_be_and_finite_beyond() -> None:
     z = np.linspace(-30, 5, 71)
-    log_h, slope = bayesian._log_h(z)
+    exact, slope = log_h(z)
     with np.errstate(divide="ignore"):
         direct = np.log(z * norm.cdf(z) + norm.pdf(z))
     ok = np.isfinite(direct)
-    np.testing.assert_allclose(log_h[ok], direct[ok], rtol=1e-9)
+    np.testing.assert_allclose(exact[ok], direct[ok], rtol=1e-9)
     np.testing.assert_allclose(slope, numeric_gradient_vector(z), rtol=1e-5)
-    far, far_slope = bayesian._log_h(np.array([-100.0, -1e3, -1e5]))
+    far, far_slope = log_h(np.array([-100.0, -1e3, -1e5]))
     assert np.all(np.isfinite(far)) and np.all(np.diff(far) < 0) and np.all(far_slope > 0)
 
 
 def numeric_gradient_vector(z: np.ndarray) -> np.ndarray:
-    return (bayesian._log_h(z + 1e-6)[0] - bayesian._log_h(z - 1e-6)[0]) / 2e-6
+    return (log_h(z + 1e-6)[0] - log_h(z - 1e-6)[0]) / 2e-6
 
 
 @pytest.mark.parametrize("kind", ["ei", "pi", "lcb"])
@@ -124,17 +125,20 @@ def test_the_acquisition_gradient_matches_finite_differences(kind: str) -> None:
     rng = np.random.default_rng(6)
     units = rng.random((25, space.size))
     losses = np.array([np.sin(5 * u[0]) + u[1] for u in units])
-    inputs = sampler._inputs(units)
+    inputs = sampler.inputs(units)
     values = bayesian._warp(losses)
     posterior = gp.Posterior(
-        inputs, values, sampler.categorical, gp.fit(inputs, values, sampler.categorical)
+        inputs,
+        values,
+        sampler.inputs.categorical,
+        gp.fit(inputs, values, sampler.inputs.categorical),
     )
-    pending = sampler._units(inputs[:2]) + 0.01
-    acquisition = bayesian.Acquisition(sampler, posterior, float(values.min()), pending)
-    point = sampler._inputs(rng.random((1, space.size)))[0]
+    pending = sampler.inputs.to_units(inputs[:2]) + 0.01
+    acquisition = Acquisition(sampler.inputs, posterior, float(values.min()), pending)
+    point = sampler.inputs(rng.random((1, space.size)))[0]
     _, grad = acquisition(point[None, :], gradient=True)
     assert grad is not None
-    numeric = ~sampler.categorical
+    numeric = ~sampler.inputs.categorical
     for j in np.flatnonzero(numeric):
         step = np.zeros(space.size)
         step[j] = 1e-6
@@ -171,7 +175,7 @@ def test_model_inputs_are_the_cells_that_decode_gives() -> None:
     sampler = SAMPLERS["bayesian"](spec, space, 1)
     assert isinstance(sampler, bayesian.BayesianSampler)
     units = np.random.default_rng(10).random((200, space.size))
-    inputs = sampler._inputs(units)
+    inputs = sampler.inputs(units)
     for row, unit in zip(inputs, units, strict=True):
         params = space.decode(unit.tolist())
         for j, d in enumerate(space.dims):
@@ -180,7 +184,7 @@ def test_model_inputs_are_the_cells_that_decode_gives() -> None:
                 assert row[j] == d.param.values.index(params[d.param.name])
             else:
                 assert row[j] == pytest.approx(d.encode(params[d.param.name]), abs=1e-12)
-        assert space.decode(sampler._units(row[None, :])[0].tolist()) == params
+        assert space.decode(sampler.inputs.to_units(row[None, :])[0].tolist()) == params
 
 
 def test_a_long_history_is_cut_to_a_bounded_model_keeping_the_best() -> None:
@@ -203,34 +207,36 @@ def _sampler_and_results() -> tuple[bayesian.BayesianSampler, np.ndarray, np.nda
 
 def test_a_point_within_the_radius_of_a_pending_one_is_never_proposed() -> None:
     sampler, x, y = _sampler_and_results()
-    inputs = sampler._inputs(x)
-    posterior = gp.Posterior(inputs, y, sampler.categorical, gp.fit(inputs, y, sampler.categorical))
+    inputs = sampler.inputs(x)
+    posterior = gp.Posterior(
+        inputs, y, sampler.inputs.categorical, gp.fit(inputs, y, sampler.inputs.categorical)
+    )
     pending = np.array([[0.5, 0.5, 0.5]])
-    acquisition = bayesian.Acquisition(sampler, posterior, -1.0, pending)
-    assert acquisition.radius == pytest.approx(bayesian.SEPARATION * np.sqrt(3))
+    acquisition = Acquisition(sampler.inputs, posterior, -1.0, pending)
+    assert acquisition.radius == pytest.approx(SEPARATION * np.sqrt(3))
     assert acquisition.crowds(pending[0] + acquisition.radius / 2)  # 0.87 r away
     assert not acquisition.crowds(pending[0] + acquisition.radius * 0.6)  # 1.04 r away
-    assert not bayesian.Acquisition(sampler, posterior, -1.0, pending[:0]).crowds(pending[0])
+    assert not Acquisition(sampler.inputs, posterior, -1.0, pending[:0]).crowds(pending[0])
     # a trial already running is penalised, not fenced off (the operator keeps several running)
     near = pending[0] + acquisition.radius / 2
-    running = bayesian.Acquisition(sampler, posterior, -1.0, pending, running=1)
+    running = Acquisition(sampler.inputs, posterior, -1.0, pending, running=1)
     assert not running.crowds(near)
     assert running._penalty(near[None, :])[0][0] < -0.5
 
 
 def test_a_local_pick_searches_around_a_pending_point_the_model_believes_better() -> None:
     sampler, x, y = _sampler_and_results()
-    inputs = sampler._inputs(x)
-    params = gp.fit(inputs, y, sampler.categorical)
+    inputs = sampler.inputs(x)
+    params = gp.fit(inputs, y, sampler.inputs.categorical)
     best_trial = x[0]  # y is lowest there
-    pending = sampler._inputs(np.array([[0.9, 0.9, 0.9]]))
+    pending = sampler.inputs(np.array([[0.9, 0.9, 0.9]]))
 
     def believing(value: float) -> gp.Posterior:
         rows, values = np.vstack([inputs, pending]), np.append(y, value)
-        return gp.Posterior(rows, values, sampler.categorical, params)
+        return gp.Posterior(rows, values, sampler.inputs.categorical, params)
 
-    alone = gp.Posterior(inputs, y, sampler.categorical, params)
+    alone = gp.Posterior(inputs, y, sampler.inputs.categorical, params)
     assert np.array_equal(sampler._believed_best(alone, 12, best_trial), best_trial)
     assert np.array_equal(sampler._believed_best(believing(-0.5), 12, best_trial), best_trial)
     centre = sampler._believed_best(believing(-1.5), 12, best_trial)
-    assert np.allclose(centre, sampler._units(pending)[0])
+    assert np.allclose(centre, sampler.inputs.to_units(pending)[0])

@@ -13,7 +13,9 @@ from kubetune.engine import TrialState
 from kubetune.engine.encoding import Params, Space, build_space
 from kubetune.engine.history import History
 from kubetune.engine.samplers import SAMPLERS, bayesian
-from kubetune.engine.samplers.bayesian import LOCAL_SIDE, BayesianSampler
+from kubetune.engine.samplers.acquisition import Acquisition
+from kubetune.engine.samplers.acquisition_search import LOCAL_SIDE, AcquisitionSearch
+from kubetune.engine.samplers.bayesian import BayesianSampler
 
 from factories import history, study, trial
 
@@ -179,13 +181,13 @@ def test_bayesian_searches_one_trial_in_four_globally_the_rest_near_the_believed
     spec, space, sampler = bayesian_sampler()
     past = observed(spec, 20)
     centres: list[np.ndarray] = []
-    near = BayesianSampler._maximise_near
+    near = AcquisitionSearch.maximise_near
 
-    def recording(self: BayesianSampler, acquisition: Any, centre: Any, *rest: Any) -> Any:
+    def recording(self: AcquisitionSearch, acquisition: Any, centre: Any, *rest: Any) -> Any:
         centres.append(centre.copy())
         return near(self, acquisition, centre, *rest)
 
-    monkeypatch.setattr(BayesianSampler, "_maximise_near", recording)
+    monkeypatch.setattr(AcquisitionSearch, "maximise_near", recording)
     batch = sampler.suggest(past, 4, np.random.default_rng(3))
     assert batch[:1] == sampler.suggest(past, 1, np.random.default_rng(3))  # trial 20: global
     # asked one at a time as trials finish (the first still running), trial 21 is also local
@@ -211,7 +213,7 @@ def test_bayesian_improvement_is_over_the_best_of_real_and_believed_values(
     [lone] = sampler.suggest(past, 1, np.random.default_rng(3))
     bars: list[tuple[float, float, float]] = []
 
-    class Recording(bayesian.Acquisition):
+    class Recording(Acquisition):
         def __init__(self, owner: BayesianSampler, posterior: Any, best: float, *rest: Any):
             bars.append((best, float(posterior.y[:20].min()), float(posterior.y[20:].min())))
             super().__init__(owner, posterior, best, *rest)
@@ -284,7 +286,7 @@ def test_bayesian_refinement_leaves_ints_to_the_sweep_and_never_ends_worse() -> 
         return value, np.stack([d_x, d_k], axis=1)
 
     start = np.array([0.95, 6.5 / 11])  # k = 6, x far from its best
-    refined = sampler._refine(acquisition, start)  # type: ignore[arg-type]
+    refined = sampler.search.refine(acquisition, start)  # type: ignore[arg-type]
     assert refined[1] == 5.5 / 11  # k = 5, on its value: the sweep chose it
     assert refined[0] == pytest.approx(0.3, abs=1e-4)  # x at its best for k = 5
     assert acquisition(refined[None, :])[0][0] == pytest.approx(-10 * 0.02**2, abs=1e-7)
