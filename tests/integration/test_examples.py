@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -10,6 +11,16 @@ import yaml
 from conftest import Kubetune, events
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def example_with_budget(name: str, max_trials: int) -> dict[str, Any]:
+    """An example as shipped but for its maxTrials, run from examples/ as its trainers expect
+    (the copy is written elsewhere): to keep make test short."""
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text())
+    document["spec"]["budget"]["maxTrials"] = max_trials
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["workingDir"] = str(EXAMPLES)
+    return document
 
 
 @pytest.mark.slow
@@ -30,10 +41,7 @@ def test_the_early_stopping_example_stops_trials_at_rungs(
 ) -> None:
     """The example as shipped but for its budget (12 trials of its 30: about half the time;
     make test is held under 20 minutes), still enough to stop trials at each rung."""
-    document = yaml.safe_load((EXAMPLES / "early-stopping.yaml").read_text())
-    document["spec"]["budget"]["maxTrials"] = 12
-    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    container["workingDir"] = str(EXAMPLES)
+    document = example_with_budget("early-stopping.yaml", 12)
     code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "es")
     assert code == 0, stderr
     assert summary["counts"]["EarlyStopped"] > 0 and summary["counts"]["Succeeded"] > 0
@@ -54,10 +62,7 @@ def test_the_conditional_example_passes_each_trial_only_its_models_flags(
     kubetune: Kubetune, tmp_path: Path
 ) -> None:
     """examples/conditional.yaml as shipped but for its budget (8 trials, not 20: ~15 s)."""
-    document = yaml.safe_load((EXAMPLES / "conditional.yaml").read_text())
-    document["spec"]["budget"]["maxTrials"] = 8
-    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    container["workingDir"] = str(EXAMPLES)
+    document = example_with_budget("conditional.yaml", 8)
     code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "c")
     assert code == 0, stderr
     assert summary["counts"]["Succeeded"] == 8 and summary["best"]["objective"] > 0.85

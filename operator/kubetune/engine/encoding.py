@@ -13,6 +13,7 @@ import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -146,8 +147,9 @@ class Space:
     def size(self) -> int:
         return len(self.dims)
 
-    @property
+    @cached_property
     def conditional(self) -> bool:
+        """Asked on every acquisition call of `bayesian`: computed once."""
         return any(d.param.when for d in self.dims)
 
     def decode(self, point: Sequence[float]) -> Params:

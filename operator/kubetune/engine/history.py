@@ -34,6 +34,17 @@ class TrialRecord:
     stop: StopDecision | None = None
     budget: float | None = None
 
+    @property
+    def learned_value(self) -> float | None:
+        """What a model-based sampler learns from this trial: a succeeded trial's objective,
+        an early-stopped one's value at its stop (what got it stopped); None for the rest
+        (a crash says nothing about the objective)."""
+        if self.state == TrialState.SUCCEEDED:
+            return self.objective
+        if self.state == TrialState.EARLY_STOPPED and self.stop is not None:
+            return self.stop.value
+        return None
+
     def series(self, metric: str) -> list[tuple[int, float]]:
         """(step, value) of each report carrying `metric`; a report without a step counts as
         the next position (1, 2, ...), so trials that never pass `step` can still be compared."""

@@ -23,3 +23,10 @@ class Sampler(Protocol):
 
 #: Builds a sampler for one study: (spec, space, seed) -> Sampler.
 SamplerFactory = Callable[[StudySpec, Space, int], Sampler]
+
+
+def start_up_point(seed: int, index: int, size: int) -> list[float]:
+    """Trial `index`'s random start-up point in the unit box: fixed by seed and index alone, so
+    it is the same however the trials before it were batched (the operator and `kubetune run`
+    may ask one at a time or several) and after any restart."""
+    return list(np.random.default_rng([seed, index]).random(size))

@@ -56,10 +56,11 @@ from threadpoolctl import threadpool_limits
 from kubetune.api.settings import BayesianSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.encoding import Params, Space
-from kubetune.engine.history import History, TrialState
+from kubetune.engine.history import History
 from kubetune.engine.samplers import gaussian_process as gp
 from kubetune.engine.samplers.acquisition import Acquisition
 from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
+from kubetune.engine.samplers.base import start_up_point
 from kubetune.engine.samplers.model_inputs import ModelInputs
 
 FIT_POINTS = 250
@@ -108,19 +109,14 @@ class BayesianSampler:
             return chosen + self._propose(units, losses, pending, len(running), indices, rng)
 
     def _initial_point(self, index: int) -> list[float]:
-        """Trial `index`'s start-up point: fixed by seed and index alone, so it is the same
-        however the trials before it were batched (the operator and `kubetune run` may ask
-        one at a time or several) and after any restart."""
-        return list(np.random.default_rng([self.seed, index]).random(self.space.size))
+        return start_up_point(self.seed, index, self.space.size)
 
     def _observations(self, history: History) -> list[tuple[Params, float]]:
-        rows: list[tuple[Params, float]] = []
-        for trial in history.trials:
-            if trial.state == TrialState.SUCCEEDED and trial.objective is not None:
-                rows.append((dict(trial.params), self.sign * trial.objective))
-            elif trial.state == TrialState.EARLY_STOPPED and trial.stop is not None:
-                rows.append((dict(trial.params), self.sign * trial.stop.value))
-        return rows
+        return [
+            (dict(t.params), self.sign * value)
+            for t in history.trials
+            if (value := t.learned_value) is not None
+        ]
 
     def _propose(
         self,

@@ -35,7 +35,8 @@ from scipy.special import logsumexp, ndtr, ndtri
 from kubetune.api.settings import TpeSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.encoding import INACTIVE, Params, Space
-from kubetune.engine.history import History, TrialRecord, TrialState
+from kubetune.engine.history import History
+from kubetune.engine.samplers.base import start_up_point
 
 CANDIDATES = 24
 BANDWIDTH = 0.2
@@ -69,14 +70,14 @@ class TpeSampler:
         observed = [
             (self.space.encode(t.params), self.sign * value)
             for t in history.trials
-            if (value := _loss_of(t)) is not None
+            if (value := t.learned_value) is not None
         ]
         start = history.next_trial_index
         chosen: list[Params] = []
         pending = [self.space.encode(t.params) for t in history.active]
         for index in range(start, start + count):
             if index < self.initial or len(observed) < 2 or self.space.size == 0:
-                point = np.random.default_rng([self.seed, index]).random(self.space.size)
+                point = np.array(start_up_point(self.seed, index, self.space.size))
             else:
                 point = self._pick(observed, pending, rng)
             params = self.space.decode(list(point))
@@ -183,16 +184,6 @@ def _groups(space: Space) -> list[list[int]]:
         key = repr(sorted((dim.param.when or {}).items()))
         groups.setdefault(key, []).append(j)
     return sorted(groups.values(), key=lambda g: g[0])
-
-
-def _loss_of(trial: TrialRecord) -> float | None:
-    """Failed trials say nothing about the objective; early-stopped ones count with the value
-    that got them stopped (as in `bayesian`)."""
-    if trial.state == TrialState.SUCCEEDED:
-        return trial.objective
-    if trial.state == TrialState.EARLY_STOPPED and trial.stop is not None:
-        return trial.stop.value
-    return None
 
 
 def build(spec: StudySpec, space: Space, seed: int) -> TpeSampler:
