@@ -44,6 +44,7 @@ from kubetune.metrics import wire
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
 BENCH_NODES = 8  # extra kwok nodes, 500 pods each: room for 4,000 running trials
+KUEUE_GPUS = 8  # the Kueue run's quota: all the GPUs of the two kwok GPU nodes
 COMPONENTS = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -54,7 +55,49 @@ def environment() -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
-def study(name: str, trials: int, parallelism: int) -> dict[str, Any]:
+def study(name: str, trials: int, parallelism: int, queue: str | None = None) -> dict[str, Any]:
+    document = _study(name, trials, parallelism)
+    if queue is not None:  # one GPU per trial, admitted by Kueue from `queue`
+        document["spec"]["queueName"] = queue
+        document["spec"]["resources"] = {"gpus": 1}
+    return document
+
+
+def kueue_objects(namespace: str, gpus: int) -> list[dict[str, Any]]:
+    """A ClusterQueue of `gpus` GPUs (CPU and memory without limit) for the bench's namespace
+    and its LocalQueue `gpus`: trials are admitted no faster than the quota frees."""
+    kueue, name = "kueue.x-k8s.io/v1beta2", f"{namespace}-gpus"
+    quota = [
+        {"name": "cpu", "nominalQuota": "100000"},
+        {"name": "memory", "nominalQuota": "100000Gi"},
+        {"name": "nvidia.com/gpu", "nominalQuota": str(gpus)},
+    ]
+    return [
+        {"apiVersion": kueue, "kind": "ResourceFlavor", "metadata": {"name": name}},
+        {
+            "apiVersion": kueue,
+            "kind": "ClusterQueue",
+            "metadata": {"name": name},
+            "spec": {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                "resourceGroups": [
+                    {
+                        "coveredResources": ["cpu", "memory", "nvidia.com/gpu"],
+                        "flavors": [{"name": name, "resources": quota}],
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": kueue,
+            "kind": "LocalQueue",
+            "metadata": {"name": "gpus", "namespace": namespace},
+            "spec": {"clusterQueue": name},
+        },
+    ]
+
+
+def _study(name: str, trials: int, parallelism: int) -> dict[str, Any]:
     return {
         "apiVersion": "kubetune.io/v1alpha1",
         "kind": "Study",
@@ -288,11 +331,25 @@ def slope(samples: list[tuple[int, int]]) -> float:
 
 
 def run_shape(
-    env: dict[str, str], studies: int, parallelism: int, trials: int, trial_seconds: float
+    env: dict[str, str],
+    studies: int,
+    parallelism: int,
+    trials: int,
+    trial_seconds: float,
+    kueue_gpus: int = 0,
 ) -> dict[str, Any]:
     kubectl = [str(Path(env["KUBETUNE_BIN_DIR"]) / "kubectl")]
     namespace = f"bench-{int(time.time())}"
     client.CoreV1Api().create_namespace({"metadata": {"name": namespace}})
+    queue_objects = kueue_objects(namespace, kueue_gpus) if kueue_gpus else []
+    if queue_objects:
+        subprocess.run(
+            [*kubectl, "apply", "-f", "-"],
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": queue_objects}),
+            text=True,
+            check=True,
+            capture_output=True,
+        )
     collector_port, metrics_port = 28443, 28080
     results = ROOT / "benchmarks" / "results"  # not in git: a fresh clone has no such folder
     results.mkdir(parents=True, exist_ok=True)
@@ -371,7 +428,7 @@ def run_shape(
                 "v1alpha1",
                 namespace,
                 "studies",
-                study(f"s{i:03d}", trials, parallelism),
+                study(f"s{i:03d}", trials, parallelism, "gpus" if kueue_gpus else None),
             )
         while True:
             items = api.list_namespaced_custom_object(
@@ -414,6 +471,12 @@ def run_shape(
             capture_output=True,
             check=False,
         )
+        for obj in queue_objects[:2]:  # the cluster-scoped ones
+            subprocess.run(
+                [*kubectl, "delete", obj["kind"].lower(), obj["metadata"]["name"], "--wait=false"],
+                capture_output=True,
+                check=False,
+            )
     from_pod = latencies(harness.pod_done, harness.jobs, parallelism)
     with (ROOT / "benchmarks" / "results" / f"operator-{studies}x{parallelism}x{trials}.csv").open(
         "w"
@@ -434,6 +497,8 @@ def run_shape(
         "trials": total,
         "seconds": round(elapsed, 1),
         "trialsPerSecond": round(total / elapsed, 2),
+        "kueueGpus": kueue_gpus,
+        "trialsPerMinute": round(60 * total / elapsed, 1),
         "podEndedToNextJobSeconds": {
             "p50": round(percentile(from_pod, 0.5), 3),
             "p95": round(percentile(from_pod, 0.95), 3),
@@ -467,7 +532,13 @@ def render(result: dict[str, Any]) -> str:
         f"{result['shape']} ({result['studies']} studies x {result['parallelism']} in parallel "
         f"x {result['trialsPerStudy']} trials, each running {result['trialSeconds']:g} s): "
         f"{result['trials']} trials in {result['seconds']:.0f} s "
-        f"({result['trialsPerSecond']:.2f}/s)",
+        f"({result['trialsPerSecond']:.2f}/s)"
+        + (
+            f", through Kueue with a quota of {result['kueueGpus']} GPUs (1 per trial): "
+            f"{result['trialsPerMinute']:.0f} trials per minute"
+            if result.get("kueueGpus")
+            else ""
+        ),
         f"  pod ended   -> next Job  p50 {pod['p50']:.3f} s  p95 {pod['p95']:.3f} s  "
         f"(n {pod['n']})",
         f"  Trial ended -> next Job  p50 {trial['p50']:.3f} s  p95 {trial['p95']:.3f} s",
@@ -504,6 +575,12 @@ def main() -> int:
         help="STUDIESxPARALLELISMxTRIALS (repeat); default 60x20x60 and 120x30x60",
     )
     parser.add_argument("--trial-seconds", type=float, default=0.0)
+    parser.add_argument(
+        "--kueue",
+        action="append",
+        help="STUDIESxPARALLELISMxTRIALS of 1-GPU trials admitted by Kueue through a quota of "
+        "8 GPUs (repeat; given alone, only these run); default 4x10x30, after the shapes",
+    )
     parser.add_argument("--out", default="benchmarks/results/operator.json")
     args = parser.parse_args()
     subprocess.run([str(ROOT / "hack" / "cluster-up.sh")], check=True, capture_output=True)
@@ -537,9 +614,15 @@ def main() -> int:
     )
     results = []
     try:
-        for shape in args.shape or ["60x20x60", "120x30x60"]:
+        only_kueue = args.kueue and not args.shape
+        for shape in [] if only_kueue else args.shape or ["60x20x60", "120x30x60"]:
             studies, parallelism, trials = (int(n) for n in shape.split("x"))
             result = run_shape(env, studies, parallelism, trials, args.trial_seconds)
+            print(render(result))
+            results.append(result)
+        for shape in args.kueue or ["4x10x30"]:
+            studies, parallelism, trials = (int(n) for n in shape.split("x"))
+            result = run_shape(env, studies, parallelism, trials, args.trial_seconds, KUEUE_GPUS)
             print(render(result))
             results.append(result)
     finally:

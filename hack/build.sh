@@ -8,7 +8,9 @@ source "$(dirname "$0")/lib.sh"
 K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
 # The real node's runtime lives in its own folder, keyed by its own versions.
 NODE_COMPONENTS=(containerd containerd-shim-runc-v2 ctr runc coredns)
-ALL=(etcd "${K8S_COMPONENTS[@]}" kwok helm "${NODE_COMPONENTS[@]}")
+# Trial workloads and their admission: in their own folder, keyed by their own versions.
+WORKLOAD_COMPONENTS=(jobset kueue)
+ALL=(etcd "${K8S_COMPONENTS[@]}" kwok helm "${NODE_COMPONENTS[@]}" "${WORKLOAD_COMPONENTS[@]}")
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${ALL[@]}")
 mkdir -p "$BIN_DIR"
@@ -30,6 +32,7 @@ k8s_ldflags() {
 build_one() {
   local name=$1 out="$BIN_DIR/$1" started
   case " ${NODE_COMPONENTS[*]} " in *" $name "*) out="$NODE_BIN_DIR/$name"; mkdir -p "$NODE_BIN_DIR" ;; esac
+  case " ${WORKLOAD_COMPONENTS[*]} " in *" $name "*) out="$WORKLOADS_BIN_DIR/$name"; mkdir -p "$WORKLOADS_BIN_DIR" ;; esac
   if [ -x "$out" ]; then return 0; fi
   started=$(date +%s)
   log "building $name (first run on this machine; cached afterwards in $(dirname "$out"))"
@@ -64,6 +67,19 @@ build_one() {
       GOBIN="$NODE_BIN_DIR/.gobin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
         "github.com/coredns/coredns@${COREDNS_VERSION}"
       mv "$NODE_BIN_DIR/.gobin/coredns" "$out.tmp" ;;
+    jobset|kueue)
+      # From the module's own folder, so its own go.mod and go.sum pick every dependency
+      # (`go install jobset@version` is refused: the proxy will not list JobSet's versions).
+      # Its CRDs and webhook manifests are kept beside the binary, from the same version.
+      local module version dir pkg
+      if [ "$name" = jobset ]; then module=sigs.k8s.io/jobset version=$JOBSET_VERSION pkg=.
+      else module=sigs.k8s.io/kueue version=$KUEUE_VERSION pkg=./cmd/kueue; fi
+      dir=$(module_dir "$module@$version")
+      (cd "$dir" && CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-s -w -X $module/pkg/version.GitVersion=$version" -o "$out.tmp" "$pkg")
+      rm -rf "$WORKLOADS_BIN_DIR/config/$name" && mkdir -p "$WORKLOADS_BIN_DIR/config/$name/crds"
+      cp "$dir"/config/components/crd/bases/*.yaml "$WORKLOADS_BIN_DIR/config/$name/crds/"
+      cp "$dir/config/components/webhook/manifests.yaml" "$WORKLOADS_BIN_DIR/config/$name/webhooks.yaml" ;;
     kube-*|kubectl|kubelet)
       (cd "$HACK_DIR/k8s" && CGO_ENABLED=0 go build -trimpath -ldflags "$(k8s_ldflags)" -o "$out.tmp" "k8s.io/kubernetes/cmd/$name") ;;
     *) die "unknown component $name" ;;

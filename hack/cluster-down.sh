@@ -48,10 +48,14 @@ stop_real_node() {  # pods' processes, then the node's daemons, mounts, iptables
   ip link del kubetune-br 2>/dev/null || true
 }
 
-stop kwok kube-scheduler kube-controller-manager prometheus pushgateway
+stop kueue jobset kwok kube-scheduler kube-controller-manager prometheus pushgateway
 stop_real_node
 stop kube-apiserver
 stop etcd
 ip link del kubetune0 2>/dev/null || true
+# Kueue's fixed metrics-certificate path, where hack/workloads-up.sh linked it to ours.
+if [ "$(readlink /etc/kueue/metrics/certs 2>/dev/null)" = "$STATE_DIR/workloads/certs" ]; then
+  rm -f /etc/kueue/metrics/certs && rmdir /etc/kueue/metrics /etc/kueue 2>/dev/null || true
+fi
 rm -rf "$STATE_DIR"
 log "removed $STATE_DIR"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the local cluster: etcd, kube-apiserver (TLS, RBAC), kube-controller-manager,
-# kube-scheduler and kwok with two CPU and two GPU fake nodes, all on this machine, then one
-# real node (hack/node-up.sh; KUBETUNE_REAL_NODE=0 leaves it out).
+# kube-scheduler and kwok with two CPU and two GPU fake nodes, all on this machine, then JobSet
+# and Kueue (hack/workloads-up.sh; KUBETUNE_WORKLOADS=0 leaves them out), then one real node
+# (hack/node-up.sh; KUBETUNE_REAL_NODE=0 leaves it out).
 # Idempotent: when the cluster is already up and healthy it only says so.
 # State (certs, etcd data, logs, pids, kubeconfig) lives in $STATE_DIR (/tmp/kubetune-cluster).
 set -euo pipefail
@@ -84,6 +85,7 @@ main() {
   kubectl apply -f "$HACK_DIR/kwok/nodes.yaml" >/dev/null  # idempotent: restores a deleted node
   wait_for "4 Ready nodes" 60 bash -c \
     "[ \"\$('$BIN_DIR/kubectl' --kubeconfig '$KUBECONFIG_PATH' get nodes --no-headers 2>/dev/null | grep -c ' Ready ')\" -ge 4 ]"
+  if [ "${KUBETUNE_WORKLOADS:-1}" != 0 ]; then "$HACK_DIR/workloads-up.sh"; fi
   if [ "${KUBETUNE_REAL_NODE:-1}" != 0 ]; then "$HACK_DIR/node-up.sh"; fi
   cat <<USAGE
 kubetune local cluster is up (Kubernetes ${KUBERNETES_VERSION}, kwok ${KWOK_VERSION}).

@@ -6,6 +6,9 @@ export GOTOOLCHAIN=local
 CACHE_DIR=${KUBETUNE_CACHE:-$HOME/.cache/kubetune}
 BIN_DIR="$CACHE_DIR/bin/k8s-${KUBERNETES_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}-helm-${HELM_VERSION}"
 NODE_BIN_DIR="$CACHE_DIR/bin/node-containerd-${CONTAINERD_VERSION}-runc-${RUNC_VERSION}-coredns-${COREDNS_VERSION}"
+# JobSet and Kueue: their binaries, and beside them (config/NAME/) the CRDs and webhook
+# manifests of the same module version.
+WORKLOADS_BIN_DIR="$CACHE_DIR/bin/workloads-jobset-${JOBSET_VERSION}-kueue-${KUEUE_VERSION}"
 # The real node: its name, and the address it (and the API server, for pods) has on the
 # host's dummy interface kubetune0. Pods reach the host there; nothing leaves the machine.
 NODE_NAME=kubetune-real-0
@@ -42,6 +45,14 @@ KCM_PORT=20257
 SCHEDULER_PORT=20259
 KWOK_PORT=20247
 SERVER="https://127.0.0.1:${APISERVER_PORT}"
+# JobSet's and Kueue's webhooks (TLS, our CA) and their metrics and health endpoints.
+JOBSET_WEBHOOK_PORT=20443
+KUEUE_WEBHOOK_PORT=20444
+
+module_dir() {  # module@version: its folder in the Go module cache (downloaded if missing)
+  (cd "$HACK_DIR/k8s" && go mod download -json "$1" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+}
 
 alive() { [ -f "$STATE_DIR/pids/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/pids/$1.pid")" 2>/dev/null; }
 kubectl() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }

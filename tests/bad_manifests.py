@@ -62,6 +62,14 @@ def job_field(name: str, value: Any) -> Mutate:
     return mutate
 
 
+def template_label(key: str, value: str) -> Mutate:
+    def mutate(m: dict[str, Any]) -> None:
+        template = m["spec"]["trialTemplate"]
+        template.setdefault("metadata", {}).setdefault("labels", {})[key] = value
+
+    return mutate
+
+
 P = "spec.parameters"
 GRID = spec("algorithm", {"name": "grid"})
 ASHA = "spec.earlyStopping.settings"
@@ -516,6 +524,34 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "spec.trialTemplate.spec.backoffLimit",
         "greater than or equal to 0",
         "spec.trialTemplate.spec.backoffLimit",
+    ),
+    (
+        "jobset-without-replicated-jobs",
+        spec("trialTemplate.kind", "JobSet"),
+        "spec.trialTemplate.spec.replicatedJobs",
+        "a JobSet needs at least one replicated job",
+        "spec.trialTemplate.spec",
+    ),
+    (
+        "api-version-not-the-kinds",
+        spec("trialTemplate.apiVersion", "jobset.x-k8s.io/v1alpha2"),
+        "spec.trialTemplate.apiVersion",
+        "a Job is batch/v1",
+        "spec.trialTemplate.apiVersion",
+    ),
+    (
+        "queue-name-not-a-name",
+        spec("queueName", "GPU Queue"),
+        "spec.queueName",
+        "should match pattern",
+        "spec.queueName",
+    ),
+    (
+        "two-queues",
+        both(spec("queueName", "gpus"), template_label("kueue.x-k8s.io/queue-name", "cpus")),
+        "spec.queueName",
+        "name the LocalQueue in one place",
+        "spec.queueName",
     ),
     (
         "infinite-target",

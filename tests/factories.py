@@ -76,3 +76,35 @@ def trial(
 
 def history(*trials: TrialRecord, started_at: float | None = 0.0, name: str = "demo") -> History:
     return History(study=name, trials=tuple(trials), started_at=started_at)
+
+
+def jobset_template(pods: int = 2, jobs: int = 2, **pod_template: Any) -> dict[str, Any]:
+    """A JobSet trial template: `jobs` replicated Jobs (one replica each) of `pods` pods."""
+
+    def replicated(name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "replicas": 1,
+            "template": {
+                "spec": {
+                    "parallelism": pods,
+                    "completions": pods,
+                    "template": {
+                        **copy.deepcopy(pod_template),
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "trainer",
+                                    "image": "trainer:1",
+                                    "command": ["python", "train.py"],
+                                    "args": ["--trial=${trial.name}", "--role=" + name],
+                                }
+                            ]
+                        },
+                    },
+                }
+            },
+        }
+
+    names = ["leader", "workers", "evaluators"][:jobs]
+    return {"kind": "JobSet", "spec": {"replicatedJobs": [replicated(n) for n in names]}}

@@ -257,7 +257,7 @@ def command_operator(args: argparse.Namespace) -> int:
 
     import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
 
-    from kubetune.controller import handlers  # noqa: F401, PLC0415 - registers the handlers
+    from kubetune.controller import handlers  # noqa: PLC0415 - registers the handlers
     from kubetune.controller.kube import Kube, own_namespace  # noqa: PLC0415
     from kubetune.controller.leader import LeaderElector, default_identity  # noqa: PLC0415
     from kubetune.controller.operator import build_operator, read_secret  # noqa: PLC0415
@@ -282,6 +282,8 @@ def command_operator(args: argparse.Namespace) -> int:
         raise UsageError(f"{error} (in a pod, the service account's own is used)") from None
     except (OSError, ValueError) as error:
         raise UsageError(str(error)) from None
+    if "JobSet" in settings.workloads:
+        handlers.watch_jobsets()
     operator = build_operator(settings, kube, telemetry)
     operator.serve()  # the collector and /metrics: served by standbys too
     elector = None
@@ -310,6 +312,7 @@ def command_operator(args: argparse.Namespace) -> int:
 
 def _operator_settings(args: argparse.Namespace, secret: bytes | None) -> OperatorSettings:
     """The flags given, over the settings' own defaults (written once, in OperatorSettings)."""
+    from kubetune.api.template import WORKLOAD_KINDS  # noqa: PLC0415
     from kubetune.controller.settings import OperatorSettings, parse_address  # noqa: PLC0415
 
     if secret is None:
@@ -330,6 +333,15 @@ def _operator_settings(args: argparse.Namespace, secret: bytes | None) -> Operat
     for flag in ("collector_url", "sidecar_image", "prometheus_url"):
         if getattr(args, flag):
             given[flag] = getattr(args, flag)
+    if args.workloads:
+        kinds = frozenset(k.strip() for k in args.workloads.split(",") if k.strip())
+        unknown = sorted(kinds - set(WORKLOAD_KINDS))
+        if unknown or "Job" not in kinds:
+            raise ValueError(
+                f"--workloads {args.workloads!r}: a comma-separated list of "
+                f"{', '.join(WORKLOAD_KINDS)} that includes Job"
+            )
+        given["workloads"] = kinds
     return OperatorSettings(**given)
 
 
@@ -436,6 +448,7 @@ def command_best(args: argparse.Namespace) -> int:
 
 def command_logs(args: argparse.Namespace) -> int:
     from kubetune.controller.kube import API_ERRORS, describe  # noqa: PLC0415
+    from kubetune.metrics.wire import rank_zero  # noqa: PLC0415
 
     kube, namespace = _cluster(args)
     if kube.fetch_trial(namespace, args.trial) is None:
@@ -445,7 +458,9 @@ def command_logs(args: argparse.Namespace) -> int:
         raise UsageError(
             f"Trial {args.trial!r} has no pod (not yet, or no more: a Job's pods go with it)"
         )
-    pod = pods[-1]
+    # The reporting pod (a JobSet trial has several: rank 0 reports), its latest attempt.
+    reporting = [p for p in pods if rank_zero(p["metadata"].get("labels") or {})] or pods
+    pod = max(reporting, key=lambda p: p["metadata"].get("creationTimestamp") or "")
     container = pod["spec"]["containers"][0]["name"]
     try:
         print(kube.fetch_logs(namespace, pod["metadata"]["name"], container, args.tail), end="")
@@ -635,6 +650,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--collector-address", help="collector listen address (default 0.0.0.0:8443)"
     )
     operator.add_argument("--collector-url", help="the URL sidecars post reports to")
+    operator.add_argument(
+        "--workloads",
+        help="kinds trials may run as, e.g. Job,JobSet (default: every kind kubetune knows; "
+        "its RBAC must allow each)",
+    )
     operator.add_argument("--sidecar-image", help="image of the metrics sidecar")
     operator.add_argument(
         "--metrics-address",

@@ -44,6 +44,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
+{{- if .Values.jobset.enabled }}
+# Trials as JobSets (jobset.x-k8s.io), for multi-pod training.
+- apiGroups: [jobset.x-k8s.io]
+  resources: [jobsets]
+  verbs: [get, list, watch, create, delete]
+{{- end }}
+{{- if .Values.kueue.enabled }}
+# Kueue's Workloads, read only: why a trial's workload was evicted (preempted, ...).
+- apiGroups: [kueue.x-k8s.io]
+  resources: [workloads]
+  verbs: [get, list]
+{{- end }}
 {{- end -}}
 
 {{/* The dashboard's pods carry a name of their own: the operator's selector never matches them. */}}

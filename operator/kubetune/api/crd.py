@@ -193,6 +193,8 @@ def render_crds() -> dict[str, Schema]:
         _column("Phase", ".status.phase"),
         _column("Best", ".status.bestTrial.objective", "number"),
         _column("Trials", ".status.progress"),
+        _column("Running", ".status.trials.running", "integer"),
+        _column("Queued", ".status.trials.queued", "integer"),
         _column("Metric", ".spec.objective.metric"),
         _column("Algorithm", ".spec.algorithm.name", priority=1),
         _column("Reason", ".status.finishedBecause", priority=1),

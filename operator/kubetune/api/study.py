@@ -30,6 +30,8 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 STUDY_NAME_MAX = 50  # leaves room for "-NNNNN" trial suffixes inside a 63-character label
+#: Kueue's label naming the LocalQueue a workload waits in.
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
 
 class Objective(Model):
@@ -359,9 +361,23 @@ _SPEC_RULES: list[Any] = [
         ".parameters",
     ),
     cel(
+        "!has(self.queueName) || !has(self.trialTemplate.metadata) || "
+        "!has(self.trialTemplate.metadata.labels) || "
+        f"!('{QUEUE_LABEL}' in self.trialTemplate.metadata.labels) || "
+        f"self.trialTemplate.metadata.labels['{QUEUE_LABEL}'] == self.queueName",
+        f"queueName and trialTemplate.metadata.labels[{QUEUE_LABEL}] name different queues: "
+        "name the LocalQueue in one place",
+        ".queueName",
+    ),
+    cel(
         "(has(self.metrics) && has(self.metrics.prometheus)) || "
-        "(has(self.trialTemplate.spec.template.spec.containers[0].command) && "
-        "size(self.trialTemplate.spec.template.spec.containers[0].command) > 0)",
+        "(has(self.trialTemplate.spec.template) && "
+        "has(self.trialTemplate.spec.template.spec.containers[0].command) && "
+        "size(self.trialTemplate.spec.template.spec.containers[0].command) > 0) || "
+        "(has(self.trialTemplate.spec.replicatedJobs) && has(self.trialTemplate.spec."
+        "replicatedJobs[0].template.spec.template.spec.containers[0].command) && size(self."
+        "trialTemplate.spec.replicatedJobs[0].template.spec.template.spec.containers[0]"
+        ".command) > 0)",
         _COMMAND_NEEDED,
         ".trialTemplate",
     ),
@@ -378,6 +394,16 @@ class StudySpec(Model):
     budget: Budget = Field(default_factory=Budget)
     metrics: MetricsSource = Field(default_factory=MetricsSource)
     resources: Resources = Field(default_factory=Resources)
+    queue_name: str | None = Field(
+        default=None,
+        alias="queueName",
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="A Kueue LocalQueue in the Study's namespace: each trial's workload is "
+        "created suspended with the label kueue.x-k8s.io/queue-name and runs once Kueue admits "
+        "it (the trial is Queued until then). The same label in trialTemplate.metadata works "
+        "too. Optional.",
+    )
     trial_template: TrialTemplate
 
     @model_validator(mode="after")
@@ -398,7 +424,22 @@ class StudySpec(Model):
         self._check_budget_parameter()
         check_conditions(self.parameters, self._budget_parameter)
         self._check_placeholders(names)
+        self._check_queue()
         return self
+
+    def _check_queue(self) -> None:
+        labelled = self.trial_template.labels.get(QUEUE_LABEL)
+        if labelled is not None and self.queue_name is not None and labelled != self.queue_name:
+            raise FieldError(
+                "queueName",
+                f"{self.queue_name!r} but trialTemplate.metadata.labels[{QUEUE_LABEL}] says "
+                f"{labelled!r}: name the LocalQueue in one place",
+            )
+
+    @property
+    def queue(self) -> str | None:
+        """The Kueue LocalQueue trials wait in, from either place a user may name it."""
+        return self.queue_name or self.trial_template.labels.get(QUEUE_LABEL) or None
 
     def _check_grid(self) -> None:
         settings = self.algorithm.typed_settings
@@ -473,6 +514,7 @@ class Condition(Model):
 class TrialCounts(Model):
     total: int = 0
     pending: int = 0
+    queued: int = 0
     running: int = 0
     succeeded: int = 0
     failed: int = 0

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
-from kubetune.api.base import Model, OpenModel
+from kubetune.api.base import Model, OpenModel, cel
+from kubetune.api.errors import FieldError
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
@@ -47,8 +48,7 @@ class PodTemplate(OpenModel):
     spec: PodSpec
 
 
-class JobSpec(OpenModel):
-    template: PodTemplate
+class JobLimits(OpenModel):
     # The two limits `kubetune run` applies itself, as the Job controller does on a cluster.
     active_deadline_seconds: int | None = Field(
         default=None,
@@ -65,23 +65,132 @@ class JobSpec(OpenModel):
     )
 
 
+class JobSpec(JobLimits):
+    template: PodTemplate
+
+
 class TemplateMetadata(Model):
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
 
 
+class JobTemplate(OpenModel):
+    metadata: TemplateMetadata | None = None
+    spec: JobSpec
+
+
+class ReplicatedJob(OpenModel):
+    name: str = Field(
+        min_length=1,
+        max_length=20,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="A name of this group of Jobs (a DNS label).",
+    )
+    replicas: int = Field(default=1, ge=1, le=1000, description="Jobs made from this template.")
+    template: JobTemplate
+
+
+class WorkloadSpec(JobLimits):
+    """A Job's spec, or a JobSet's: the fields kubetune reads of each; the rest pass through.
+    Which one is required depends on the template's `kind` (`TrialTemplate._one_kind`)."""
+
+    template: PodTemplate | None = Field(
+        default=None, description="The Job's pod template (kind Job)."
+    )
+    replicated_jobs: list[ReplicatedJob] | None = Field(
+        default=None,
+        alias="replicatedJobs",
+        min_length=1,
+        max_length=20,
+        description="The JobSet's groups of Jobs (kind JobSet); the first one's first pod "
+        "reports the trial's metrics.",
+    )
+
+
+#: The workload kinds a trial runs as: kind -> apiVersion.
+WORKLOAD_KINDS = {"Job": "batch/v1", "JobSet": "jobset.x-k8s.io/v1alpha2"}
+
+
 class TrialTemplate(Model):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.kind) || self.kind == 'Job' ? "
+                    "has(self.spec.template) && !has(self.spec.replicatedJobs) : "
+                    "has(self.spec.replicatedJobs) && !has(self.spec.template)",
+                    "a Job's spec has a pod template (spec.template); a JobSet's has "
+                    "spec.replicatedJobs and no spec.template",
+                    ".spec",
+                ),
+                cel(
+                    "!has(self.apiVersion) || (has(self.kind) && self.kind == 'JobSet' ? "
+                    f"self.apiVersion == '{WORKLOAD_KINDS['JobSet']}' : "
+                    f"self.apiVersion == '{WORKLOAD_KINDS['Job']}')",
+                    "apiVersion does not match kind: a Job is batch/v1, a JobSet "
+                    "jobset.x-k8s.io/v1alpha2",
+                    ".apiVersion",
+                ),
+            ]
+        }
+    )
+
+    api_version: str | None = Field(
+        default=None,
+        alias="apiVersion",
+        description="batch/v1 (Job, the default) or jobset.x-k8s.io/v1alpha2 (JobSet); it "
+        "follows from kind.",
+    )
+    kind: Literal["Job", "JobSet"] = Field(
+        default="Job",
+        description="What each trial runs as: a batch/v1 Job (default) or a JobSet "
+        "(jobset.x-k8s.io/v1alpha2) for multi-pod, multi-node training.",
+    )
     metadata: TemplateMetadata | None = Field(
-        default=None, description="Labels and annotations for each trial's Job."
+        default=None, description="Labels and annotations for each trial's Job (or JobSet)."
     )
-    spec: JobSpec = Field(
-        description="A batch/v1 JobSpec. The first container is the trainer; placeholders "
-        "${trial.params.NAME}, ${trial.name}, ${trial.budget}, ${study.name} are substituted."
+    spec: WorkloadSpec = Field(
+        description="A batch/v1 JobSpec, or a JobSetSpec with kind JobSet. The first "
+        "container is the trainer; placeholders ${trial.params.NAME}, ${trial.name}, "
+        "${trial.budget}, ${study.name} are substituted."
     )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TrialTemplate:
+        expected = WORKLOAD_KINDS[self.kind]
+        if self.api_version is not None and self.api_version != expected:
+            raise FieldError("apiVersion", f"a {self.kind} is {expected}, not {self.api_version}")
+        if self.kind == "Job" and self.spec.template is None:
+            raise FieldError("spec.template", "a Job needs a pod template (spec.template)")
+        if self.kind == "Job" and self.spec.replicated_jobs is not None:
+            raise FieldError("spec.replicatedJobs", "only a JobSet has them: set kind: JobSet")
+        if self.kind == "JobSet" and self.spec.replicated_jobs is None:
+            raise FieldError("spec.replicatedJobs", "a JobSet needs at least one replicated job")
+        if self.kind == "JobSet" and self.spec.template is not None:
+            raise FieldError(
+                "spec.template",
+                "a JobSet has no pod template of its own; put it in "
+                "spec.replicatedJobs[0].template.spec.template",
+            )
+        return self
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return (self.metadata.labels if self.metadata else None) or {}
+
+    @property
+    def trainer_job(self) -> JobSpec | WorkloadSpec:
+        """The Job spec the trainer runs in: the Job itself, or a JobSet's first replicated
+        Job (whose first pod reports; locally, the one process of the trial)."""
+        if self.spec.replicated_jobs:
+            return self.spec.replicated_jobs[0].template.spec
+        return self.spec
 
     @property
     def trainer(self) -> Container:
-        return self.spec.template.spec.containers[0]
+        pod = self.trainer_job.template
+        assert pod is not None  # _one_kind
+        return pod.spec.containers[0]
 
 
 def _strings(value: Any) -> list[str]:

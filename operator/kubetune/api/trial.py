@@ -23,6 +23,9 @@ class TrialState(enum.StrEnum):
     """A Trial's phase: the one list of them, shared by the engine, both shells and the CRD."""
 
     PENDING = "Pending"
+    #: Its workload waits for Kueue's admission (created suspended; suspended again when
+    #: preempted): it holds a parallelism slot but no node.
+    QUEUED = "Queued"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
@@ -32,7 +35,7 @@ class TrialState(enum.StrEnum):
     @property
     def active(self) -> bool:
         """Still holds a slot: its workload may run (or wait to)."""
-        return self in (TrialState.PENDING, TrialState.RUNNING)
+        return self in (TrialState.PENDING, TrialState.QUEUED, TrialState.RUNNING)
 
     @property
     def finished(self) -> bool:
@@ -58,7 +61,7 @@ class ReportPoint(Model):
 class TrialStatus(Model):
     phase: TrialState = Field(
         default=TrialState.PENDING,
-        description="Pending, Running, Succeeded, Failed, EarlyStopped or Killed.",
+        description="Pending, Queued, Running, Succeeded, Failed, EarlyStopped or Killed.",
     )
     reason: str | None = None
     message: str | None = None
@@ -75,6 +78,12 @@ class TrialStatus(Model):
         description="Pods of earlier attempts (backoffLimit): their reports were replaced.",
     )
     job_name: str | None = None
+    preemptions: int | None = Field(
+        default=None,
+        ge=0,
+        description="Times its workload was preempted or evicted (Kueue) and queued again with "
+        "the same params; these count toward neither maxTrials nor maxFailedTrials.",
+    )
     start_time: str | None = None
     completion_time: str | None = None
 

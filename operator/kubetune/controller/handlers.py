@@ -20,6 +20,7 @@ import kopf
 from kubetune.api.study import GROUP, VERSION
 from kubetune.controller import manifests
 from kubetune.controller.operator import Operator
+from kubetune.controller.workloads.jobset import JOBSET_NAME_LABEL
 
 
 class _NoDiffBase(kopf.DiffBaseStorage):
@@ -87,9 +88,30 @@ def job_event(event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo
         _rooms(memo).jobs.on_job(dict(body))
 
 
+def jobset_event(
+    event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo, **_: Any
+) -> None:
+    if event.get("type") == "DELETED":
+        _rooms(memo).jobsets.on_jobset_deleted(dict(body))
+    else:
+        _rooms(memo).jobsets.on_jobset(dict(body))
+
+
+def watch_jobsets() -> None:
+    """Registered only where JobSet trials are enabled (`--workloads`): the chart grants the
+    jobsets RBAC only then, and kopf would otherwise watch them with none."""
+    kopf.on.event(
+        "jobset.x-k8s.io", "v1alpha2", "jobsets", labels={manifests.TRIAL_LABEL: kopf.PRESENT}
+    )(jobset_event)
+
+
 @kopf.on.event("", "v1", "pods", labels={manifests.TRIAL_LABEL: kopf.PRESENT})
 def pod_event(event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
-    if event.get("type") == "DELETED":
-        _rooms(memo).jobs.on_pod_deleted(dict(body))
+    rooms, pod = _rooms(memo), dict(body)
+    if JOBSET_NAME_LABEL in (pod["metadata"].get("labels") or {}):
+        if event.get("type") != "DELETED":
+            rooms.jobsets.on_pod(pod)  # the JobSet, not its pods, says how the trial ended
+    elif event.get("type") == "DELETED":
+        rooms.jobs.on_pod_deleted(pod)
     else:
-        _rooms(memo).jobs.on_pod(dict(body))
+        rooms.jobs.on_pod(pod)

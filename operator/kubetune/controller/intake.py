@@ -72,11 +72,11 @@ class ReportIntake:
             phase = status.trial_phase(trial)
             if phase.finished:
                 return 200, "trial already finished; ignored"
-            if body.error:
-                return self._fail_bad_value(trial, body.error)
             earlier = list(current.get("earlierPods") or [])
             if body.pod is not None and body.pod in earlier:
                 return 200, "from an earlier attempt's pod; ignored"
+            if body.error:
+                return self._fail_bad_value(trial, body.error)
             # A new pod (the Job retried the trial, backoffLimit > 0) numbers its reports from
             # 1 again, and its reports replace the failed attempt's, as `kubetune run` does.
             retried = body.pod is not None and current.get("pod") not in (None, body.pod)

@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubetune.api.study import GROUP, VERSION
+from kubetune.api.template import WORKLOAD_KINDS
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import STUDY_LABEL
 
@@ -215,6 +216,90 @@ class Kube:
             if error.status != 404:
                 raise
 
+    def kueue_eviction(self, namespace: str, workload_uid: str) -> str | None:
+        """Why Kueue evicted the Kueue Workload of a trial's workload (by its uid), or None
+        when it was not evicted (not admitted yet). Kueue's own condition messages say it
+        best ("Preempted to accommodate a workload ... in the ClusterQueue")."""
+        self._count("list_kueue_workloads")
+        try:
+            listing = self.custom.list_namespaced_custom_object(
+                "kueue.x-k8s.io",
+                "v1beta2",
+                namespace,
+                "workloads",
+                label_selector=f"kueue.x-k8s.io/job-uid={workload_uid}",
+            )
+        except ApiException as error:
+            if error.status in (403, 404):
+                return None  # Kueue not installed, or not readable with this role
+            raise
+        for workload in cast(Obj, listing)["items"]:
+            current = workload.get("status") or {}
+            for condition in current.get("conditions") or []:
+                if condition.get("type") == "Evicted" and condition.get("status") == "True":
+                    reason = condition.get("reason") or "Evicted"
+                    message = condition.get("message") or ""
+                    return f"{reason}: {message}" if message else str(reason)
+            # Admitted again already (an event read late): Kueue's tally of evictions remains.
+            evictions = (current.get("schedulingStats") or {}).get("evictions") or []
+            if evictions:
+                last = evictions[-1]
+                cause = f" ({last['underlyingCause']})" if last.get("underlyingCause") else ""
+                return f"{last.get('reason') or 'Evicted'}{cause}: evicted by Kueue"
+        return None
+
+    # ----- workloads of any kind: Job through the batch API, the rest as custom objects -----
+
+    def create_workload(self, workload: Obj) -> None:
+        """Create a trial's workload (a Job, a JobSet); one that exists is left as it is.
+        InvalidObjectError when the API server (or a webhook) refuses it, with its message."""
+        if workload["kind"] == "Job":
+            self.create_job(workload)
+            return
+        group, version = workload["apiVersion"].split("/")
+        kind, namespace = workload["kind"], workload["metadata"]["namespace"]
+        self._count(f"create_{kind.lower()}")
+        try:
+            self.custom.create_namespaced_custom_object(
+                group, version, namespace, _plural(kind), workload
+            )
+        except ApiException as error:
+            if error.status == 404:  # no such resource: the kind's CRD is not installed
+                raise InvalidObjectError(
+                    f"{workload['apiVersion']} {workload['kind']} is not served by this cluster "
+                    "(is its controller installed?)"
+                ) from None
+            if error.status in (400, 422):
+                raise InvalidObjectError(describe(error)) from None
+            if error.status != 409:
+                raise
+
+    def delete_workload(self, namespace: str, name: str, kind: str) -> None:
+        """Delete a trial's workload and its pods (Background propagation)."""
+        if kind == "Job":
+            self.delete_job(namespace, name)
+            return
+        group, version = WORKLOAD_KINDS[kind].split("/")
+        self._count(f"delete_{kind.lower()}")
+        try:
+            self.custom.delete_namespaced_custom_object(
+                group, version, namespace, _plural(kind), name, propagation_policy="Background"
+            )
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def list_workloads(self, namespace: str, selector: str, kind: str) -> list[Obj]:
+        if kind == "Job":
+            return self.list_jobs(namespace, selector)
+        group, version = WORKLOAD_KINDS[kind].split("/")
+        self._count(f"list_{kind.lower()}s")
+        listing = self.custom.list_namespaced_custom_object(
+            group, version, namespace, _plural(kind), label_selector=selector
+        )
+        items: list[Obj] = cast(Obj, listing)["items"]
+        return items
+
     def list_pods(self, namespace: str, selector: str) -> list[Obj]:
         self._count("list_pods")
         pods = self.core.list_namespaced_pod(namespace, label_selector=selector)
@@ -355,3 +440,7 @@ class Kube:
         )
         with contextlib.suppress(ApiException):  # best effort: never fail a pass over one
             self.core.create_namespaced_event(meta["namespace"], event)
+
+
+def _plural(kind: str) -> str:
+    return kind.lower() + "s"

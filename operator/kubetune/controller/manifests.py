@@ -1,6 +1,7 @@
-"""Pure builders of the objects the operator creates: a Trial per engine suggestion, a Job per
-Trial (placeholders substituted, labels, owner references, the GPU shortcut, the metrics
-sidecar). No I/O: dicts in, dicts out, so every rule here is unit-tested without a cluster.
+"""Pure builders of the objects the operator creates: a Trial per engine suggestion, a workload
+per Trial, a Job or a JobSet (placeholders substituted, labels, owner references, the GPU
+shortcut, the metrics sidecar). No I/O: dicts in, dicts out, so every rule here is unit-tested
+without a cluster.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubetune.api.study import API_VERSION, Study
-from kubetune.api.template import placeholder_values, substitute
+from kubetune.api.study import API_VERSION, QUEUE_LABEL, Study
+from kubetune.api.template import WORKLOAD_KINDS, placeholder_values, substitute
 from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import NewTrial
 from kubetune.metrics import prometheus, wire
@@ -30,6 +31,9 @@ PROMETHEUS_QUERY = "kubetune.io/prometheus-query"
 #: On each pod: its Job's backoffLimit, so that a failed pod with retries left is not read
 #: as its trial's failure (the Job starts another attempt).
 RETRIES_ANNOTATION = "kubetune.io/retries"
+#: On each pod of a trial in a Kueue queue: its pods may be stopped by a preemption, which
+#: only the Job's suspension tells apart from a failure.
+QUEUE_ANNOTATION = "kubetune.io/queue"
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def _wrap_trainer(trainer: dict[str, Any]) -> None:
 
 
 def build_sidecar(
-    study: Study, trial: str, token: str, settings: OperatorSettings
+    study: Study, trial: str, token: str, settings: OperatorSettings, ranked: bool = False
 ) -> dict[str, Any]:
     objective = study.spec.objective
     told = wire.SidecarEnv(
@@ -130,6 +134,7 @@ def build_sidecar(
         metrics=(objective.metric, *objective.additional_metrics),
         format=study.spec.metrics.format,
         regex=study.spec.metrics.regex,
+        ranked=ranked,
     )
     return {
         "name": SIDECAR_NAME,
@@ -151,53 +156,136 @@ def _notes(study: Study, trial: str, settings: OperatorSettings) -> dict[str, st
     return notes
 
 
-def build_job(
-    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
-) -> dict[str, Any]:
-    """The trial's Job, whole: the user's template substituted, labelled, annotated for the
-    workload room, owned by the Trial, with the metrics sidecar unless Prometheus is read."""
-    meta = trial_obj["metadata"]
-    spec = trial_obj["spec"]
-    names = [p.name for p in study.spec.parameters]
-    values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"), names)
-    template = study.spec.trial_template.model_dump(mode="json", by_alias=True, exclude_none=True)
-    template = substitute(copy.deepcopy(template), values)
-    job_spec = template["spec"]
-    job_spec.setdefault("backoffLimit", 0)  # a trial is one attempt: retries skew the search
-    pod_template = job_spec["template"]
-    labels = {STUDY_LABEL: study.name, TRIAL_LABEL: meta["name"]}
-    notes = _notes(study, meta["name"], settings)
+def _decorate_pod(
+    pod_template: dict[str, Any],
+    study: Study,
+    trial: str,
+    retries: int,
+    sidecar: dict[str, Any] | None,
+    settings: OperatorSettings,
+) -> None:
+    """What every pod of a trial gets: labels, the notes for the workload room, the GPU
+    shortcut, and, where it reports, the trainer's wrapper and the metrics sidecar."""
+    labels = {STUDY_LABEL: study.name, TRIAL_LABEL: trial}
+    queue = study.spec.queue
     pod_meta = pod_template.setdefault("metadata", {})
     pod_meta.setdefault("labels", {}).update(labels)
     pod_meta.setdefault("annotations", {}).update(
-        {**notes, RETRIES_ANNOTATION: str(job_spec["backoffLimit"])}
+        {
+            **_notes(study, trial, settings),
+            RETRIES_ANNOTATION: str(retries),
+            **({QUEUE_ANNOTATION: queue} if queue is not None else {}),
+        }
     )
     pod = pod_template["spec"]
     pod.setdefault("restartPolicy", "Never")
     _add_gpus(pod, study)
-    if study.spec.metrics.prometheus is None:
+    if sidecar is not None:
         _wrap_trainer(pod["containers"][0])
         # The sidecar's last post may have to wait out an operator restart (it retries for
         # FINAL_FLUSH_SECONDS); the kubelet kills it when the grace period ends, 30 s by default.
         pod.setdefault("terminationGracePeriodSeconds", SIDECAR_GRACE_SECONDS)
         pod.setdefault("volumes", []).append({"name": "kubetune-output", "emptyDir": {}})
-        pod.setdefault("initContainers", []).append(
-            build_sidecar(study, meta["name"], token, settings)
-        )
-    job_meta = template.get("metadata", {})
+        pod.setdefault("initContainers", []).append(sidecar)
+
+
+def _workload(
+    kind: str,
+    study: Study,
+    trial_obj: Mapping[str, Any],
+    template: dict[str, Any],
+    spec: dict[str, Any],
+    settings: OperatorSettings,
+) -> dict[str, Any]:
+    """The workload object around `spec`: named as its Trial, labelled, annotated, owned by
+    the Trial; suspended in its Kueue queue when the Study names one."""
+    meta = trial_obj["metadata"]
+    queue = study.spec.queue
+    if queue is not None:
+        # Kueue's webhook suspends a labelled workload too; created suspended, nothing can
+        # start before Kueue has admitted it, whatever the order in which the two see it.
+        spec["suspend"] = True
+    own = template.get("metadata", {})
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
+        "apiVersion": WORKLOAD_KINDS[kind],
+        "kind": kind,
         "metadata": {
             "name": meta["name"],
             "namespace": meta["namespace"],
-            "labels": {**job_meta.get("labels", {}), **labels},
+            "labels": {
+                **own.get("labels", {}),
+                STUDY_LABEL: study.name,
+                TRIAL_LABEL: meta["name"],
+                **({QUEUE_LABEL: queue} if queue is not None else {}),
+            },
             "annotations": {
-                **job_meta.get("annotations", {}),
-                "kubetune.io/params": json.dumps(spec["params"]),
-                **notes,
+                **own.get("annotations", {}),
+                "kubetune.io/params": json.dumps(trial_obj["spec"]["params"]),
+                **_notes(study, meta["name"], settings),
             },
             "ownerReferences": [owner_reference(trial_obj)],
         },
-        "spec": job_spec,
+        "spec": spec,
     }
+
+
+def _substituted(study: Study, trial_obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta, spec = trial_obj["metadata"], trial_obj["spec"]
+    names = [p.name for p in study.spec.parameters]
+    values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"), names)
+    template = study.spec.trial_template.model_dump(mode="json", by_alias=True, exclude_none=True)
+    substituted: dict[str, Any] = substitute(copy.deepcopy(template), values)
+    return substituted
+
+
+def _sidecar(
+    study: Study, trial: str, token: str, settings: OperatorSettings, ranked: bool = False
+) -> dict[str, Any] | None:
+    if study.spec.metrics.prometheus is not None:
+        return None  # Prometheus is read instead
+    return build_sidecar(study, trial, token, settings, ranked)
+
+
+def build_job(
+    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
+) -> dict[str, Any]:
+    """The trial's Job, whole: the user's template substituted, labelled, annotated for the
+    workload room, owned by the Trial, with the metrics sidecar unless Prometheus is read."""
+    name = trial_obj["metadata"]["name"]
+    template = _substituted(study, trial_obj)
+    job_spec = template["spec"]
+    job_spec.setdefault("backoffLimit", 0)  # a trial is one attempt: retries skew the search
+    sidecar = _sidecar(study, name, token, settings)
+    _decorate_pod(job_spec["template"], study, name, job_spec["backoffLimit"], sidecar, settings)
+    return _workload("Job", study, trial_obj, template, job_spec, settings)
+
+
+def build_jobset(
+    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
+) -> dict[str, Any]:
+    """The trial's JobSet: every pod of every replicated Job labelled, with the GPU shortcut
+    (`resources.gpus` per pod); the pods of the first replicated Job get the trainer's
+    wrapper and the sidecar, of which only rank 0's reports (wire.RANK_LABELS). Each Job
+    is one attempt (backoffLimit 0 unless set) and JobSet's default failure policy fails
+    the whole JobSet with its first failed Job, so the trial fails with it."""
+    name = trial_obj["metadata"]["name"]
+    template = _substituted(study, trial_obj)
+    spec = template["spec"]
+    for index, replicated in enumerate(spec["replicatedJobs"]):
+        job_spec = replicated["template"]["spec"]
+        job_spec.setdefault("backoffLimit", 0)
+        sidecar = _sidecar(study, name, token, settings, ranked=True) if index == 0 else None
+        retries = job_spec["backoffLimit"]
+        _decorate_pod(job_spec["template"], study, name, retries, sidecar, settings)
+    return _workload("JobSet", study, trial_obj, template, spec, settings)
+
+
+#: kind -> its builder.
+BUILDERS = {"Job": build_job, "JobSet": build_jobset}
+
+
+def build_workload(
+    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
+) -> dict[str, Any]:
+    """The trial's workload, of the kind its Study's template names."""
+    return BUILDERS[study.spec.trial_template.kind](study, trial_obj, token, settings)

@@ -1,5 +1,5 @@
-"""The operator's rooms, wired together once: the study loop, the Job workload room, report
-intake, and what serves them (the collector, /metrics, the ticker).
+"""The operator's rooms, wired together once: the study loop, the workload rooms (Job,
+JobSet), report intake, and what serves them (the collector, /metrics, the ticker).
 
 `build_operator` is called by `kubetune operator` with its settings; the result travels to
 kopf's handlers in kopf's memo (`memo.operator`), never through module globals. `serve`
@@ -22,6 +22,7 @@ from kubetune.controller.studies import StudyLoop
 from kubetune.controller.telemetry import Telemetry
 from kubetune.controller.ticker import Ticker
 from kubetune.controller.workloads.job import JobWorkload
+from kubetune.controller.workloads.jobset import JobSetWorkload
 
 log = logging.getLogger("kubetune.operator")
 
@@ -35,6 +36,7 @@ class Operator:
     studies: StudyLoop
     intake: ReportIntake
     jobs: JobWorkload
+    jobsets: JobSetWorkload
     ticker: Ticker
 
     def serve(self) -> CollectorServer:
@@ -71,11 +73,17 @@ def build_operator(settings: OperatorSettings, kube: Kube, telemetry: Telemetry)
     studies = StudyLoop(kube, settings, telemetry, phases)
     intake = ReportIntake(kube, settings, telemetry, locks, phases)
     jobs = JobWorkload(kube, phases)
+    jobsets = JobSetWorkload(kube, phases)
     phases.studies = studies
     phases.pull_final = intake.pull_final
-    studies.lose_job = jobs.heal
+
+    def heal(study: Obj, trials: list[Obj]) -> None:
+        kind = ((study.get("spec") or {}).get("trialTemplate") or {}).get("kind") or "Job"
+        (jobsets if kind == "JobSet" else jobs).heal(study, trials)
+
+    studies.lose_job = heal
     ticker = Ticker(studies.request, lambda ns, name: None, settings.heal_seconds)
-    operator = Operator(settings, kube, telemetry, phases, studies, intake, jobs, ticker)
+    operator = Operator(settings, kube, telemetry, phases, studies, intake, jobs, jobsets, ticker)
     ticker.pull = operator.pull
     return operator
 

@@ -143,6 +143,58 @@ class TrialPhases:
         if settled.finished:
             self._tell_study(patched)
 
+    def queue(
+        self,
+        namespace: str,
+        name: str,
+        workload_uid: str,
+        queue: str,
+        eviction: Callable[[], str | None],
+    ) -> None:
+        """Its workload waits for Kueue's admission: created suspended (Queued), or suspended
+        again after Kueue admitted it (`eviction` says why: preempted, evicted). A preempted
+        trial is queued again with the same params and the same Trial: not a failure, and it
+        counts toward nothing; its earlier pod's reports are dropped, since the trainer starts
+        over, and a late post from that pod is ignored."""
+        key = (namespace, name)
+        known = self.applied.get(key)
+        if known is not None and known[0] == workload_uid and known[1] == TrialState.QUEUED:
+            return
+        with self.locks.of(namespace, name):
+            trial = self.kube.fetch_trial(namespace, name)
+            if trial is None:
+                return
+            current = status.trial_phase(trial)
+            if current.finished or current == TrialState.QUEUED:
+                self.applied.put(key, (workload_uid, current))
+                return
+            old = trial.get("status") or {}
+            # A trial that never ran is being queued for the first time: no Workload to read.
+            ran = current == TrialState.RUNNING or bool(old.get("startTime"))
+            why = eviction() if ran else None
+            if why is None and current == TrialState.RUNNING:
+                why = "its Job was suspended while it ran"  # Kueue's Workloads not readable
+            update: Obj = {
+                "phase": TrialState.QUEUED.value,
+                "reason": f"waiting for Kueue to admit it (LocalQueue {queue})",
+            }
+            if why is not None:
+                update["reason"] = f"preempted ({why}); queued again with the same params"
+                update["preemptions"] = int(old.get("preemptions") or 0) + 1
+                update["reports"] = []
+                update["lastSeq"] = None
+                if old.get("pod"):
+                    update["earlierPods"] = [*(old.get("earlierPods") or []), old["pod"]][-100:]
+                    update["pod"] = None
+            patched = self.kube.patch_trial_status(namespace, name, update)
+            self.applied.put(key, (workload_uid, TrialState.QUEUED))
+        if why is not None:
+            self.kube.emit_event(trial, "TrialPreempted", update["reason"], "Warning")
+            log.info("trial %s/%s preempted: %s", namespace, name, why)
+        assert self.studies is not None
+        self.studies.seen(patched)
+        self.studies.request(namespace, trial["spec"]["study"])
+
     def _update(self, trial: Obj, phase: TrialState, reason: str | None) -> Obj | None:
         stamp = status.now_iso(self.clock())
         update: Obj = {"phase": phase.value, "reason": reason}
@@ -204,7 +256,9 @@ class TrialPhases:
                 namespace, name, {"completionTime": stamp, **update}
             )
             self.applied.put((namespace, name), (None, TrialState(update["phase"])))
-        self.kube.delete_job(namespace, name)
+        study = self._study(fresh) if self.studies is not None else None
+        kind = study.spec.trial_template.kind if study is not None else "Job"
+        self.kube.delete_workload(namespace, name, kind)
         if event is not None:
             self.kube.emit_event(fresh, *event)
         if tell_study:

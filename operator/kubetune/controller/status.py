@@ -209,6 +209,7 @@ def build_study_status(
         "trials": {
             "total": len(history.trials),
             "pending": counts[TrialState.PENDING],
+            "queued": counts[TrialState.QUEUED],
             "running": counts[TrialState.RUNNING],
             "succeeded": counts[TrialState.SUCCEEDED],
             "failed": counts[TrialState.FAILED],

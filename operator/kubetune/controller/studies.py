@@ -146,7 +146,9 @@ class StudyLoop:
         study = self._studies.get((meta["namespace"], trial["spec"]["study"]))
         if phase.active and study is not None and study.spec.early_stopping.name == "none":
             reports = 0  # without a stopping rule, reports decide nothing until the trial ends
-        return ("active" if phase.active else phase.value), reports
+        # Queued apart from the other active phases: the Study's counts show it.
+        shown = phase.value if phase == TrialState.QUEUED or not phase.active else "active"
+        return shown, reports
 
     # ----- a pass ------------------------------------------------------------------------
 
@@ -183,6 +185,15 @@ class StudyLoop:
             study = load_study({k: v for k, v in obj.items() if k != "status"})
         except InvalidStudyError as error:
             self._refuse(obj, previous, error)
+            return None
+        kind = study.spec.trial_template.kind
+        if kind not in self.settings.workloads:
+            problem = (
+                f"spec.trialTemplate.kind: this operator does not run {kind} trials (enabled: "
+                f"{', '.join(sorted(self.settings.workloads))}); with the chart, set "
+                f"{kind.lower()}.enabled=true, which also grants the RBAC"
+            )
+            self._refuse(obj, previous, InvalidStudyError([problem]))
             return None
         if (
             study.spec.metrics.prometheus is not None
@@ -281,9 +292,9 @@ class StudyLoop:
             self.settings.secret, meta["namespace"], meta["name"], meta["uid"]
         )
         try:
-            self.kube.create_job(manifests.build_job(study, trial, token, self.settings))
+            self.kube.create_workload(manifests.build_workload(study, trial, token, self.settings))
         except InvalidObjectError as refused:
-            reason = f"the API server refused its Job: {refused}"
+            reason = f"the API server refused its {study.spec.trial_template.kind}: {refused}"
             self.phases.end(
                 trial,
                 {"phase": TrialState.FAILED.value, "reason": reason},

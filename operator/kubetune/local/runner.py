@@ -96,7 +96,7 @@ class LocalRunner:
                 f"{len(options.gpus)}; pass --gpus 0,1,... or set resources.gpus to 0 to run on CPU"
             )
         _check_command(study, options.workdir)
-        job = self.spec.trial_template.spec
+        job = self.spec.trial_template.trainer_job  # a JobSet: its first replicated Job
         self.deadline_seconds = job.active_deadline_seconds
         self.retries = job.backoff_limit or 0
         #: When each trial's first attempt of this session started (the deadline counts from it).

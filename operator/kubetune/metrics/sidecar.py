@@ -51,6 +51,8 @@ class Sidecar:
     refused: bool = False
     final_seconds: float = FINAL_FLUSH_SECONDS
     pod: str | None = None
+    #: False in every pod of a multi-pod trial but rank 0: it only waits for its trainer.
+    reporting: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Sidecar:
@@ -67,6 +69,7 @@ class Sidecar:
             parse=build_parser(source, told.metrics),
             final_seconds=told.final_flush_seconds,
             pod=told.pod,
+            reporting=told.reporting,
         )
 
     def read(self, final: bool = False) -> None:
@@ -127,6 +130,10 @@ class Sidecar:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        if not self.reporting:  # another pod of this trial (its rank 0) reports
+            while not self.stop.wait(FLUSH_SECONDS) and not self.exit_code.exists():
+                pass
+            return 0
         while not self.stop.wait(FLUSH_SECONDS):
             if self.exit_code.exists():
                 break  # the trainer is done and its output complete

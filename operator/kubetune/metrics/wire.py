@@ -48,6 +48,18 @@ ENV_NAMES = {
     "namespace": "KUBETUNE_NAMESPACE",
     "pod": "KUBETUNE_POD",
 }
+#: In a multi-pod trial (a JobSet), each pod's rank, from the downward API: which Job of the
+#: JobSet (its global index) and which pod of that Job (its completion index). Only the pod
+#: where both are 0 reports; a pod without the labels (a plain Job's) is rank 0.
+RANK_LABELS = {
+    "KUBETUNE_RANK_JOB": "jobset.sigs.k8s.io/job-global-index",
+    "KUBETUNE_RANK_POD": "batch.kubernetes.io/job-completion-index",
+}
+
+
+def rank_zero(labels: Mapping[str, str]) -> bool:
+    """Whether a trial's pod with these labels is the one that reports (RANK_LABELS)."""
+    return all(labels.get(label, "") in ("", "0") for label in RANK_LABELS.values())
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,10 @@ class SidecarEnv:
     #: None: the pod's own name, through the downward API. Posts carry it, so the operator
     #: tells a retried attempt (a new pod, its sequence numbers from 1 again) from a replay.
     pod: str | None = None
+    #: Set in pods of a multi-pod trial: the sidecar learns its pod's rank (RANK_LABELS).
+    ranked: bool = False
+    #: Read back from those labels: whether this pod is the one that reports.
+    reporting: bool = True
 
     def render(self) -> list[dict[str, Any]]:
         """The container's `env`. Metric names are identifiers (the API refuses others), so
@@ -96,6 +112,14 @@ class SidecarEnv:
             else {"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
         )
         env.append({"name": ENV_NAMES["pod"], **pod})
+        if self.ranked:
+            env += [
+                {
+                    "name": name,
+                    "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{label}']"}},
+                }
+                for name, label in RANK_LABELS.items()
+            ]
         return env
 
     @classmethod
@@ -117,6 +141,8 @@ class SidecarEnv:
             exit_code=env.get(names["exit_code"])
             or str(PurePosixPath(output).parent / "exit-code"),
             final_flush_seconds=float(env.get(names["final_flush_seconds"]) or FINAL_FLUSH_SECONDS),
+            ranked=any(name in env for name in RANK_LABELS),
+            reporting=all(env.get(name, "") in ("", "0") for name in RANK_LABELS),
         )
 
 

@@ -52,6 +52,10 @@ def test_defaults_render_a_least_privilege_cluster_role_and_a_locked_down_pod(
         "patch",
     ) in granted
     assert not any(v in ("*", "update", "deletecollection") for _, _, v in granted)
+    assert not any(g == "kueue.x-k8s.io" for g, _, _ in granted)  # only with kueue.enabled
+    assert not any(g == "jobset.x-k8s.io" for g, _, _ in granted)  # only with jobset.enabled
+    operator_args = docs[("Deployment", "kubetune")]["spec"]["template"]["spec"]["containers"][0]
+    assert "--workloads=Job" in operator_args["args"]
     pod = docs[("Deployment", "kubetune")]["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -94,6 +98,25 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=team-a" in args and "--leader-election=kubetune" in args
     assert "--prometheus-url=http://prometheus-server.monitoring.svc:9090" in args
+    kueue = {
+        (r["resources"][0], v)
+        for d in docs
+        if d["kind"] == "Role" and d["metadata"]["name"] == "kubetune"
+        for r in d["rules"]
+        if r["apiGroups"] == ["kueue.x-k8s.io"]
+        for v in r["verbs"]
+    }
+    assert kueue == {("workloads", "get"), ("workloads", "list")}  # read only
+    jobsets = {
+        v
+        for d in docs
+        if d["kind"] == "Role" and d["metadata"]["name"] == "kubetune"
+        for r in d["rules"]
+        if r["apiGroups"] == ["jobset.x-k8s.io"]
+        for v in r["verbs"]
+    }
+    assert jobsets == {"get", "list", "watch", "create", "delete"}
+    assert "--workloads=Job,JobSet" in args
     lease_role = next(d for d in docs if d["metadata"]["name"] == "kubetune-home")
     assert lease_role["metadata"]["namespace"] == NAMESPACE  # the Lease: release namespace only
     assert (
@@ -189,6 +212,7 @@ def test_a_study_runs_under_the_charts_service_account_and_no_more(
             "kubetune-collector",
             "--operator-namespace",
             NAMESPACE,
+            "--workloads=Job",  # as the chart's defaults run it (no jobset.enabled)
         ),
     )
     operator.start()

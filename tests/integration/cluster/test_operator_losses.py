@@ -116,6 +116,7 @@ def test_deleting_a_running_trials_job_or_pod_fails_that_trial_and_the_study_fin
     assert status["trials"] == {
         "total": 6,
         "pending": 0,
+        "queued": 0,
         "running": 0,
         "succeeded": 4,
         "failed": 2,

@@ -54,6 +54,7 @@ def install(cluster: Cluster, studies: str, replicas: int = 1) -> None:
         "watchNamespaces": [studies],
         "image": {"pullPolicy": "Never"},  # loaded by make images; no registry anywhere
         "dashboard": {"enabled": True},
+        "jobset": {"enabled": True},  # JobSet's RBAC and --workloads=Job,JobSet
         **REAL,
     }
     path = Path(f"/tmp/kubetune-e2e-values-{replicas}.yaml")
@@ -410,3 +411,50 @@ def test_with_two_replicas_deleting_the_leaders_pod_hands_over(
     nothing_lost_or_doubled(cluster, studies, "handover")
     holder = cluster.get("lease", f"{RELEASE}-kubetune", namespace=HOME)["spec"]["holderIdentity"]
     assert holder and not holder.startswith(leader)
+
+
+RANKED = """
+import os, sys, kubetune
+rank = int(os.environ["JOB_COMPLETION_INDEX"])
+print(f"pod of rank {rank} trains", flush=True)
+kubetune.report(step=1, accuracy=int(sys.argv[1]) / 100 + rank)
+"""
+
+
+def test_a_jobset_trial_runs_real_pods_and_only_rank_0_reports(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    """A JobSet of one Job of 2 real pods per trial: each pod's trainer reports its own value
+    (rank 0's is the trial's), each sidecar reads its rank; `kubetune logs` shows rank 0."""
+    document = reporter_study("ranked", RANKED, budget={"maxTrials": 1})
+    pod = document["spec"]["trialTemplate"]["spec"]["template"]
+    document["spec"]["trialTemplate"] = {
+        "kind": "JobSet",
+        "spec": {
+            "replicatedJobs": [
+                {
+                    "name": "train",
+                    "template": {"spec": {"parallelism": 2, "completions": 2, "template": pod}},
+                }
+            ]
+        },
+    }
+    cluster.apply(document, namespace=studies)
+    assert finished(cluster, studies, "ranked", 240)["phase"] == "Succeeded"
+    trial = trials_of(cluster, studies, "ranked")[0]
+    quality = int(trial["spec"]["params"]["q"]) / 100
+    assert trial["status"]["objective"] == quality  # rank 0's value; rank 1 reported 1 more
+    pods = cluster.get("pods", "-l", "kubetune.io/trial=ranked-0", namespace=studies)["items"]
+    assert len(pods) == 2
+    for each in pods:  # every sidecar ended by itself, rank 1's without posting
+        sidecar = each["status"]["initContainerStatuses"][0]["state"]["terminated"]
+        assert sidecar["exitCode"] == 0
+    logs = subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", "logs", "ranked-0", "-n", studies],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"},
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert "pod of rank 0 trains" in logs.stdout and "rank 1" not in logs.stdout

@@ -3,16 +3,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from kubetune.api import load_study
+from kubetune.api import InvalidStudyError, load_study
 from kubetune.controller import manifests, status, tokens
 from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import Best, Decision, Finish, NewTrial
-from kubetune.metrics import sidecar
+from kubetune.metrics import sidecar, wire
 from kubetune.metrics.prometheus import parse_vector
 
-from factories import manifest, study
+from factories import jobset_template, manifest, study
 
 STUDY_OBJ: dict[str, Any] = {
     "apiVersion": "kubetune.io/v1alpha1",
@@ -109,6 +110,70 @@ def test_the_gpu_shortcut_becomes_limits_selector_and_toleration() -> None:
         "tolerations"
     ]
     assert "nvidia.com/gpu" not in str(pod["initContainers"])  # the sidecar asks for none
+
+
+def test_a_queued_study_creates_suspended_jobs_in_its_kueue_queue() -> None:
+    for spec in (
+        study(queueName="gpus"),
+        study(
+            trialTemplate={
+                **manifest()["spec"]["trialTemplate"],
+                "metadata": {"labels": {"kueue.x-k8s.io/queue-name": "gpus"}},
+            }
+        ),
+    ):
+        job = manifests.build_job(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)
+        assert job["spec"]["suspend"] is True
+        assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpus"
+        pod_meta = job["spec"]["template"]["metadata"]
+        assert pod_meta["annotations"][manifests.QUEUE_ANNOTATION] == "gpus"
+    plain = manifests.build_job(study(), trial_obj({"lr": 0.01}), "t", SETTINGS)
+    assert "suspend" not in plain["spec"]
+    assert "kueue.x-k8s.io/queue-name" not in plain["metadata"]["labels"]
+
+
+def test_a_jobset_trial_labels_every_pod_and_gives_the_sidecar_to_the_first_job() -> None:
+    spec = study(trialTemplate=jobset_template(), resources={"gpus": 1}, queueName="gpus")
+    jobset = manifests.build_workload(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)
+    assert jobset["apiVersion"] == "jobset.x-k8s.io/v1alpha2" and jobset["kind"] == "JobSet"
+    assert jobset["metadata"]["ownerReferences"][0]["kind"] == "Trial"
+    assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpus"
+    assert jobset["spec"]["suspend"] is True
+    leader, workers = jobset["spec"]["replicatedJobs"]
+    for replicated in (leader, workers):
+        job = replicated["template"]["spec"]
+        pod = job["template"]
+        assert job["backoffLimit"] == 0
+        assert pod["metadata"]["labels"]["kubetune.io/trial"] == "demo-3"
+        assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert pod["spec"]["restartPolicy"] == "Never"
+    lead = leader["template"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in lead["initContainers"]] == ["kubetune-metrics"]
+    ranks = {e["name"] for e in lead["initContainers"][0]["env"]}
+    assert set(wire.RANK_LABELS) <= ranks  # only rank 0 of these pods reports
+    assert lead["containers"][0]["command"][:2] == ["/bin/sh", "-c"]  # output teed
+    rest = workers["template"]["spec"]["template"]["spec"]
+    assert "initContainers" not in rest and rest["containers"][0]["command"] == [
+        "python",
+        "train.py",
+    ]
+    assert rest["containers"][0]["args"] == ["--trial=demo-3", "--role=workers"]
+
+
+def test_a_template_of_one_kind_with_the_other_kinds_fields_is_refused() -> None:
+    with pytest.raises(InvalidStudyError, match=r"trialTemplate.spec.replicatedJobs: a JobSet"):
+        study(
+            trialTemplate={
+                "kind": "JobSet",
+                "spec": {
+                    "template": {
+                        "spec": {"containers": [{"name": "t", "image": "i", "command": ["x"]}]}
+                    }
+                },
+            }
+        )
+    with pytest.raises(InvalidStudyError, match=r"apiVersion: a Job is batch/v1"):
+        study(trialTemplate={**manifest()["spec"]["trialTemplate"], "apiVersion": "v2"})
 
 
 def test_a_token_names_its_trials_uid_and_is_good_for_that_trial_only() -> None:

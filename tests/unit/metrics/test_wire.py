@@ -32,6 +32,33 @@ def test_the_sidecar_reads_back_the_environment_the_job_builder_renders() -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("job", "pod", "reports"),
+    [("0", "0", True), ("0", "1", False), ("1", "0", False), ("2", "3", False)],
+)
+def test_in_a_jobset_only_the_first_pod_of_the_first_job_reports(
+    job: str, pod: str, reports: bool
+) -> None:
+    told = wire.SidecarEnv(
+        collector_url="http://c", token="t", trial="demo-1", metrics=("loss",), ranked=True
+    )
+    env = told.render()
+    labels = {
+        "metadata.labels['jobset.sigs.k8s.io/job-global-index']": job,
+        "metadata.labels['batch.kubernetes.io/job-completion-index']": pod,
+        "metadata.namespace": "ns",
+        "metadata.name": "demo-1-abc",
+    }
+    seen = {
+        e["name"]: e["value"] if "value" in e else labels[e["valueFrom"]["fieldRef"]["fieldPath"]]
+        for e in env
+    }
+    parsed = wire.SidecarEnv.parse(seen)
+    assert parsed.ranked and parsed.reporting is reports
+    plain = wire.SidecarEnv.parse({**seen, **dict.fromkeys(wire.RANK_LABELS, "")})
+    assert plain.reporting  # a label the pod lacks reads as "": a plain Job's pod is rank 0
+
+
 def test_a_missing_variable_is_named() -> None:
     with pytest.raises(KeyError, match="KUBETUNE_TOKEN"):
         wire.SidecarEnv.parse({"KUBETUNE_COLLECTOR_URL": "http://c", "KUBETUNE_TRIAL": "t"})

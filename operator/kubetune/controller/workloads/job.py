@@ -13,6 +13,8 @@ from kubetune.api.trial import TrialState
 from kubetune.controller import manifests, status
 from kubetune.controller.kube import Kube, Obj
 from kubetune.controller.phases import Recent, TrialPhases
+from kubetune.controller.workloads import lost
+from kubetune.controller.workloads.admission import follow_admission
 
 #: The Job controller's label on its pods, naming the Job by uid.
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
@@ -30,10 +32,15 @@ class JobWorkload:
         self.attempt_failed = Recent(1024)
 
     def on_job(self, job: Obj) -> None:
-        """A Job's verdict; only terminal ones matter here (the pod says when it runs)."""
+        """A Job's verdict, or Kueue's word on it; the pod says when it runs."""
         phase, reason = status.job_outcome(job)
         trial = _trial_of(job)
-        if trial is None or not phase.finished:
+        if trial is None:
+            return
+        if not phase.finished:
+            if (job.get("spec") or {}).get("suspend"):
+                self.vanished.pop((job["metadata"]["namespace"], trial))  # stopped by it
+            follow_admission(self.kube, self.phases, job, trial)
             return
         namespace = job["metadata"]["namespace"]
         spec, counts = job.get("spec") or {}, job.get("status") or {}
@@ -76,6 +83,11 @@ class JobWorkload:
             return
         labels = meta.get("labels") or {}
         stuck = (pod.get("status") or {}).get("phase") in ("Pending", "Running")
+        queued = (meta.get("annotations") or {}).get(manifests.QUEUE_ANNOTATION)
+        if phase == TrialState.FAILED and not stuck and queued and meta.get("deletionTimestamp"):
+            # Stopped by its Job's suspension (Kueue preempted it), or deleted: the Job says
+            # which (suspended: queued again; failed: the trial fails with its reason).
+            return
         if phase == TrialState.FAILED and not stuck and _retries(pod) > 0:
             # One attempt failed; the Job starts another or gives up, and says which.
             self.attempt_failed.put((meta["namespace"], trial), reason or "its pod failed")
@@ -87,37 +99,11 @@ class JobWorkload:
             self.kube.delete_job(meta["namespace"], trial)
 
     def on_job_deleted(self, job: Obj) -> None:
-        meta = job["metadata"]
-        name = _trial_of(job)
-        if name is None:
-            return
-        known = self.phases.applied.get((meta["namespace"], name))
-        if known is not None and known[1].finished:
-            return  # ended first (by us: a stop, a kill, a failure), then its Job deleted
-        trial = self.kube.fetch_trial(meta["namespace"], name)
-        if trial is None or not status.owned_by(job, trial["metadata"]["uid"]):
-            return  # the Trial went first (the Job is garbage-collected after it)
-        if status.trial_phase(trial).active:
-            self.phases.lose(trial, f"its Job {meta['name']} was deleted")
+        lost.on_deleted(self.kube, self.phases, job, "Job")
 
     def heal(self, study: Obj, trials: list[Obj]) -> None:
         """Fail the running trials whose Job is gone with no event seen (the operator down)."""
-        marked = [
-            t
-            for t in trials
-            if status.trial_phase(t).active and (t.get("status") or {}).get("jobName")
-        ]
-        if not marked:
-            return
-        meta = study["metadata"]
-        jobs = self.kube.list_jobs(meta["namespace"], f"{manifests.STUDY_LABEL}={meta['name']}")
-        present = {
-            j["metadata"]["name"] for j in jobs if not j["metadata"].get("deletionTimestamp")
-        }
-        for trial in marked:
-            job = trial["status"]["jobName"]
-            if job not in present:
-                self.phases.lose(trial, f"its Job {job} was deleted")
+        lost.heal(self.kube, self.phases, study, trials, "Job")
 
 
 def _retries(pod: Obj) -> int:

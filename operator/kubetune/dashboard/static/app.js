@@ -5,9 +5,9 @@
 
 const REPORT = window.KUBETUNE_REPORT || null;
 const COLOURS = { Succeeded: "#2563eb", EarlyStopped: "#ea580c", Failed: "#dc2626",
-  Killed: "#6b7280", Running: "#16a34a", Pending: "#a3a3a3" };
+  Killed: "#6b7280", Running: "#16a34a", Pending: "#a3a3a3", Queued: "#ca8a04" };
 const SYMBOLS = { Succeeded: "circle", EarlyStopped: "diamond-open", Failed: "x-thin-open",
-  Killed: "square-open", Running: "circle-open", Pending: "circle-open" };
+  Killed: "square-open", Running: "circle-open", Pending: "circle-open", Queued: "circle-open" };
 const CONFIG = { displaylogo: false, responsive: true };
 const PAGE = 50;
 const POLL_MS = 500;

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# JobSet and Kueue on the local cluster: built from the Go module proxy (hack/build.sh, at the
+# versions in versions.env), run as host processes with the admin kubeconfig, their CRDs
+# applied from the same module versions, and their webhooks (and Kueue's CRD conversion)
+# served on 127.0.0.1 with a certificate from the cluster's CA. Called by cluster-up.sh;
+# KUBETUNE_WORKLOADS=0 leaves them out. Idempotent.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+JOBSET_HEALTH_PORT=20451
+KUEUE_HEALTH_PORT=20449
+# Kueue manages only what these kinds are; a webhook for any other kind is left out.
+KUEUE_FRAMEWORKS="batch/job jobset.x-k8s.io/jobset"
+KUEUE_WEBHOOKS='kueue-x-k8s-io|/(mutate|validate)-batch-v1-job$|jobset-x-k8s-io'
+# Kueue's CRDs with several served versions, converted by Kueue itself.
+KUEUE_CONVERTED=localqueues.kueue.x-k8s.io,clusterqueues.kueue.x-k8s.io,cohorts.kueue.x-k8s.io,workloads.kueue.x-k8s.io,multikueueclusters.kueue.x-k8s.io
+
+as_list() { kubectl create --dry-run=client -o json -f "$1"; }  # YAML manifests -> JSON
+
+serving_cert() {  # the webhooks' certificate: 127.0.0.1, signed by the cluster's CA
+  local certs="$STATE_DIR/workloads/certs" pki="$STATE_DIR/pki"
+  [ -f "$certs/tls.crt" ] && return 0
+  mkdir -p "$certs"
+  openssl req -newkey rsa:2048 -nodes -keyout "$certs/tls.key" -out "$certs/tls.csr" \
+    -subj "/CN=kubetune-webhooks" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' \
+    > "$certs/tls.ext"
+  openssl x509 -req -in "$certs/tls.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+    -CAcreateserial -out "$certs/tls.crt" -days 3650 -extfile "$certs/tls.ext" 2>/dev/null
+  rm -f "$certs/tls.csr" "$certs/tls.ext"
+}
+
+write_configs() {
+  local dir="$STATE_DIR/workloads"
+  cat > "$dir/jobset.yaml" <<CONFIG
+apiVersion: config.jobset.x-k8s.io/v1alpha1
+kind: Configuration
+leaderElection: {leaderElect: false}
+internalCertManagement: {enable: false}
+webhook: {host: 127.0.0.1, port: ${JOBSET_WEBHOOK_PORT}, certDir: ${dir}/certs}
+metrics: {bindAddress: "127.0.0.1:20450"}
+health: {healthProbeBindAddress: "127.0.0.1:${JOBSET_HEALTH_PORT}"}
+CONFIG
+  cat > "$dir/kueue.yaml" <<CONFIG
+apiVersion: config.kueue.x-k8s.io/v1beta2
+kind: Configuration
+namespace: kueue-system
+manageJobsWithoutQueueName: false
+leaderElection: {leaderElect: false}
+internalCertManagement: {enable: false}
+webhook: {host: 127.0.0.1, port: ${KUEUE_WEBHOOK_PORT}, certDir: ${dir}/certs}
+metrics: {bindAddress: "127.0.0.1:20448"}
+health: {healthProbeBindAddress: "127.0.0.1:${KUEUE_HEALTH_PORT}"}
+integrations:
+  frameworks: [$(echo "$KUEUE_FRAMEWORKS" | sed 's/ /, /g')]
+CONFIG
+}
+
+main() {
+  "$HACK_DIR/build.sh" jobset kueue >/dev/null
+  local config="$WORKLOADS_BIN_DIR/config" ca="$STATE_DIR/pki/ca.crt" f
+  mkdir -p "$STATE_DIR/workloads"
+  serving_cert
+  write_configs
+  # CRDs first (server-side: Kueue's are too large for the last-applied annotation).
+  as_list "$config/jobset/crds" | python3 "$HACK_DIR/workloads/render.py" crds 0 "$ca" "" \
+    > "$STATE_DIR/workloads/jobset-crds.json"
+  as_list "$config/kueue/crds" \
+    | python3 "$HACK_DIR/workloads/render.py" crds "$KUEUE_WEBHOOK_PORT" "$ca" "$KUEUE_CONVERTED" \
+    > "$STATE_DIR/workloads/kueue-crds.json"
+  for f in jobset kueue; do
+    kubectl apply --server-side --force-conflicts -f "$STATE_DIR/workloads/$f-crds.json" >/dev/null
+  done
+  kubectl get namespace kueue-system >/dev/null 2>&1 || kubectl create namespace kueue-system >/dev/null
+
+  # Kueue reads its metrics server's certificate from a fixed path when it does not make its
+  # own (it cannot: those would name a Service, not 127.0.0.1): point that path at ours.
+  if [ "$(readlink /etc/kueue/metrics/certs 2>/dev/null)" != "$STATE_DIR/workloads/certs" ]; then
+    mkdir -p /etc/kueue/metrics && rm -rf /etc/kueue/metrics/certs
+    ln -s "$STATE_DIR/workloads/certs" /etc/kueue/metrics/certs
+  fi
+  start jobset env KUBECONFIG="$KUBECONFIG_PATH" "$WORKLOADS_BIN_DIR/jobset" \
+    --config "$STATE_DIR/workloads/jobset.yaml"
+  start kueue env KUBECONFIG="$KUBECONFIG_PATH" "$WORKLOADS_BIN_DIR/kueue" \
+    --config "$STATE_DIR/workloads/kueue.yaml" --feature-gates VisibilityOnDemand=false
+  wait_for "JobSet's controller" 60 curl -sf "http://127.0.0.1:${JOBSET_HEALTH_PORT}/readyz"
+  wait_for "Kueue's controller" 90 curl -sf "http://127.0.0.1:${KUEUE_HEALTH_PORT}/readyz"
+
+  as_list "$config/jobset/webhooks.yaml" \
+    | python3 "$HACK_DIR/workloads/render.py" webhooks jobset "$JOBSET_WEBHOOK_PORT" "$ca" '.' \
+    | kubectl apply -f - >/dev/null
+  as_list "$config/kueue/webhooks.yaml" \
+    | python3 "$HACK_DIR/workloads/render.py" webhooks kueue "$KUEUE_WEBHOOK_PORT" "$ca" "$KUEUE_WEBHOOKS" \
+    | kubectl apply -f - >/dev/null
+  log "JobSet ${JOBSET_VERSION} and Kueue ${KUEUE_VERSION} are up (logs: $STATE_DIR/logs/{jobset,kueue}.log)"
+}
+
+main "$@"

@@ -1,0 +1,44 @@
+"""A trial's workload gone before its trial ended, whatever its kind: deleted by someone else
+(its DELETED event), or while the operator was down (`heal`, the periodic look over each
+running study). Either way the trial fails, naming what went."""
+
+from __future__ import annotations
+
+from kubetune.controller import manifests, status
+from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.phases import TrialPhases
+
+
+def on_deleted(kube: Kube, phases: TrialPhases, workload: Obj, kind: str) -> None:
+    meta = workload["metadata"]
+    name = (meta.get("labels") or {}).get(manifests.TRIAL_LABEL)
+    if not name:
+        return
+    known = phases.applied.get((meta["namespace"], name))
+    if known is not None and known[1].finished:
+        return  # ended first (by us: a stop, a kill, a failure), then its workload deleted
+    trial = kube.fetch_trial(meta["namespace"], name)
+    if trial is None or not status.owned_by(workload, trial["metadata"]["uid"]):
+        return  # the Trial went first (the workload is garbage-collected after it)
+    if status.trial_phase(trial).active:
+        phases.lose(trial, f"its {kind} {meta['name']} was deleted")
+
+
+def heal(kube: Kube, phases: TrialPhases, study: Obj, trials: list[Obj], kind: str) -> None:
+    """Fail the running trials whose workload is gone with no event seen."""
+    marked = [
+        t for t in trials if status.trial_phase(t).active and (t.get("status") or {}).get("jobName")
+    ]
+    if not marked:
+        return
+    meta = study["metadata"]
+    selector = f"{manifests.STUDY_LABEL}={meta['name']}"
+    present = {
+        w["metadata"]["name"]
+        for w in kube.list_workloads(meta["namespace"], selector, kind)
+        if not w["metadata"].get("deletionTimestamp")
+    }
+    for trial in marked:
+        name = trial["status"]["jobName"]
+        if name not in present:
+            phases.lose(trial, f"its {kind} {name} was deleted")
