@@ -71,6 +71,11 @@ main() {
   for f in jobset kueue; do
     kubectl apply --server-side --force-conflicts -f "$STATE_DIR/workloads/$f-crds.json" >/dev/null
   done
+  # Both controllers exit at start when a kind of theirs is not served yet.
+  for f in jobset kueue; do
+    kubectl wait --for condition=Established --timeout=60s \
+      -f "$STATE_DIR/workloads/$f-crds.json" >/dev/null
+  done
   kubectl get namespace kueue-system >/dev/null 2>&1 || kubectl create namespace kueue-system >/dev/null
 
   # Kueue reads its metrics server's certificate from a fixed path when it does not make its
