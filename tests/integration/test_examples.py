@@ -25,11 +25,12 @@ def example_with_budget(name: str, max_trials: int) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_the_quickstart_tunes_an_svc_on_digits(kubetune: Kubetune, tmp_path: Path) -> None:
-    code, summary, stderr = kubetune.run_json(
-        "run", str(EXAMPLES / "quickstart.yaml"), "--out", "qs"
-    )
+    """The example as shipped but for its budget (15 trials of its 30; `make demo` runs all
+    30, and the real-node test trains it on the cluster): make test is held near 20 minutes."""
+    document = example_with_budget("quickstart.yaml", 15)
+    code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "qs")
     assert code == 0, stderr
-    assert summary["trials"] == 30 and summary["counts"]["Succeeded"] == 30
+    assert summary["trials"] == 15 and summary["counts"]["Succeeded"] == 15
     # an untuned SVC(C=1, gamma=1) scores about 0.1 here; tuning must find a good region
     assert summary["best"]["objective"] > 0.96
     assert summary["best"]["params"]["kernel"] in ("rbf", "sigmoid")

@@ -107,6 +107,8 @@ def test_early_stopping_deletes_the_job_and_records_why(
                 != 200
             ):
                 break
+            if step not in (1, 3, 9):
+                continue  # asha judges only at its rungs: look there (each look is a kubectl)
             phase = cluster.get("trial", trial, namespace=namespace).get("status", {}).get("phase")
             if phase == "EarlyStopped":
                 player.done.add(pod["metadata"]["name"])
