@@ -10,7 +10,9 @@ K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubectl ku
 NODE_COMPONENTS=(containerd containerd-shim-runc-v2 ctr runc coredns)
 # Trial workloads and their admission: in their own folder, keyed by their own versions.
 WORKLOAD_COMPONENTS=(jobset kueue)
-ALL=(etcd "${K8S_COMPONENTS[@]}" kwok helm "${NODE_COMPONENTS[@]}" "${WORKLOAD_COMPONENTS[@]}")
+# Kubeflow Trainer: its own folder too, so that adding it left the two above cached.
+TRAINER_COMPONENTS=(trainer)
+ALL=(etcd "${K8S_COMPONENTS[@]}" kwok helm "${NODE_COMPONENTS[@]}" "${WORKLOAD_COMPONENTS[@]}" "${TRAINER_COMPONENTS[@]}")
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=("${ALL[@]}")
 mkdir -p "$BIN_DIR"
@@ -33,6 +35,7 @@ build_one() {
   local name=$1 out="$BIN_DIR/$1" started
   case " ${NODE_COMPONENTS[*]} " in *" $name "*) out="$NODE_BIN_DIR/$name"; mkdir -p "$NODE_BIN_DIR" ;; esac
   case " ${WORKLOAD_COMPONENTS[*]} " in *" $name "*) out="$WORKLOADS_BIN_DIR/$name"; mkdir -p "$WORKLOADS_BIN_DIR" ;; esac
+  case " ${TRAINER_COMPONENTS[*]} " in *" $name "*) out="$TRAINER_BIN_DIR/$name"; mkdir -p "$TRAINER_BIN_DIR" ;; esac
   if [ -x "$out" ]; then return 0; fi
   started=$(date +%s)
   log "building $name (first run on this machine; cached afterwards in $(dirname "$out"))"
@@ -80,6 +83,16 @@ build_one() {
       rm -rf "$WORKLOADS_BIN_DIR/config/$name" && mkdir -p "$WORKLOADS_BIN_DIR/config/$name/crds"
       cp "$dir"/config/components/crd/bases/*.yaml "$WORKLOADS_BIN_DIR/config/$name/crds/"
       cp "$dir/config/components/webhook/manifests.yaml" "$WORKLOADS_BIN_DIR/config/$name/webhooks.yaml" ;;
+    trainer)
+      # Kubeflow Trainer's controller manager, from its module's folder (its go.mod pins JobSet
+      # v0.11.1 and Kubernetes 0.35, as Kueue's does, so most of the build cache is shared).
+      local dir
+      dir=$(module_dir "github.com/kubeflow/trainer/v2@$TRAINER_VERSION")
+      (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out.tmp" \
+        ./cmd/trainer-controller-manager)
+      rm -rf "$TRAINER_BIN_DIR/config" && mkdir -p "$TRAINER_BIN_DIR/config/crds"
+      cp "$dir"/manifests/base/crds/trainer.kubeflow.org_*.yaml "$TRAINER_BIN_DIR/config/crds/"
+      cp "$dir/manifests/base/webhook/manifests.yaml" "$TRAINER_BIN_DIR/config/webhooks.yaml" ;;
     kube-*|kubectl|kubelet)
       (cd "$HACK_DIR/k8s" && CGO_ENABLED=0 go build -trimpath -ldflags "$(k8s_ldflags)" -o "$out.tmp" "k8s.io/kubernetes/cmd/$name") ;;
     *) die "unknown component $name" ;;

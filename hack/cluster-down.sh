@@ -48,7 +48,7 @@ stop_real_node() {  # pods' processes, then the node's daemons, mounts, iptables
   ip link del kubetune-br 2>/dev/null || true
 }
 
-stop kueue jobset kwok kube-scheduler kube-controller-manager prometheus pushgateway
+stop trainer kueue jobset kwok kube-scheduler kube-controller-manager prometheus pushgateway
 stop_real_node
 stop kube-apiserver
 stop etcd

@@ -9,6 +9,8 @@ NODE_BIN_DIR="$CACHE_DIR/bin/node-containerd-${CONTAINERD_VERSION}-runc-${RUNC_V
 # JobSet and Kueue: their binaries, and beside them (config/NAME/) the CRDs and webhook
 # manifests of the same module version.
 WORKLOADS_BIN_DIR="$CACHE_DIR/bin/workloads-jobset-${JOBSET_VERSION}-kueue-${KUEUE_VERSION}"
+# Kubeflow Trainer's controller, likewise (config/trainer/: CRDs, webhooks, runtimes).
+TRAINER_BIN_DIR="$CACHE_DIR/bin/trainer-${TRAINER_VERSION}"
 # The real node: its name, and the address it (and the API server, for pods) has on the
 # host's dummy interface kubetune0. Pods reach the host there; nothing leaves the machine.
 NODE_NAME=kubetune-real-0
@@ -48,6 +50,7 @@ SERVER="https://127.0.0.1:${APISERVER_PORT}"
 # JobSet's and Kueue's webhooks (TLS, our CA) and their metrics and health endpoints.
 JOBSET_WEBHOOK_PORT=20443
 KUEUE_WEBHOOK_PORT=20444
+TRAINER_WEBHOOK_PORT=20445
 
 module_dir() {  # module@version: its folder in the Go module cache (downloaded if missing)
   (cd "$HACK_DIR/k8s" && go mod download -json "$1" \

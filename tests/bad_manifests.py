@@ -540,6 +540,55 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "spec.trialTemplate.apiVersion",
     ),
     (
+        "trainjob-without-runtime",
+        spec("trialTemplate.kind", "TrainJob"),
+        "spec.trialTemplate.spec.runtimeRef",
+        "a TrainJob needs a runtime",
+        "spec.trialTemplate.spec",
+    ),
+    (
+        "unknown-kind-not-described",
+        spec("trialTemplate.kind", "PyTorchJob"),
+        "spec.trialTemplate.apiVersion",
+        "give its apiVersion and a workload block",
+        "spec.trialTemplate.workload",
+    ),
+    (
+        "workload-block-on-a-job",
+        spec("trialTemplate.workload", {"podTemplates": ["spec.template"]}),
+        "spec.trialTemplate.workload",
+        "only for kinds not known by name",
+        "spec.trialTemplate.spec",
+    ),
+    (
+        "described-kind-without-its-pod-template",
+        both(
+            spec("trialTemplate.kind", "PyTorchJob"),
+            spec("trialTemplate.apiVersion", "kubeflow.org/v1"),
+            spec(
+                "trialTemplate.workload",
+                {"podTemplates": ["spec.pytorchReplicaSpecs.Master.template"]},
+            ),
+        ),
+        "spec.trialTemplate.workload.podTemplates[0]",
+        "no pod template with containers at spec.pytorchReplicaSpecs.Master.template",
+        None,
+    ),
+    (
+        "condition-both-succeeded-and-failed",
+        both(
+            spec("trialTemplate.kind", "PyTorchJob"),
+            spec("trialTemplate.apiVersion", "kubeflow.org/v1"),
+            spec(
+                "trialTemplate.workload",
+                {"podTemplates": ["spec.template"], "succeeded": ["Done"], "failed": ["Done"]},
+            ),
+        ),
+        "spec.trialTemplate.workload.failed",
+        "also listed as succeeded",
+        None,
+    ),
+    (
         "queue-name-not-a-name",
         spec("queueName", "GPU Queue"),
         "spec.queueName",

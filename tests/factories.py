@@ -108,3 +108,61 @@ def jobset_template(pods: int = 2, jobs: int = 2, **pod_template: Any) -> dict[s
 
     names = ["leader", "workers", "evaluators"][:jobs]
     return {"kind": "JobSet", "spec": {"replicatedJobs": [replicated(n) for n in names]}}
+
+
+def trainjob_template(nodes: int = 2, runtime: str = "kubetune-torch") -> dict[str, Any]:
+    """A TrainJob trial template: `nodes` nodes of the named (Cluster)TrainingRuntime."""
+    return {
+        "kind": "TrainJob",
+        "spec": {
+            "runtimeRef": {"name": runtime},
+            "trainer": {
+                "image": "trainer:1",
+                "command": ["python", "train.py"],
+                "args": ["--trial=${trial.name}", "--lr=${trial.params.lr}"],
+                "numNodes": nodes,
+            },
+        },
+    }
+
+
+def pytorchjob_template(workers: int = 2) -> dict[str, Any]:
+    """A kind kubetune does not know by name, described by its conditions: a Kubeflow
+    PyTorchJob (kubeflow.org/v1), one Master and `workers` Workers."""
+
+    def replica(count: int, role: str) -> dict[str, Any]:
+        return {
+            "replicas": count,
+            "restartPolicy": "Never",
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "pytorch",
+                            "image": "trainer:1",
+                            "command": ["python", "train.py"],
+                            "args": ["--lr=${trial.params.lr}", f"--role={role}"],
+                        }
+                    ]
+                }
+            },
+        }
+
+    return {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "PyTorchJob",
+        "workload": {
+            "succeeded": ["Succeeded"],
+            "failed": ["Failed"],
+            "podTemplates": [
+                "spec.pytorchReplicaSpecs.Master.template",
+                "spec.pytorchReplicaSpecs.Worker.template",
+            ],
+        },
+        "spec": {
+            "pytorchReplicaSpecs": {
+                "Master": replica(1, "master"),
+                "Worker": replica(workers, "worker"),
+            }
+        },
+    }

@@ -282,8 +282,7 @@ def command_operator(args: argparse.Namespace) -> int:
         raise UsageError(f"{error} (in a pod, the service account's own is used)") from None
     except (OSError, ValueError) as error:
         raise UsageError(str(error)) from None
-    if "JobSet" in settings.workloads:
-        handlers.watch_jobsets()
+    handlers.watch_workloads(settings.workloads)
     operator = build_operator(settings, kube, telemetry)
     operator.serve()  # the collector and /metrics: served by standbys too
     elector = None
@@ -335,11 +334,12 @@ def _operator_settings(args: argparse.Namespace, secret: bytes | None) -> Operat
             given[flag] = getattr(args, flag)
     if args.workloads:
         kinds = frozenset(k.strip() for k in args.workloads.split(",") if k.strip())
-        unknown = sorted(kinds - set(WORKLOAD_KINDS))
+        unknown = sorted(k for k in kinds - set(WORKLOAD_KINDS) if k.count(".") < 2)
         if unknown or "Job" not in kinds:
             raise ValueError(
                 f"--workloads {args.workloads!r}: a comma-separated list of "
-                f"{', '.join(WORKLOAD_KINDS)} that includes Job"
+                f"{', '.join(WORKLOAD_KINDS)} (or RESOURCE.VERSION.GROUP for any other kind, "
+                "e.g. pytorchjobs.v1.kubeflow.org) that includes Job"
             )
         given["workloads"] = kinds
     return OperatorSettings(**given)
@@ -448,7 +448,6 @@ def command_best(args: argparse.Namespace) -> int:
 
 def command_logs(args: argparse.Namespace) -> int:
     from kubetune.controller.kube import API_ERRORS, describe  # noqa: PLC0415
-    from kubetune.metrics.wire import rank_zero  # noqa: PLC0415
 
     kube, namespace = _cluster(args)
     if kube.fetch_trial(namespace, args.trial) is None:
@@ -458,8 +457,9 @@ def command_logs(args: argparse.Namespace) -> int:
         raise UsageError(
             f"Trial {args.trial!r} has no pod (not yet, or no more: a Job's pods go with it)"
         )
-    # The reporting pod (a JobSet trial has several: rank 0 reports), its latest attempt.
-    reporting = [p for p in pods if rank_zero(p["metadata"].get("labels") or {})] or pods
+    # The reporting pod (a JobSet's or TrainJob's trial has several: rank 0 reports, by its
+    # kind's rule), its latest attempt.
+    reporting = [p for p in pods if _reports(p["metadata"].get("labels") or {})] or pods
     pod = max(reporting, key=lambda p: p["metadata"].get("creationTimestamp") or "")
     container = pod["spec"]["containers"][0]["name"]
     try:
@@ -469,6 +469,15 @@ def command_logs(args: argparse.Namespace) -> int:
             f"cannot read the logs of pod {pod['metadata']['name']}: {describe(error)}"
         ) from None
     return 0
+
+
+def _reports(labels: dict[str, str]) -> bool:
+    from kubetune.controller.manifests import WORKLOAD_LABEL  # noqa: PLC0415
+    from kubetune.controller.workloads.registry import KINDS  # noqa: PLC0415
+    from kubetune.metrics.wire import rank_zero  # noqa: PLC0415
+
+    kind = KINDS.get(labels.get(WORKLOAD_LABEL, ""))
+    return kind.reports(labels) if kind is not None else rank_zero(labels)
 
 
 def _snapshot(args: argparse.Namespace) -> Any:
@@ -652,7 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_argument("--collector-url", help="the URL sidecars post reports to")
     operator.add_argument(
         "--workloads",
-        help="kinds trials may run as, e.g. Job,JobSet (default: every kind kubetune knows; "
+        help="kinds trials may run as, e.g. Job,JobSet,TrainJob,pytorchjobs.v1.kubeflow.org "
+        "(default: every kind kubetune knows by name; "
         "its RBAC must allow each)",
     )
     operator.add_argument("--sidecar-image", help="image of the metrics sidecar")

@@ -377,11 +377,26 @@ _SPEC_RULES: list[Any] = [
         "(has(self.trialTemplate.spec.replicatedJobs) && has(self.trialTemplate.spec."
         "replicatedJobs[0].template.spec.template.spec.containers[0].command) && size(self."
         "trialTemplate.spec.replicatedJobs[0].template.spec.template.spec.containers[0]"
-        ".command) > 0)",
+        ".command) > 0) || "
+        "(has(self.trialTemplate.spec.trainer) && has(self.trialTemplate.spec.trainer.command) "
+        "&& size(self.trialTemplate.spec.trainer.command) > 0) || has(self.trialTemplate.workload)",
         _COMMAND_NEEDED,
         ".trialTemplate",
     ),
 ]
+
+
+def _command_field(template: TrialTemplate) -> str:
+    """Where the trainer's command goes in this kind of template, for the error naming it."""
+    if template.kind == "TrainJob":
+        return "trialTemplate.spec.trainer.command"
+    if template.workload is not None:
+        return f"trialTemplate.{template.workload.pod_templates[0]}.spec.containers[0].command"
+    if template.kind == "JobSet":
+        return (
+            "trialTemplate.spec.replicatedJobs[0].template.spec.template.spec.containers[0].command"
+        )
+    return "trialTemplate.spec.template.spec.containers[0].command"
 
 
 class StudySpec(Model):
@@ -410,7 +425,7 @@ class StudySpec(Model):
     def _check_cross_fields(self) -> StudySpec:
         if self.metrics.prometheus is None and not self.trial_template.trainer.command:
             raise FieldError(
-                "trialTemplate.spec.template.spec.containers[0].command",
+                _command_field(self.trial_template),
                 "required unless metrics come from Prometheus: "
                 + _COMMAND_NEEDED.split(": ", 1)[1],
             )

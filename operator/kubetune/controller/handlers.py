@@ -20,6 +20,7 @@ import kopf
 from kubetune.api.study import GROUP, VERSION
 from kubetune.controller import manifests
 from kubetune.controller.operator import Operator
+from kubetune.controller.workloads import registry
 from kubetune.controller.workloads.jobset import JOBSET_NAME_LABEL
 
 
@@ -82,36 +83,54 @@ def trial_event(
 
 @kopf.on.event("batch", "v1", "jobs", labels={manifests.TRIAL_LABEL: kopf.PRESENT})
 def job_event(event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
-    if event.get("type") == "DELETED":
-        _rooms(memo).jobs.on_job_deleted(dict(body))
-    else:
-        _rooms(memo).jobs.on_job(dict(body))
+    _workload_event("Job", event, body, memo)
 
 
-def jobset_event(
-    event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo, **_: Any
+def _workload_event(
+    room: str, event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo
 ) -> None:
+    workloads = _rooms(memo).workloads[room]
     if event.get("type") == "DELETED":
-        _rooms(memo).jobsets.on_jobset_deleted(dict(body))
+        workloads.on_workload_deleted(dict(body))
     else:
-        _rooms(memo).jobsets.on_jobset(dict(body))
+        workloads.on_workload(dict(body))
 
 
-def watch_jobsets() -> None:
-    """Registered only where JobSet trials are enabled (`--workloads`): the chart grants the
-    jobsets RBAC only then, and kopf would otherwise watch them with none."""
-    kopf.on.event(
-        "jobset.x-k8s.io", "v1alpha2", "jobsets", labels={manifests.TRIAL_LABEL: kopf.PRESENT}
-    )(jobset_event)
+def watch_workloads(enabled: frozenset[str]) -> None:
+    """Registered only for the kinds enabled here (`--workloads`): the chart grants their
+    RBAC only then, and kopf would otherwise watch them with none."""
+    for room, group, version, plural in registry.watched(enabled):
+
+        def workload_event(
+            event: Mapping[str, Any],
+            body: Mapping[str, Any],
+            memo: kopf.Memo,
+            _room: str = room,
+            **_: Any,
+        ) -> None:
+            _workload_event(_room, event, body, memo)
+
+        kopf.on.event(
+            group,
+            version,
+            plural,
+            id=f"workload-{plural}.{group}",
+            labels={manifests.TRIAL_LABEL: kopf.PRESENT},
+        )(workload_event)
 
 
 @kopf.on.event("", "v1", "pods", labels={manifests.TRIAL_LABEL: kopf.PRESENT})
 def pod_event(event: Mapping[str, Any], body: Mapping[str, Any], memo: kopf.Memo, **_: Any) -> None:
-    rooms, pod = _rooms(memo), dict(body)
-    if JOBSET_NAME_LABEL in (pod["metadata"].get("labels") or {}):
-        if event.get("type") != "DELETED":
-            rooms.jobsets.on_pod(pod)  # the JobSet, not its pods, says how the trial ended
-    elif event.get("type") == "DELETED":
-        rooms.jobs.on_pod_deleted(pod)
+    pod = dict(body)
+    labels = pod["metadata"].get("labels") or {}
+    # Pods made before kubetune labelled the kind: a JobSet's carry JobSet's own labels.
+    kind = labels.get(manifests.WORKLOAD_LABEL) or (
+        "JobSet" if JOBSET_NAME_LABEL in labels else "Job"
+    )
+    room = _rooms(memo).workloads.get(kind)
+    if room is None:
+        return
+    if event.get("type") == "DELETED":
+        room.on_pod_deleted(pod)
     else:
-        rooms.jobs.on_pod(pod)
+        room.on_pod(pod)

@@ -23,7 +23,6 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubetune.api.study import GROUP, VERSION
-from kubetune.api.template import WORKLOAD_KINDS
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import STUDY_LABEL
 
@@ -250,52 +249,52 @@ class Kube:
 
     # ----- workloads of any kind: Job through the batch API, the rest as custom objects -----
 
-    def create_workload(self, workload: Obj) -> None:
-        """Create a trial's workload (a Job, a JobSet); one that exists is left as it is.
+    def create_workload(self, workload: Obj, plural: str) -> None:
+        """Create a trial's workload (a Job, a JobSet, ...); one that exists is left as it is.
         InvalidObjectError when the API server (or a webhook) refuses it, with its message."""
-        if workload["kind"] == "Job":
+        if workload["apiVersion"] == "batch/v1" and workload["kind"] == "Job":
             self.create_job(workload)
             return
-        group, version = workload["apiVersion"].split("/")
+        group, version = _group_version(workload["apiVersion"])
         kind, namespace = workload["kind"], workload["metadata"]["namespace"]
         self._count(f"create_{kind.lower()}")
         try:
-            self.custom.create_namespaced_custom_object(
-                group, version, namespace, _plural(kind), workload
-            )
+            self.custom.create_namespaced_custom_object(group, version, namespace, plural, workload)
         except ApiException as error:
             if error.status == 404:  # no such resource: the kind's CRD is not installed
                 raise InvalidObjectError(
-                    f"{workload['apiVersion']} {workload['kind']} is not served by this cluster "
-                    "(is its controller installed?)"
+                    f"{workload['apiVersion']} {workload['kind']} ({plural}) is not served by "
+                    "this cluster (is its controller installed?)"
                 ) from None
             if error.status in (400, 422):
                 raise InvalidObjectError(describe(error)) from None
             if error.status != 409:
                 raise
 
-    def delete_workload(self, namespace: str, name: str, kind: str) -> None:
+    def delete_workload(self, namespace: str, name: str, api_version: str, plural: str) -> None:
         """Delete a trial's workload and its pods (Background propagation)."""
-        if kind == "Job":
+        if (api_version, plural) == ("batch/v1", "jobs"):
             self.delete_job(namespace, name)
             return
-        group, version = WORKLOAD_KINDS[kind].split("/")
-        self._count(f"delete_{kind.lower()}")
+        group, version = _group_version(api_version)
+        self._count(f"delete_{plural[:-1]}")
         try:
             self.custom.delete_namespaced_custom_object(
-                group, version, namespace, _plural(kind), name, propagation_policy="Background"
+                group, version, namespace, plural, name, propagation_policy="Background"
             )
         except ApiException as error:
             if error.status != 404:
                 raise
 
-    def list_workloads(self, namespace: str, selector: str, kind: str) -> list[Obj]:
-        if kind == "Job":
+    def list_workloads(
+        self, namespace: str, selector: str, api_version: str, plural: str
+    ) -> list[Obj]:
+        if (api_version, plural) == ("batch/v1", "jobs"):
             return self.list_jobs(namespace, selector)
-        group, version = WORKLOAD_KINDS[kind].split("/")
-        self._count(f"list_{kind.lower()}s")
+        group, version = _group_version(api_version)
+        self._count(f"list_{plural}")
         listing = self.custom.list_namespaced_custom_object(
-            group, version, namespace, _plural(kind), label_selector=selector
+            group, version, namespace, plural, label_selector=selector
         )
         items: list[Obj] = cast(Obj, listing)["items"]
         return items
@@ -442,5 +441,6 @@ class Kube:
             self.core.create_namespaced_event(meta["namespace"], event)
 
 
-def _plural(kind: str) -> str:
-    return kind.lower() + "s"
+def _group_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version

@@ -1,7 +1,8 @@
-"""Pure builders of the objects the operator creates: a Trial per engine suggestion, a workload
-per Trial, a Job or a JobSet (placeholders substituted, labels, owner references, the GPU
-shortcut, the metrics sidecar). No I/O: dicts in, dicts out, so every rule here is unit-tested
-without a cluster.
+"""Pure builders of the objects the operator creates: a Trial per engine suggestion, and the
+parts every kind of workload shares (placeholders substituted, labels, owner references, the
+GPU shortcut, the trainer's wrapper, the metrics sidecar); each kind's module in
+`controller/workloads` puts them together. No I/O: dicts in, dicts out, so every rule here
+is unit-tested without a cluster.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetune.api.study import API_VERSION, QUEUE_LABEL, Study
-from kubetune.api.template import WORKLOAD_KINDS, placeholder_values, substitute
+from kubetune.api.template import placeholder_values, substitute
 from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import NewTrial
 from kubetune.metrics import prometheus, wire
 
 STUDY_LABEL = "kubetune.io/study"
 TRIAL_LABEL = "kubetune.io/trial"
+#: On each pod of a trial: the kind of its workload, so that its events reach that kind's room.
+WORKLOAD_LABEL = "kubetune.io/workload"
 SIDECAR_NAME = "kubetune-metrics"
 SIDECAR_GRACE_SECONDS = 90  # > the sidecar's FINAL_FLUSH_SECONDS; a user's own value wins
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -89,7 +92,7 @@ def build_trial(study_obj: Mapping[str, Any], new: NewTrial) -> dict[str, Any]:
     }
 
 
-def _add_gpus(pod: dict[str, Any], study: Study) -> None:
+def add_gpus(pod: dict[str, Any], study: Study) -> None:
     resources = study.spec.resources
     if not resources.gpus:
         return
@@ -104,7 +107,7 @@ def _add_gpus(pod: dict[str, Any], study: Study) -> None:
         selector["nvidia.com/gpu.product"] = resources.gpu_type
 
 
-def _wrap_trainer(trainer: dict[str, Any]) -> None:
+def wrap_trainer(trainer: dict[str, Any]) -> None:
     """Tee the trainer's output into the shared volume, keeping its exit code (POSIX sh).
 
     The exit code appears (renamed into place) only once tee has written the last line: the
@@ -124,8 +127,14 @@ def _wrap_trainer(trainer: dict[str, Any]) -> None:
 
 
 def build_sidecar(
-    study: Study, trial: str, token: str, settings: OperatorSettings, ranked: bool = False
+    study: Study,
+    trial: str,
+    token: str,
+    settings: OperatorSettings,
+    rank: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    """The metrics sidecar; `rank`: the wire.RANK_LABELS its pod learns its rank from (none:
+    every pod that has it reports)."""
     objective = study.spec.objective
     told = wire.SidecarEnv(
         collector_url=settings.collector_url,
@@ -134,7 +143,7 @@ def build_sidecar(
         metrics=(objective.metric, *objective.additional_metrics),
         format=study.spec.metrics.format,
         regex=study.spec.metrics.regex,
-        ranked=ranked,
+        rank=rank,
     )
     return {
         "name": SIDECAR_NAME,
@@ -156,7 +165,7 @@ def _notes(study: Study, trial: str, settings: OperatorSettings) -> dict[str, st
     return notes
 
 
-def _decorate_pod(
+def decorate_pod(
     pod_template: dict[str, Any],
     study: Study,
     trial: str,
@@ -166,22 +175,15 @@ def _decorate_pod(
 ) -> None:
     """What every pod of a trial gets: labels, the notes for the workload room, the GPU
     shortcut, and, where it reports, the trainer's wrapper and the metrics sidecar."""
-    labels = {STUDY_LABEL: study.name, TRIAL_LABEL: trial}
-    queue = study.spec.queue
+    notes = pod_notes(study, trial, retries, settings)
     pod_meta = pod_template.setdefault("metadata", {})
-    pod_meta.setdefault("labels", {}).update(labels)
-    pod_meta.setdefault("annotations", {}).update(
-        {
-            **_notes(study, trial, settings),
-            RETRIES_ANNOTATION: str(retries),
-            **({QUEUE_ANNOTATION: queue} if queue is not None else {}),
-        }
-    )
+    pod_meta.setdefault("labels", {}).update(notes["labels"])
+    pod_meta.setdefault("annotations", {}).update(notes["annotations"])
     pod = pod_template["spec"]
     pod.setdefault("restartPolicy", "Never")
-    _add_gpus(pod, study)
+    add_gpus(pod, study)
     if sidecar is not None:
-        _wrap_trainer(pod["containers"][0])
+        wrap_trainer(pod["containers"][0])
         # The sidecar's last post may have to wait out an operator restart (it retries for
         # FINAL_FLUSH_SECONDS); the kubelet kills it when the grace period ends, 30 s by default.
         pod.setdefault("terminationGracePeriodSeconds", SIDECAR_GRACE_SECONDS)
@@ -189,26 +191,46 @@ def _decorate_pod(
         pod.setdefault("initContainers", []).append(sidecar)
 
 
-def _workload(
-    kind: str,
+def _kind_label(study: Study) -> str:
+    template = study.spec.trial_template
+    return template.kind if template.workload is None else "conditions"
+
+
+def pod_notes(study: Study, trial: str, retries: int, settings: OperatorSettings) -> dict[str, Any]:
+    """The labels and annotations of every pod of a trial (for kinds whose pods are not
+    templated whole, as a TrainJob's: its runtime's patch carries them)."""
+    queue = study.spec.queue
+    return {
+        "labels": {STUDY_LABEL: study.name, TRIAL_LABEL: trial, WORKLOAD_LABEL: _kind_label(study)},
+        "annotations": {
+            **_notes(study, trial, settings),
+            RETRIES_ANNOTATION: str(retries),
+            **({QUEUE_ANNOTATION: queue} if queue is not None else {}),
+        },
+    }
+
+
+def workload_object(
     study: Study,
     trial_obj: Mapping[str, Any],
     template: dict[str, Any],
     spec: dict[str, Any],
     settings: OperatorSettings,
+    suspend: bool = True,
 ) -> dict[str, Any]:
     """The workload object around `spec`: named as its Trial, labelled, annotated, owned by
-    the Trial; suspended in its Kueue queue when the Study names one."""
+    the Trial; suspended in its Kueue queue when the Study names one (`suspend`: the kind has
+    spec.suspend, as Job, JobSet and TrainJob do)."""
     meta = trial_obj["metadata"]
     queue = study.spec.queue
-    if queue is not None:
+    if queue is not None and suspend:
         # Kueue's webhook suspends a labelled workload too; created suspended, nothing can
         # start before Kueue has admitted it, whatever the order in which the two see it.
         spec["suspend"] = True
     own = template.get("metadata", {})
     return {
-        "apiVersion": WORKLOAD_KINDS[kind],
-        "kind": kind,
+        "apiVersion": study.spec.trial_template.resource[0],
+        "kind": study.spec.trial_template.kind,
         "metadata": {
             "name": meta["name"],
             "namespace": meta["namespace"],
@@ -229,7 +251,7 @@ def _workload(
     }
 
 
-def _substituted(study: Study, trial_obj: Mapping[str, Any]) -> dict[str, Any]:
+def substituted(study: Study, trial_obj: Mapping[str, Any]) -> dict[str, Any]:
     meta, spec = trial_obj["metadata"], trial_obj["spec"]
     names = [p.name for p in study.spec.parameters]
     values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"), names)
@@ -238,54 +260,9 @@ def _substituted(study: Study, trial_obj: Mapping[str, Any]) -> dict[str, Any]:
     return substituted
 
 
-def _sidecar(
-    study: Study, trial: str, token: str, settings: OperatorSettings, ranked: bool = False
+def sidecar_for(
+    study: Study, trial: str, token: str, settings: OperatorSettings, rank: tuple[str, ...] = ()
 ) -> dict[str, Any] | None:
     if study.spec.metrics.prometheus is not None:
         return None  # Prometheus is read instead
-    return build_sidecar(study, trial, token, settings, ranked)
-
-
-def build_job(
-    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
-) -> dict[str, Any]:
-    """The trial's Job, whole: the user's template substituted, labelled, annotated for the
-    workload room, owned by the Trial, with the metrics sidecar unless Prometheus is read."""
-    name = trial_obj["metadata"]["name"]
-    template = _substituted(study, trial_obj)
-    job_spec = template["spec"]
-    job_spec.setdefault("backoffLimit", 0)  # a trial is one attempt: retries skew the search
-    sidecar = _sidecar(study, name, token, settings)
-    _decorate_pod(job_spec["template"], study, name, job_spec["backoffLimit"], sidecar, settings)
-    return _workload("Job", study, trial_obj, template, job_spec, settings)
-
-
-def build_jobset(
-    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
-) -> dict[str, Any]:
-    """The trial's JobSet: every pod of every replicated Job labelled, with the GPU shortcut
-    (`resources.gpus` per pod); the pods of the first replicated Job get the trainer's
-    wrapper and the sidecar, of which only rank 0's reports (wire.RANK_LABELS). Each Job
-    is one attempt (backoffLimit 0 unless set) and JobSet's default failure policy fails
-    the whole JobSet with its first failed Job, so the trial fails with it."""
-    name = trial_obj["metadata"]["name"]
-    template = _substituted(study, trial_obj)
-    spec = template["spec"]
-    for index, replicated in enumerate(spec["replicatedJobs"]):
-        job_spec = replicated["template"]["spec"]
-        job_spec.setdefault("backoffLimit", 0)
-        sidecar = _sidecar(study, name, token, settings, ranked=True) if index == 0 else None
-        retries = job_spec["backoffLimit"]
-        _decorate_pod(job_spec["template"], study, name, retries, sidecar, settings)
-    return _workload("JobSet", study, trial_obj, template, spec, settings)
-
-
-#: kind -> its builder.
-BUILDERS = {"Job": build_job, "JobSet": build_jobset}
-
-
-def build_workload(
-    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
-) -> dict[str, Any]:
-    """The trial's workload, of the kind its Study's template names."""
-    return BUILDERS[study.spec.trial_template.kind](study, trial_obj, token, settings)
+    return build_sidecar(study, trial, token, settings, rank)

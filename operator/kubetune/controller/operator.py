@@ -1,5 +1,6 @@
-"""The operator's rooms, wired together once: the study loop, the workload rooms (Job,
-JobSet), report intake, and what serves them (the collector, /metrics, the ticker).
+"""The operator's rooms, wired together once: the study loop, the workload rooms (one per
+kind, `workloads.registry`), report intake, and what serves them (the collector, /metrics,
+the ticker).
 
 `build_operator` is called by `kubetune operator` with its settings; the result travels to
 kopf's handlers in kopf's memo (`memo.operator`), never through module globals. `serve`
@@ -21,8 +22,8 @@ from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.studies import StudyLoop
 from kubetune.controller.telemetry import Telemetry
 from kubetune.controller.ticker import Ticker
-from kubetune.controller.workloads.job import JobWorkload
-from kubetune.controller.workloads.jobset import JobSetWorkload
+from kubetune.controller.workloads import registry
+from kubetune.controller.workloads.kind import Room
 
 log = logging.getLogger("kubetune.operator")
 
@@ -35,8 +36,8 @@ class Operator:
     phases: TrialPhases
     studies: StudyLoop
     intake: ReportIntake
-    jobs: JobWorkload
-    jobsets: JobSetWorkload
+    #: kind name (manifests.WORKLOAD_LABEL) -> its room.
+    workloads: dict[str, Room]
     ticker: Ticker
 
     def serve(self) -> CollectorServer:
@@ -72,18 +73,20 @@ def build_operator(settings: OperatorSettings, kube: Kube, telemetry: Telemetry)
     phases = TrialPhases(kube, telemetry, locks)
     studies = StudyLoop(kube, settings, telemetry, phases)
     intake = ReportIntake(kube, settings, telemetry, locks, phases)
-    jobs = JobWorkload(kube, phases)
-    jobsets = JobSetWorkload(kube, phases)
+    workloads = registry.build_rooms(kube, phases)
     phases.studies = studies
     phases.pull_final = intake.pull_final
 
     def heal(study: Obj, trials: list[Obj]) -> None:
-        kind = ((study.get("spec") or {}).get("trialTemplate") or {}).get("kind") or "Job"
-        (jobsets if kind == "JobSet" else jobs).heal(study, trials)
+        loaded = studies.study_of(study["metadata"]["namespace"], study["metadata"]["name"])
+        if loaded is None:
+            return
+        template = loaded.spec.trial_template
+        workloads[registry.kind_of(template).name].heal(study, trials, *template.resource)
 
     studies.lose_job = heal
     ticker = Ticker(studies.request, lambda ns, name: None, settings.heal_seconds)
-    operator = Operator(settings, kube, telemetry, phases, studies, intake, jobs, jobsets, ticker)
+    operator = Operator(settings, kube, telemetry, phases, studies, intake, workloads, ticker)
     ticker.pull = operator.pull
     return operator
 

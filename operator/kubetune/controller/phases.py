@@ -257,8 +257,8 @@ class TrialPhases:
             )
             self.applied.put((namespace, name), (None, TrialState(update["phase"])))
         study = self._study(fresh) if self.studies is not None else None
-        kind = study.spec.trial_template.kind if study is not None else "Job"
-        self.kube.delete_workload(namespace, name, kind)
+        where = study.spec.trial_template.resource if study is not None else ("batch/v1", "jobs")
+        self.kube.delete_workload(namespace, name, *where)
         if event is not None:
             self.kube.emit_event(fresh, *event)
         if tell_study:

@@ -40,6 +40,6 @@ class OperatorSettings:
     #: How often every running study is looked over for what no event says (a Job deleted
     #: while the operator was down): a safety net, not how decisions are made.
     heal_seconds: float = 60.0
-    #: The workload kinds trials may run as here (its RBAC must allow each); a Study naming
-    #: another is refused, saying so.
-    workloads: frozenset[str] = frozenset({"Job", "JobSet"})
+    #: The workload kinds trials may run as here (its RBAC must allow each): kinds known by
+    #: name, and any other as RESOURCE.VERSION.GROUP; a Study naming another is refused.
+    workloads: frozenset[str] = frozenset({"Job", "JobSet", "TrainJob"})

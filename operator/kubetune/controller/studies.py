@@ -31,6 +31,7 @@ from kubetune.controller.manifests import prometheus_url
 from kubetune.controller.phases import Recent, TrialPhases
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.telemetry import Telemetry
+from kubetune.controller.workloads import registry
 from kubetune.controller.workqueue import WorkQueue
 from kubetune.engine import Decision, History, decide
 
@@ -186,12 +187,19 @@ class StudyLoop:
         except InvalidStudyError as error:
             self._refuse(obj, previous, error)
             return None
-        kind = study.spec.trial_template.kind
+        template = study.spec.trial_template
+        kind = template.enabled_as
         if kind not in self.settings.workloads:
+            enable = (
+                f"set {kind.lower()}.enabled=true"
+                if template.workload is None
+                else f"add {{group: {template.resource[0].rpartition('/')[0]}, resource: "
+                f"{template.resource[1]}}} to workloads.custom"
+            )
             problem = (
                 f"spec.trialTemplate.kind: this operator does not run {kind} trials (enabled: "
-                f"{', '.join(sorted(self.settings.workloads))}); with the chart, set "
-                f"{kind.lower()}.enabled=true, which also grants the RBAC"
+                f"{', '.join(sorted(self.settings.workloads))}); with the chart, {enable}, "
+                "which also grants the RBAC"
             )
             self._refuse(obj, previous, InvalidStudyError([problem]))
             return None
@@ -292,7 +300,10 @@ class StudyLoop:
             self.settings.secret, meta["namespace"], meta["name"], meta["uid"]
         )
         try:
-            self.kube.create_workload(manifests.build_workload(study, trial, token, self.settings))
+            self.kube.create_workload(
+                registry.build_workload(study, trial, token, self.settings),
+                study.spec.trial_template.resource[1],
+            )
         except InvalidObjectError as refused:
             reason = f"the API server refused its {study.spec.trial_template.kind}: {refused}"
             self.phases.end(

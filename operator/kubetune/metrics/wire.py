@@ -80,8 +80,9 @@ class SidecarEnv:
     #: None: the pod's own name, through the downward API. Posts carry it, so the operator
     #: tells a retried attempt (a new pod, its sequence numbers from 1 again) from a replay.
     pod: str | None = None
-    #: Set in pods of a multi-pod trial: the sidecar learns its pod's rank (RANK_LABELS).
-    ranked: bool = False
+    #: Set in pods of a multi-pod trial: the variables of RANK_LABELS the sidecar learns its
+    #: pod's rank from (a TrainJob's nodes: the completion index alone).
+    rank: tuple[str, ...] = ()
     #: Read back from those labels: whether this pod is the one that reports.
     reporting: bool = True
 
@@ -112,14 +113,13 @@ class SidecarEnv:
             else {"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
         )
         env.append({"name": ENV_NAMES["pod"], **pod})
-        if self.ranked:
-            env += [
-                {
-                    "name": name,
-                    "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{label}']"}},
-                }
-                for name, label in RANK_LABELS.items()
-            ]
+        env += [
+            {
+                "name": name,
+                "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{RANK_LABELS[name]}']"}},
+            }
+            for name in self.rank
+        ]
         return env
 
     @classmethod
@@ -141,7 +141,7 @@ class SidecarEnv:
             exit_code=env.get(names["exit_code"])
             or str(PurePosixPath(output).parent / "exit-code"),
             final_flush_seconds=float(env.get(names["final_flush_seconds"]) or FINAL_FLUSH_SECONDS),
-            ranked=any(name in env for name in RANK_LABELS),
+            rank=tuple(name for name in RANK_LABELS if name in env),
             reporting=all(env.get(name, "") in ("", "0") for name in RANK_LABELS),
         )
 

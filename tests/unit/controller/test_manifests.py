@@ -9,6 +9,8 @@ import yaml
 from kubetune.api import InvalidStudyError, load_study
 from kubetune.controller import manifests, status, tokens
 from kubetune.controller.settings import OperatorSettings
+from kubetune.controller.workloads import job as job_kind
+from kubetune.controller.workloads import registry
 from kubetune.engine import Best, Decision, Finish, NewTrial
 from kubetune.metrics import sidecar, wire
 from kubetune.metrics.prometheus import parse_vector
@@ -46,7 +48,7 @@ def test_the_job_substitutes_placeholders_and_wraps_the_trainer_for_the_sidecar(
     document = manifest()
     container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
     container["args"] = ["--lr=${trial.params.lr}", "--name=${trial.name}"]
-    job = manifests.build_job(
+    job = job_kind.build(
         load_study(document),
         trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"}),
         "tok",
@@ -73,7 +75,7 @@ def test_the_job_substitutes_placeholders_and_wraps_the_trainer_for_the_sidecar(
 def test_the_limits_of_the_template_reach_the_job_and_its_pods() -> None:
     document = manifest()
     document["spec"]["trialTemplate"]["spec"].update(backoffLimit=2, activeDeadlineSeconds=600)
-    job = manifests.build_job(
+    job = job_kind.build(
         load_study(document),
         trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"}),
         "t",
@@ -85,22 +87,20 @@ def test_the_limits_of_the_template_reach_the_job_and_its_pods() -> None:
 
 def test_the_sidecar_gets_time_to_outlast_an_operator_restart_unless_the_user_says() -> None:
     params = trial_obj({"lr": 0.01, "layers": 2, "optimizer": "sgd"})
-    job = manifests.build_job(load_study(manifest()), params, "tok", SETTINGS)
+    job = job_kind.build(load_study(manifest()), params, "tok", SETTINGS)
     grace = job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace == manifests.SIDECAR_GRACE_SECONDS > sidecar.FINAL_FLUSH_SECONDS
     document = manifest()
     document["spec"]["trialTemplate"]["spec"]["template"]["spec"][
         "terminationGracePeriodSeconds"
     ] = 5
-    job = manifests.build_job(load_study(document), params, "tok", SETTINGS)
+    job = job_kind.build(load_study(document), params, "tok", SETTINGS)
     assert job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 5
 
 
 def test_the_gpu_shortcut_becomes_limits_selector_and_toleration() -> None:
     spec = study(resources={"gpus": 2, "gpuType": "NVIDIA-A100"})
-    pod = manifests.build_job(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)["spec"]["template"][
-        "spec"
-    ]
+    pod = job_kind.build(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert pod["nodeSelector"] == {
         "nvidia.com/gpu.present": "true",
@@ -122,19 +122,19 @@ def test_a_queued_study_creates_suspended_jobs_in_its_kueue_queue() -> None:
             }
         ),
     ):
-        job = manifests.build_job(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)
+        job = job_kind.build(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)
         assert job["spec"]["suspend"] is True
         assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpus"
         pod_meta = job["spec"]["template"]["metadata"]
         assert pod_meta["annotations"][manifests.QUEUE_ANNOTATION] == "gpus"
-    plain = manifests.build_job(study(), trial_obj({"lr": 0.01}), "t", SETTINGS)
+    plain = job_kind.build(study(), trial_obj({"lr": 0.01}), "t", SETTINGS)
     assert "suspend" not in plain["spec"]
     assert "kueue.x-k8s.io/queue-name" not in plain["metadata"]["labels"]
 
 
 def test_a_jobset_trial_labels_every_pod_and_gives_the_sidecar_to_the_first_job() -> None:
     spec = study(trialTemplate=jobset_template(), resources={"gpus": 1}, queueName="gpus")
-    jobset = manifests.build_workload(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)
+    jobset = registry.build_workload(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)
     assert jobset["apiVersion"] == "jobset.x-k8s.io/v1alpha2" and jobset["kind"] == "JobSet"
     assert jobset["metadata"]["ownerReferences"][0]["kind"] == "Trial"
     assert jobset["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpus"
@@ -278,9 +278,7 @@ def test_kind_configs_gpu_worker_is_where_gpu_trials_land_and_only_they() -> Non
     config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
     workers = [n for n in config["nodes"] if n["role"] == "worker"]
     gpu = study(resources={"gpus": 1, "gpuType": "NVIDIA-H100-80GB-HBM3"})
-    pod = manifests.build_job(gpu, trial_obj({"lr": 0.01}), "t", SETTINGS)["spec"]["template"][
-        "spec"
-    ]
+    pod = job_kind.build(gpu, trial_obj({"lr": 0.01}), "t", SETTINGS)["spec"]["template"]["spec"]
 
     def taints(node: dict[str, Any]) -> list[dict[str, Any]]:
         patches = [yaml.safe_load(p) for p in node.get("kubeadmConfigPatches", [])]
@@ -294,7 +292,7 @@ def test_kind_configs_gpu_worker_is_where_gpu_trials_land_and_only_they() -> Non
         )
         return selected and tolerated
 
-    cpu_pod = manifests.build_job(study(), trial_obj({"lr": 0.01}), "t", SETTINGS)
+    cpu_pod = job_kind.build(study(), trial_obj({"lr": 0.01}), "t", SETTINGS)
     cpu_spec = cpu_pod["spec"]["template"]["spec"]
     assert [admits(n, pod) for n in workers] == [False, True]
     assert [admits(n, cpu_spec) for n in workers] == [True, False]

@@ -13,6 +13,7 @@ from kubetune.api import StudySpec, load_study
 from kubetune.api.parameters import active_names
 from kubetune.controller import manifests
 from kubetune.controller.settings import OperatorSettings
+from kubetune.controller.workloads import job as job_kind
 from kubetune.engine import NewTrial
 from kubetune.engine.encoding import INACTIVE, build_space
 from kubetune.engine.samplers import SAMPLERS
@@ -211,7 +212,7 @@ def test_a_placeholder_of_a_parameter_the_trial_lacks_drops_its_argument_and_env
     trial_obj = manifests.build_trial(owner, NewTrial("demo-3", 3, adam, None))
     trial_obj["metadata"]["uid"] = "t-uid"
     settings = OperatorSettings(secret=b"s", sidecar_image="i", collector_url="http://c:8443")
-    job = manifests.build_job(study, trial_obj, "tok", settings)
+    job = job_kind.build(study, trial_obj, "tok", settings)
     trainer = job["spec"]["template"]["spec"]["containers"][0]
     assert trainer["command"][-2:] == ["train.py", "--lr=0.01"]
     assert job["metadata"]["annotations"]["m"] == "m="  # outside a list: empty

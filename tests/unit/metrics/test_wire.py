@@ -40,7 +40,11 @@ def test_in_a_jobset_only_the_first_pod_of_the_first_job_reports(
     job: str, pod: str, reports: bool
 ) -> None:
     told = wire.SidecarEnv(
-        collector_url="http://c", token="t", trial="demo-1", metrics=("loss",), ranked=True
+        collector_url="http://c",
+        token="t",
+        trial="demo-1",
+        metrics=("loss",),
+        rank=tuple(wire.RANK_LABELS),
     )
     env = told.render()
     labels = {
@@ -54,7 +58,7 @@ def test_in_a_jobset_only_the_first_pod_of_the_first_job_reports(
         for e in env
     }
     parsed = wire.SidecarEnv.parse(seen)
-    assert parsed.ranked and parsed.reporting is reports
+    assert parsed.rank == tuple(wire.RANK_LABELS) and parsed.reporting is reports
     plain = wire.SidecarEnv.parse({**seen, **dict.fromkeys(wire.RANK_LABELS, "")})
     assert plain.reporting  # a label the pod lacks reads as "": a plain Job's pod is rank 0
 
@@ -126,3 +130,24 @@ def test_a_malformed_body_is_refused_in_one_line_naming_the_field(
 def test_a_value_that_is_not_a_number_is_the_trials_fault_not_a_malformed_body() -> None:
     body = wire.parse_body(json.dumps({"reports": [{"metrics": {"acc": "NaN"}}]}).encode())
     assert body.reports[0].metrics == {"acc": "NaN"}
+
+
+@pytest.mark.parametrize(("pod", "reports"), [("0", True), ("1", False)])
+def test_a_trainjob_node_learns_its_rank_from_its_completion_index_alone(
+    pod: str, reports: bool
+) -> None:
+    """A TrainJob's initializer Jobs come before its `node` Job: the JobSet's Job index of
+    the node Job is not 0, so only the completion index is read."""
+    told = wire.SidecarEnv(
+        collector_url="http://c",
+        token="t",
+        trial="demo-1",
+        metrics=("loss",),
+        rank=("KUBETUNE_RANK_POD",),
+    )
+    env = told.render()
+    assert [e["name"] for e in env if e["name"].startswith("KUBETUNE_RANK")] == [
+        "KUBETUNE_RANK_POD"
+    ]
+    seen = {e["name"]: e.get("value", "x") for e in env} | {"KUBETUNE_RANK_POD": pod}
+    assert wire.SidecarEnv.parse(seen).reporting is reports

@@ -9,12 +9,18 @@ was down, from the periodic look over each running study (`heal`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
 from kubetune.controller import manifests, status
 from kubetune.controller.kube import Kube, Obj
 from kubetune.controller.phases import Recent, TrialPhases
+from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.workloads import lost
 from kubetune.controller.workloads.admission import follow_admission
+from kubetune.controller.workloads.kind import WorkloadKind
 
 #: The Job controller's label on its pods, naming the Job by uid.
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
@@ -31,7 +37,7 @@ class JobWorkload:
         #: Job's verdict (BackoffLimitExceeded) does not name the exit code.
         self.attempt_failed = Recent(1024)
 
-    def on_job(self, job: Obj) -> None:
+    def on_workload(self, job: Obj) -> None:
         """A Job's verdict, or Kueue's word on it; the pod says when it runs."""
         phase, reason = status.job_outcome(job)
         trial = _trial_of(job)
@@ -98,12 +104,12 @@ class JobWorkload:
             # holding the node's resources.
             self.kube.delete_job(meta["namespace"], trial)
 
-    def on_job_deleted(self, job: Obj) -> None:
+    def on_workload_deleted(self, job: Obj) -> None:
         lost.on_deleted(self.kube, self.phases, job, "Job")
 
-    def heal(self, study: Obj, trials: list[Obj]) -> None:
+    def heal(self, study: Obj, trials: list[Obj], api_version: str, plural: str) -> None:
         """Fail the running trials whose Job is gone with no event seen (the operator down)."""
-        lost.heal(self.kube, self.phases, study, trials, "Job")
+        lost.heal(self.kube, self.phases, study, trials, (api_version, plural), "Job")
 
 
 def _retries(pod: Obj) -> int:
@@ -115,3 +121,23 @@ def _retries(pod: Obj) -> int:
 def _trial_of(obj: Obj) -> str | None:
     name = (obj["metadata"].get("labels") or {}).get(manifests.TRIAL_LABEL)
     return str(name) if name else None
+
+
+def build(
+    study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
+) -> dict[str, Any]:
+    """The trial's Job, whole: the user's template substituted, labelled, annotated for the
+    workload room, owned by the Trial, with the metrics sidecar unless Prometheus is read."""
+    name = trial_obj["metadata"]["name"]
+    template = manifests.substituted(study, trial_obj)
+    job_spec = template["spec"]
+    job_spec.setdefault("backoffLimit", 0)  # a trial is one attempt: retries skew the search
+    sidecar = manifests.sidecar_for(study, name, token, settings)
+    manifests.decorate_pod(
+        job_spec["template"], study, name, job_spec["backoffLimit"], sidecar, settings
+    )
+    return manifests.workload_object(study, trial_obj, template, job_spec, settings)
+
+
+#: Its one pod reports (a retried attempt is a new pod, the only one running).
+KIND = WorkloadKind("Job", build, JobWorkload, reports=lambda labels: True)

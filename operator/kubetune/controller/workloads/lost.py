@@ -24,8 +24,16 @@ def on_deleted(kube: Kube, phases: TrialPhases, workload: Obj, kind: str) -> Non
         phases.lose(trial, f"its {kind} {meta['name']} was deleted")
 
 
-def heal(kube: Kube, phases: TrialPhases, study: Obj, trials: list[Obj], kind: str) -> None:
-    """Fail the running trials whose workload is gone with no event seen."""
+def heal(
+    kube: Kube,
+    phases: TrialPhases,
+    study: Obj,
+    trials: list[Obj],
+    resource: tuple[str, str],
+    kind: str,
+) -> None:
+    """Fail the running trials whose workload (at `resource`: apiVersion, plural) is gone
+    with no event seen."""
     marked = [
         t for t in trials if status.trial_phase(t).active and (t.get("status") or {}).get("jobName")
     ]
@@ -35,7 +43,7 @@ def heal(kube: Kube, phases: TrialPhases, study: Obj, trials: list[Obj], kind: s
     selector = f"{manifests.STUDY_LABEL}={meta['name']}"
     present = {
         w["metadata"]["name"]
-        for w in kube.list_workloads(meta["namespace"], selector, kind)
+        for w in kube.list_workloads(meta["namespace"], selector, *resource)
         if not w["metadata"].get("deletionTimestamp")
     }
     for trial in marked:
