@@ -110,8 +110,10 @@ def jobset_template(pods: int = 2, jobs: int = 2, **pod_template: Any) -> dict[s
     return {"kind": "JobSet", "spec": {"replicatedJobs": [replicated(n) for n in names]}}
 
 
-def trainjob_template(nodes: int = 2, runtime: str = "kubetune-torch") -> dict[str, Any]:
-    """A TrainJob trial template: `nodes` nodes of the named (Cluster)TrainingRuntime."""
+def trainjob_template(
+    nodes: int = 2, runtime: str = "kubetune-torch", *args: str
+) -> dict[str, Any]:
+    """A TrainJob trial template: `nodes` nodes of the named ClusterTrainingRuntime."""
     return {
         "kind": "TrainJob",
         "spec": {
@@ -119,7 +121,7 @@ def trainjob_template(nodes: int = 2, runtime: str = "kubetune-torch") -> dict[s
             "trainer": {
                 "image": "trainer:1",
                 "command": ["python", "train.py"],
-                "args": ["--trial=${trial.name}", "--lr=${trial.params.lr}"],
+                "args": ["--trial=${trial.name}", *args],
                 "numNodes": nodes,
             },
         },

@@ -50,6 +50,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [jobsets]
   verbs: [get, list, watch, create, delete]
 {{- end }}
+{{- if .Values.trainer.enabled }}
+# Trials as Kubeflow TrainJobs (trainer.kubeflow.org), run by the Trainer from a runtime.
+- apiGroups: [trainer.kubeflow.org]
+  resources: [trainjobs]
+  verbs: [get, list, watch, create, delete]
+# Its runtimes, read only: whether one has the metrics sidecar a trial's patch fills in.
+- apiGroups: [trainer.kubeflow.org]
+  resources: [clustertrainingruntimes, trainingruntimes]
+  verbs: [get]
+{{- end }}
+{{- range .Values.customWorkloads }}
+# Trials as {{ .resource }}.{{ .group }}, judged by the conditions their Study names.
+- apiGroups: [{{ .group }}]
+  resources: [{{ .resource }}]
+  verbs: [get, list, watch, create, delete]
+{{- end }}
 {{- if .Values.kueue.enabled }}
 # Kueue's Workloads, read only: why a trial's workload was evicted (preempted, ...).
 - apiGroups: [kueue.x-k8s.io]
@@ -83,4 +99,11 @@ are listed (by the kubetune.io/trial label) to find a trial's pods; nothing is w
 - apiGroups: [""]
   resources: [pods/log]
   verbs: [get]
+{{- end -}}
+
+
+{{/* --workloads: Job, and each kind enabled here (RESOURCE.VERSION.GROUP for custom ones). */}}
+{{- define "kubetune.workloads" -}}
+Job{{ if .Values.jobset.enabled }},JobSet{{ end }}{{ if .Values.trainer.enabled }},TrainJob{{ end }}
+{{- range .Values.customWorkloads }},{{ .resource }}.{{ .version }}.{{ .group }}{{ end }}
 {{- end -}}

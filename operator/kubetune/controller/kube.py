@@ -286,6 +286,26 @@ class Kube:
             if error.status != 404:
                 raise
 
+    def fetch_object(
+        self, api_version: str, plural: str, name: str, namespace: str | None = None
+    ) -> Obj | None:
+        """Any object, cluster-scoped when no namespace is given; None when absent (or when
+        this role may not read it: the caller says what is missing either way)."""
+        group, version = _group_version(api_version)
+        self._count(f"get_{plural[:-1]}")
+        try:
+            if namespace is None:
+                found = self.custom.get_cluster_custom_object(group, version, plural, name)
+            else:
+                found = self.custom.get_namespaced_custom_object(
+                    group, version, namespace, plural, name
+                )
+        except ApiException as error:
+            if error.status in (403, 404):
+                return None
+            raise
+        return cast(Obj, found)
+
     def list_workloads(
         self, namespace: str, selector: str, api_version: str, plural: str
     ) -> list[Obj]:

@@ -299,13 +299,22 @@ class StudyLoop:
         token = tokens.build_token(
             self.settings.secret, meta["namespace"], meta["name"], meta["uid"]
         )
+        kind = registry.kind_of(study.spec.trial_template)
+        blocked = kind.preflight(self.kube, study, meta["namespace"]) if kind.preflight else None
         try:
+            if blocked is not None:
+                raise InvalidObjectError(blocked)
             self.kube.create_workload(
                 registry.build_workload(study, trial, token, self.settings),
                 study.spec.trial_template.resource[1],
             )
         except InvalidObjectError as refused:
-            reason = f"the API server refused its {study.spec.trial_template.kind}: {refused}"
+            kind_name = study.spec.trial_template.kind
+            reason = (
+                f"it cannot run as a {kind_name}: {refused}"
+                if blocked
+                else f"the API server refused its {kind_name}: {refused}"
+            )
             self.phases.end(
                 trial,
                 {"phase": TrialState.FAILED.value, "reason": reason},

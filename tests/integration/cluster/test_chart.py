@@ -54,6 +54,8 @@ def test_defaults_render_a_least_privilege_cluster_role_and_a_locked_down_pod(
     assert not any(v in ("*", "update", "deletecollection") for _, _, v in granted)
     assert not any(g == "kueue.x-k8s.io" for g, _, _ in granted)  # only with kueue.enabled
     assert not any(g == "jobset.x-k8s.io" for g, _, _ in granted)  # only with jobset.enabled
+    assert not any(g == "trainer.kubeflow.org" for g, _, _ in granted)  # trainer.enabled
+    assert not any(kind == "ClusterTrainingRuntime" for kind, _ in docs)
     operator_args = docs[("Deployment", "kubetune")]["spec"]["template"]["spec"]["containers"][0]
     assert "--workloads=Job" in operator_args["args"]
     pod = docs[("Deployment", "kubetune")]["spec"]["template"]["spec"]
@@ -116,7 +118,29 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
         for v in r["verbs"]
     }
     assert jobsets == {"get", "list", "watch", "create", "delete"}
-    assert "--workloads=Job,JobSet" in args
+    workloads = {
+        (g, r): set(rule["verbs"])
+        for d in docs
+        if d["kind"] == "Role" and d["metadata"]["name"] == "kubetune"
+        for rule in d["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        if g in ("trainer.kubeflow.org", "kubeflow.org")
+    }
+    assert workloads == {
+        ("trainer.kubeflow.org", "trainjobs"): {"get", "list", "watch", "create", "delete"},
+        ("trainer.kubeflow.org", "clustertrainingruntimes"): {"get"},
+        ("trainer.kubeflow.org", "trainingruntimes"): {"get"},
+        ("kubeflow.org", "pytorchjobs"): {"get", "list", "watch", "create", "delete"},
+    }
+    assert "--workloads=Job,JobSet,TrainJob,pytorchjobs.v1.kubeflow.org" in args
+    (runtime,) = [d for d in docs if d["kind"] == "ClusterTrainingRuntime"]
+    assert runtime["metadata"]["name"] == "tune-torch"
+    node = runtime["spec"]["template"]["spec"]["replicatedJobs"][0]
+    pod = node["template"]["spec"]["template"]["spec"]
+    assert node["name"] == "node" and pod["containers"][0]["image"] == "registry.example/torch:2"
+    assert pod["initContainers"][0]["name"] == "kubetune-metrics"
+    assert pod["initContainers"][0]["image"] == "registry.example/kubetune-sidecar:9.9.9"
     lease_role = next(d for d in docs if d["metadata"]["name"] == "kubetune-home")
     assert lease_role["metadata"]["namespace"] == NAMESPACE  # the Lease: release namespace only
     assert (

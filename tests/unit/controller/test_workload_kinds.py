@@ -60,7 +60,10 @@ def trainjob_patch(workload: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_trainjob_reaches_its_nodes_pods_through_one_runtime_patch() -> None:
-    spec = study(trialTemplate=trainjob_template(nodes=3), resources={"gpus": 2})
+    spec = study(
+        trialTemplate=trainjob_template(3, "kubetune-torch", "--lr=${trial.params.lr}"),
+        resources={"gpus": 2},
+    )
     workload = registry.build_workload(spec, trial_obj(PARAMS), "tok", SETTINGS)
     assert workload["apiVersion"] == "trainer.kubeflow.org/v1alpha1"
     assert workload["kind"] == "TrainJob"
@@ -85,13 +88,16 @@ def test_a_trainjob_reaches_its_nodes_pods_through_one_runtime_patch() -> None:
         {"name": "node", "volumeMounts": [{"name": "kubetune-output", "mountPath": "/kubetune"}]}
     ]
     (sidecar,) = pod["spec"]["initContainers"]
-    assert set(sidecar) == {"name", "env"} and sidecar["name"] == manifests.SIDECAR_NAME
+    assert (
+        set(sidecar) == {"name", "env", "volumeMounts"}
+        and sidecar["name"] == manifests.SIDECAR_NAME
+    )
     names = [e["name"] for e in sidecar["env"]]
     assert "KUBETUNE_RANK_POD" in names and "KUBETUNE_RANK_JOB" not in names
 
 
 def test_a_trainjob_read_from_prometheus_needs_no_sidecar_in_its_runtime() -> None:
-    template = trainjob_template()
+    template = trainjob_template(2, "kubetune-torch", "--lr=${trial.params.lr}")
     spec = study(
         trialTemplate=template,
         metrics={"prometheus": {"url": "http://p:9090", "query": "acc{trial='${trial.name}'}"}},

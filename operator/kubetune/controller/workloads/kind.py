@@ -19,6 +19,9 @@ from kubetune.controller.settings import OperatorSettings
 
 #: (study, trial object, collector token, settings) -> the trial's workload object.
 Builder = Callable[[Study, Mapping[str, Any], str, OperatorSettings], dict[str, Any]]
+#: (kube, study, namespace) -> why a trial of this Study cannot run here, or None: what only
+#: the cluster can say and the API server would not refuse (a TrainJob's runtime).
+Preflight = Callable[[Kube, Study, str], str | None]
 
 
 class Room(Protocol):
@@ -48,3 +51,4 @@ class WorkloadKind:
     #: The API group/version/plural its objects are watched at; None for the kinds that are
     #: only known from each Study (`conditions`).
     watched: tuple[str, str, str] | None = None
+    preflight: Preflight | None = None

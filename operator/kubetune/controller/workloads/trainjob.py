@@ -58,6 +58,38 @@ def trainjob_room(kube: Kube, phases: TrialPhases) -> MultiPodRoom:
     )
 
 
+def preflight(kube: Kube, study: Study, namespace: str) -> str | None:
+    """A runtime without the sidecar would take the patch and make Jobs the API server
+    refuses (an init container with no image): the JobSet would wait forever, quietly. Say
+    so before creating anything."""
+    if study.spec.metrics.prometheus is not None:
+        return None  # no sidecar: any runtime
+    ref = study.spec.trial_template.spec.runtime_ref
+    assert ref is not None  # TrialTemplate._one_kind
+    kind = (ref.model_extra or {}).get("kind") or "ClusterTrainingRuntime"
+    plural = "trainingruntimes" if kind == "TrainingRuntime" else "clustertrainingruntimes"
+    runtime = kube.fetch_object(
+        API_VERSION, plural, ref.name, namespace if kind == "TrainingRuntime" else None
+    )
+    if runtime is None:
+        return f"its runtime, {kind} {ref.name}, does not exist (or this operator may not read it)"
+    jobs = (((runtime.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
+        "replicatedJobs"
+    ) or []
+    node = next((j for j in jobs if j.get("name") == NODE), None)
+    pod = ((((node or {}).get("template") or {}).get("spec") or {}).get("template") or {}).get(
+        "spec"
+    ) or {}
+    if not any(c.get("name") == manifests.SIDECAR_NAME for c in pod.get("initContainers") or []):
+        return (
+            f"its runtime, {kind} {ref.name}, has no init container {manifests.SIDECAR_NAME} in "
+            f"its {NODE} Job: a TrainJob can patch a container its runtime has, not add one. "
+            "Use the chart's kubetune-torch runtime (trainer.runtime.enabled), add the "
+            "sidecar to yours, or read metrics from Prometheus (spec.metrics.prometheus)"
+        )
+    return None
+
+
 def build(
     study: Study, trial_obj: Mapping[str, Any], token: str, settings: OperatorSettings
 ) -> dict[str, Any]:
@@ -85,7 +117,13 @@ def build(
         node["volumeMounts"] = wrapped["volumeMounts"]
         pod["volumes"] = [{"name": "kubetune-output", "emptyDir": {}}]
         pod["containers"] = [node]
-        pod["initContainers"] = [{"name": manifests.SIDECAR_NAME, "env": sidecar["env"]}]
+        pod["initContainers"] = [
+            {
+                "name": manifests.SIDECAR_NAME,
+                "env": sidecar["env"],
+                "volumeMounts": sidecar["volumeMounts"],
+            }
+        ]
     patch = {
         "manager": PATCH_MANAGER,
         "trainingRuntimeSpec": {
@@ -113,5 +151,10 @@ def build(
 
 
 KIND = WorkloadKind(
-    "TrainJob", build, trainjob_room, reports, watched=("trainer.kubeflow.org", "v1alpha1", PLURAL)
+    "TrainJob",
+    build,
+    trainjob_room,
+    reports,
+    watched=("trainer.kubeflow.org", "v1alpha1", PLURAL),
+    preflight=preflight,
 )
