@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 
 if TYPE_CHECKING:
     from .operator_harness import Operator
@@ -136,6 +137,23 @@ def crds(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", str(ROOT / "crds"))
     for name in ("studies.kubetune.io", "trials.kubetune.io"):
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+
+
+@pytest.fixture(scope="session")
+def runtime(cluster: Cluster) -> str:
+    """The chart's ClusterTrainingRuntime, as `helm install --set trainer.enabled=true` makes it."""
+    rendered = cluster.helm(
+        "template",
+        "kubetune",
+        str(ROOT / "charts" / "kubetune"),
+        "--set",
+        "trainer.enabled=true",
+        "--show-only",
+        "templates/trainingruntime.yaml",
+    )
+    (document,) = [d for d in yaml.safe_load_all(rendered) if d]
+    cluster.apply(document)
+    return str(document["metadata"]["name"])
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from .conftest import Cluster, wait_until
 from .operator_harness import Operator, Player, report_and_finish
 from .test_jobset import play_jobset_pod
 from .test_operator import events, study, trials_of
-from factories import jobset_template
+from .test_trainjob import play_trainjob_pod
+from factories import jobset_template, trainjob_template
 
 pytestmark = pytest.mark.cluster
 
@@ -265,4 +266,37 @@ def test_a_jobset_study_waits_in_the_queue_whole(
     assert pods == []
     Player(cluster, namespace, operator, "sets").play(play_jobset_pod, timeout=240)
     status = cluster.get("study", "sets", namespace=namespace)["status"]
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4
+
+
+def test_a_trainjob_study_waits_in_the_queue_whole(
+    cluster: Cluster, namespace: str, operator: Operator, gpu_queue: str, runtime: str
+) -> None:
+    """Kueue manages TrainJobs too (its trainer.kubeflow.org/trainjob integration): each
+    trial asks for 4 GPUs (4 nodes x 1), so with 8 in the quota 2 run and the third waits
+    Queued, its TrainJob suspended and none of its pods made."""
+    cluster.apply(
+        study(
+            "tjq",
+            queueName=QUEUE,
+            trialTemplate=trainjob_template(4, runtime),
+            resources={"gpus": 1},
+            budget={"maxTrials": 4, "parallelism": 3},
+        ),
+        namespace=namespace,
+    )
+
+    def split() -> list[dict[str, Any]] | None:
+        trials = trials_of(cluster, namespace, "tjq")
+        phases = [t.get("status", {}).get("phase") for t in trials]
+        waiting = [t for t in trials if t.get("status", {}).get("phase") == "Queued"]
+        return waiting if phases.count("Running") == 2 and len(waiting) == 1 else None
+
+    queued = wait_until(split, 90, "2 TrainJob trials Running and the third Queued")
+    name = queued[0]["metadata"]["name"]
+    assert cluster.get("trainjob", name, namespace=namespace)["spec"]["suspend"] is True
+    pods = cluster.get("pods", "-l", f"kubetune.io/trial={name}", namespace=namespace)["items"]
+    assert pods == []
+    Player(cluster, namespace, operator, "tjq").play(play_trainjob_pod, timeout=240)
+    status = cluster.get("study", "tjq", namespace=namespace)["status"]
     assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4

@@ -8,11 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
 from kubetune.controller.workloads import trainjob
 
-from .conftest import ROOT, Cluster, wait_until
+from .conftest import Cluster, wait_until
 from .operator_harness import Operator, Player, score
 from .test_operator import study, trials_of
 from factories import trainjob_template
@@ -20,21 +19,12 @@ from factories import trainjob_template
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(scope="module")
-def runtime(cluster: Cluster) -> str:
-    """The chart's ClusterTrainingRuntime, as `helm install --set trainer.enabled=true` makes it."""
-    rendered = cluster.helm(
-        "template",
-        "kubetune",
-        str(ROOT / "charts" / "kubetune"),
-        "--set",
-        "trainer.enabled=true",
-        "--show-only",
-        "templates/trainingruntime.yaml",
-    )
-    (document,) = [d for d in yaml.safe_load_all(rendered) if d]
-    cluster.apply(document)
-    return str(document["metadata"]["name"])
+def play_trainjob_pod(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
+    """Rank 0 reports, as its sidecar would, then every node's pod ends."""
+    if trainjob.reports(pod["metadata"]["labels"]):
+        body = {"reports": [{"seq": 1, "step": 1, "metrics": {"score": score(params)}}]}
+        assert player.post(pod, body) == 200
+    player.finish(pod)
 
 
 def test_a_trainjob_study_runs_every_trial_on_its_nodes(

@@ -8,22 +8,17 @@ from typing import Any
 
 import pytest
 
-from kubetune.api.crd import render_crds
 from kubetune.api.trial import TrialState
 from kubetune.controller import manifests
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.workloads import conditions, registry, trainjob
 from kubetune.engine import NewTrial
-from unit.api.schema_check import api_server_problems
 
-from factories import manifest, pytorchjob_template, study, trainjob_template
+from factories import pytorchjob_template, study, trainjob_template
 
 SETTINGS = OperatorSettings(
     secret=b"s", sidecar_image="kubetune/kubetune:test", collector_url="http://collector:8443"
 )
-SCHEMA = render_crds()["kubetune.io_studies.yaml"]["spec"]["versions"][0]["schema"][
-    "openAPIV3Schema"
-]
 STUDY_OBJ: dict[str, Any] = {
     "apiVersion": "kubetune.io/v1alpha1",
     "kind": "Study",
@@ -40,14 +35,12 @@ def trial_obj(params: dict[str, Any]) -> dict[str, Any]:
 PARAMS = {"lr": 0.01, "layers": 2, "optimizer": "sgd"}
 
 
-@pytest.mark.parametrize("template", [trainjob_template(), pytorchjob_template()])
-def test_the_api_server_takes_a_trainjob_and_a_described_kind(template: dict[str, Any]) -> None:
-    document = manifest(trialTemplate=template)
-    assert api_server_problems(document, SCHEMA) == []
-    assert registry.kind_of(study(trialTemplate=template).spec.trial_template).name in (
-        "TrainJob",
-        "conditions",
-    )
+def test_each_template_is_read_as_its_kind() -> None:
+    kinds = [
+        registry.kind_of(study(trialTemplate=t).spec.trial_template).name
+        for t in (trainjob_template(), pytorchjob_template())
+    ]
+    assert kinds == ["TrainJob", "conditions"]
 
 
 def trainjob_patch(workload: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +86,9 @@ def test_a_trainjob_reaches_its_nodes_pods_through_one_runtime_patch() -> None:
         and sidecar["name"] == manifests.SIDECAR_NAME
     )
     names = [e["name"] for e in sidecar["env"]]
+    # No empty values: Go's types drop them when Kueue rewrites the TrainJob to admit it,
+    # which the Trainer would refuse as a change to its patch.
+    assert all(e.get("value") != "" for e in sidecar["env"]) and "KUBETUNE_REGEX" in names
     assert "KUBETUNE_RANK_POD" in names and "KUBETUNE_RANK_JOB" not in names
 
 

@@ -120,7 +120,9 @@ def build(
         pod["initContainers"] = [
             {
                 "name": manifests.SIDECAR_NAME,
-                "env": sidecar["env"],
+                # An empty value is left out, as Go's types write it: Kueue rewrites the
+                # TrainJob when it admits it, and the Trainer refuses any change to a patch.
+                "env": [e if e.get("value") != "" else {"name": e["name"]} for e in sidecar["env"]],
                 "volumeMounts": sidecar["volumeMounts"],
             }
         ]
