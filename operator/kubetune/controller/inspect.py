@@ -51,6 +51,9 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
             return (1, 0.0, trial["spec"]["index"])
         return (0, -objective if maximize else objective, trial["spec"]["index"])
 
+    # Preempted (Kueue): retried in place with the same params, so only its count says so
+    # once it runs again; the column appears when any trial was.
+    preempted = any((t.get("status") or {}).get("preemptions") for t in trials)
     rows = []
     for trial in sorted(trials, key=order):
         status = trial.get("status") or {}
@@ -61,12 +64,13 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
                 status.get("phase", TrialState.PENDING.value),
                 "-" if objective is None else _value(objective),
                 *(_value(trial["spec"]["params"].get(n, "-")) for n in names),
+                *([str(status.get("preemptions") or "-")] if preempted else []),
                 (status.get("reason") or "")[:60],
             ]
         )
-    return render_table(
-        ["TRIAL", "PHASE", study["spec"]["objective"]["metric"].upper(), *names, "REASON"], rows
-    )
+    metric = study["spec"]["objective"]["metric"].upper()
+    extra = ["PREEMPTED"] if preempted else []
+    return render_table(["TRIAL", "PHASE", metric, *names, *extra, "REASON"], rows)
 
 
 def best_document(study: Obj) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ import pytest
 from .conftest import Cluster, wait_until
 from .operator_harness import Operator, Player, report_and_finish
 from .test_jobset import play_jobset_pod
-from .test_operator import events, study, trials_of
+from .test_operator import events, kubetune_cli, study, trials_of
 from .test_trainjob import play_trainjob_pod
 from factories import jobset_template, trainjob_template
 
@@ -235,6 +235,13 @@ def test_a_preempted_trial_is_queued_again_and_not_failed(
             assert trial["status"]["phase"] == "Succeeded"
     told = [e["message"] for e in events(cluster, namespace) if e["reason"] == "TrialPreempted"]
     assert len(told) >= 4 and all("Preempted" in m for m in told), told  # Kueue's own words
+    listed = kubetune_cli(cluster, "trials", "preempt", "-n", namespace).stdout.splitlines()
+    assert "PREEMPTED" in listed[0].split()
+    column = listed[0].split().index("PREEMPTED")
+    shown = {line.split()[0]: line.split()[column] for line in listed[1:]}
+    recorded = {t["metadata"]["name"] for t in trials if t["status"].get("preemptions")}
+    assert again <= recorded
+    assert {name for name, count in shown.items() if count != "-"} == recorded
 
 
 def test_a_jobset_study_waits_in_the_queue_whole(
