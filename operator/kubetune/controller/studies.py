@@ -274,10 +274,6 @@ class StudyLoop:
         records = [
             status.trial_record(ended[t.name]) if t.name in ended else t for t in history.trials
         ]
-        if decision.create:
-            reserved = max(n.index for n in decision.create) + 1
-            namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-            self.kube.patch_study_status(namespace, name, {"nextTrialIndex": reserved})
         for new in decision.create:
             created = self.kube.create_trial(manifests.build_trial(obj, new))
             if created is None:
@@ -286,6 +282,14 @@ class StudyLoop:
             self._start(obj, study, created, fresh=True)
             self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
             records.append(status.trial_record(created))
+        if decision.create:
+            # The counter moves past the new trials once they exist, not before: a pass that
+            # dies in between leaves no gap in the names (the next one numbers from the
+            # highest Trial there is) and the counter still keeps a deleted Trial's name
+            # from coming back.
+            reserved = max(n.index for n in decision.create) + 1
+            namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+            self.kube.patch_study_status(namespace, name, {"nextTrialIndex": reserved})
         for trial in trials:  # a pass that died between a Trial and its Job
             marked = (trial.get("status") or {}).get("jobName")
             if not marked and status.trial_phase(trial).active:
