@@ -55,9 +55,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [trainer.kubeflow.org]
   resources: [trainjobs]
   verbs: [get, list, watch, create, delete]
-# Its runtimes, read only: whether one has the metrics sidecar a trial's patch fills in.
+# Its namespaced runtimes, read only: whether one has the metrics sidecar a trial's patch
+# fills in (the cluster-scoped ones: in the discovery ClusterRole, whatever the namespaces).
 - apiGroups: [trainer.kubeflow.org]
-  resources: [clustertrainingruntimes, trainingruntimes]
+  resources: [trainingruntimes]
   verbs: [get]
 {{- end }}
 {{- range .Values.customWorkloads }}

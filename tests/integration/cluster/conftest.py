@@ -148,6 +148,8 @@ def runtime(cluster: Cluster) -> str:
         str(ROOT / "charts" / "kubetune"),
         "--set",
         "trainer.enabled=true",
+        "--set",
+        "trainer.runtime.name=kwok-tests-torch",  # not the name a release of the chart owns
         "--show-only",
         "templates/trainingruntime.yaml",
     )

@@ -129,11 +129,16 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
     }
     assert workloads == {
         ("trainer.kubeflow.org", "trainjobs"): {"get", "list", "watch", "create", "delete"},
-        ("trainer.kubeflow.org", "clustertrainingruntimes"): {"get"},
         ("trainer.kubeflow.org", "trainingruntimes"): {"get"},
         ("kubeflow.org", "pytorchjobs"): {"get", "list", "watch", "create", "delete"},
     }
     assert "--workloads=Job,JobSet,TrainJob,pytorchjobs.v1.kubeflow.org" in args
+    discovery = next(d for d in docs if d["metadata"]["name"] == "kubetune-discovery")
+    assert {
+        "apiGroups": ["trainer.kubeflow.org"],
+        "resources": ["clustertrainingruntimes"],
+        "verbs": ["get"],
+    } in discovery["rules"]  # cluster-scoped: readable with namespaced Roles too
     (runtime,) = [d for d in docs if d["kind"] == "ClusterTrainingRuntime"]
     assert runtime["metadata"]["name"] == "tune-torch"
     node = runtime["spec"]["template"]["spec"]["replicatedJobs"][0]

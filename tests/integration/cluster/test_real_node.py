@@ -55,6 +55,7 @@ def install(cluster: Cluster, studies: str, replicas: int = 1) -> None:
         "image": {"pullPolicy": "Never"},  # loaded by make images; no registry anywhere
         "dashboard": {"enabled": True},
         "jobset": {"enabled": True},  # JobSet's RBAC and --workloads=Job,JobSet
+        "trainer": {"enabled": True},  # TrainJob's, and the kubetune-torch runtime
         **REAL,
     }
     path = Path(f"/tmp/kubetune-e2e-values-{replicas}.yaml")
@@ -458,3 +459,66 @@ def test_a_jobset_trial_runs_real_pods_and_only_rank_0_reports(
     )
     assert logs.returncode == 0, logs.stderr
     assert "pod of rank 0 trains" in logs.stdout and "rank 1" not in logs.stdout
+
+
+def test_a_trainjob_trial_runs_real_nodes_with_the_runtimes_sidecar(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    """A TrainJob of 2 nodes per trial from the chart's kubetune-torch runtime, run by the
+    real Trainer and JobSet controllers on the real node: the sidecar the runtime declares
+    gets its environment and volume through kubetune's patch and forwards rank 0's report;
+    `kubetune logs` shows rank 0. The user's own runtime patch (node placement) stays."""
+    document = reporter_study("tjreal", RANKED, budget={"maxTrials": 1})
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    placement = {
+        "manager": "example.com/placement",
+        "trainingRuntimeSpec": {
+            "template": {
+                "spec": {
+                    "replicatedJobs": [
+                        {"name": "node", "template": {"spec": {"template": {"spec": REAL}}}}
+                    ]
+                }
+            }
+        },
+    }
+    document["spec"]["trialTemplate"] = {
+        "kind": "TrainJob",
+        "spec": {
+            "runtimeRef": {"name": "kubetune-torch"},
+            "trainer": {
+                "image": container["image"],
+                "command": container["command"],
+                "numNodes": 2,
+            },
+            "runtimePatches": [placement],
+        },
+    }
+    cluster.apply(document, namespace=studies)
+    assert finished(cluster, studies, "tjreal", 240)["phase"] == "Succeeded"
+    trial = trials_of(cluster, studies, "tjreal")[0]
+    assert trial["status"]["objective"] == int(trial["spec"]["params"]["q"]) / 100  # rank 0's
+    pods = cluster.get("pods", "-l", "kubetune.io/trial=tjreal-0", namespace=studies)["items"]
+    assert len(pods) == 2
+    for each in pods:
+        assert each["spec"]["nodeName"] == "kubetune-real-0"
+        sidecar = each["status"]["initContainerStatuses"][0]
+        assert sidecar["name"] == "kubetune-metrics"
+        assert sidecar["state"]["terminated"]["exitCode"] == 0
+    logs = subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", "logs", "tjreal-0", "-n", studies],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"},
+    )
+    assert logs.returncode == 0, logs.stderr
+    assert "pod of rank 0 trains" in logs.stdout and "rank 1" not in logs.stdout
+    # The Trainer holds its runtime (a finalizer) while a TrainJob names it: the Study goes
+    # first, with its Trials and TrainJobs, so that the chart (and the runtime) can go after.
+    cluster.kubectl("delete", "study", "tjreal", "--wait=true", namespace=studies)
+    wait_until(
+        lambda: not cluster.get("trainjobs", namespace=studies)["items"],
+        60,
+        "the Study's TrainJobs to be gone",
+    )
