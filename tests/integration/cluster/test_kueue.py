@@ -131,10 +131,18 @@ def test_a_gpu_quota_admits_eight_trials_and_queues_the_rest(
         seen["queued"] = max(seen["queued"], counts.get("queued", 0))
         seen["queued_phase"] = max(seen["queued_phase"], phases.count("Queued"))
 
+    # Kueue unsuspends the 8 one by one: wait for all 8 (no pod ends before the harness
+    # plays), or the 8th may be admitted only once the first ones have ended, never seen.
     wait_until(
-        lambda: (count(), seen["queued_phase"] >= 12 and seen["queued"] >= 12)[1],
+        lambda: (
+            count(),
+            seen["queued_phase"] >= 12
+            and seen["queued"] >= 12
+            and seen["admitted"] == 8
+            and seen["pods"] == 8,
+        )[1],
         60,
-        "12 of the first 20 trials Queued behind the 8 admitted, in their phases and the "
+        "8 trials admitted and 12 of the first 20 Queued behind them, in their phases and the "
         "Study's counts",
     )
     Player(cluster, namespace, operator, "quota").play(report_and_finish, each_round=count)

@@ -131,3 +131,61 @@ def test_a_trainjob_whose_runtime_lacks_the_sidecar_fails_its_trial_saying_so(
     assert "no init container kubetune-metrics in its node Job" in reason, reason
     assert "kubetune-torch runtime (trainer.runtime.enabled)" in reason, reason
     assert not cluster.get("trainjobs", namespace=namespace)["items"]  # nothing made to hang
+
+
+def test_asha_stops_a_trainjob_trial_and_every_node_goes(
+    cluster: Cluster, namespace: str, operator: Operator, runtime: str
+) -> None:
+    """Rank 0 reports a learning curve; the other node runs on. A trial asha stops has its
+    TrainJob deleted, and with it the Trainer's JobSet and every node's pod."""
+    cluster.apply(
+        study(
+            "tjstop",
+            trialTemplate=trainjob_template(2, runtime),
+            earlyStopping={
+                "name": "asha",
+                "settings": {"minBudget": 1, "maxBudget": 9, "reductionFactor": 3},
+            },
+            budget={"maxTrials": 6, "parallelism": 2},
+        ),
+        namespace=namespace,
+    )
+
+    def curve(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
+        if not trainjob.reports(pod["metadata"]["labels"]):
+            player.done.add(pod["metadata"]["name"])  # runs until its TrainJob ends or goes
+            return
+        trial = pod["metadata"]["labels"]["kubetune.io/trial"]
+        for step in range(1, 10):
+            value = score(params) * step / 9
+            body = {"reports": [{"seq": step, "step": step, "metrics": {"score": value}}]}
+            if player.post(pod, body) != 200:
+                break
+            if step not in (1, 3, 9):
+                continue  # asha judges only at its rungs
+            phase = cluster.get("trial", trial, namespace=namespace).get("status", {}).get("phase")
+            if phase == "EarlyStopped":
+                player.done.add(pod["metadata"]["name"])
+                return
+        others = cluster.get("pods", "-l", f"kubetune.io/trial={trial}", namespace=namespace)
+        for other in others["items"]:
+            if other["metadata"]["name"] != pod["metadata"]["name"]:
+                player.finish(other)
+        player.finish(pod)
+
+    Player(cluster, namespace, operator, "tjstop").play(curve, timeout=240)
+    trials = trials_of(cluster, namespace, "tjstop")
+    stopped = [t for t in trials if t["status"]["phase"] == "EarlyStopped"]
+    assert stopped and len(trials) == 6, [t["status"].get("phase") for t in trials]
+    for trial in stopped:
+        name = trial["metadata"]["name"]
+
+        def gone(name: str = name) -> bool:
+            pods = cluster.get("pods", "-l", f"kubetune.io/trial={name}", namespace=namespace)
+            left = [
+                cluster.kubectl("get", kind, name, namespace=namespace, check=False).returncode == 0
+                for kind in ("trainjob", "jobset")
+            ]
+            return not pods["items"] and not any(left)
+
+        wait_until(gone, 60, f"the TrainJob of {name}, its JobSet and its pods to go")
