@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 Mutate = Callable[[dict[str, Any]], None]
+ACC_UP = {"metric": "accuracy", "goal": "maximize"}
+SIZE_DOWN = {"metric": "size", "goal": "minimize"}
 
 
 def param(index: int, **fields: Any) -> Mutate:
@@ -146,8 +148,68 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "missing-objective",
         spec("objective", None),
         "spec.objective",
-        "required field is missing",
+        "exactly one",
         "spec.objective",
+    ),
+    (
+        "objective-and-objectives",
+        spec("objectives", [ACC_UP, SIZE_DOWN]),
+        "spec.objective",
+        "exactly one",
+        "spec.objective",
+    ),
+    (
+        "one-objective-in-the-list",
+        both(spec("objective", None), spec("objectives", [ACC_UP])),
+        "spec.objectives",
+        "at least 2",
+        "spec.objectives",
+    ),
+    (
+        "objectives-repeat-a-metric",
+        both(spec("objective", None), spec("objectives", [ACC_UP, {**ACC_UP, "goal": "minimize"}])),
+        "spec.objectives[1].metric",
+        "already objective 0",
+        "spec.objectives",
+    ),
+    (
+        "constraint-on-an-objective",
+        spec("constraints", [{"metric": "accuracy", "max": 0.99}]),
+        "spec.constraints[0].metric",
+        "is an objective",
+        "spec.constraints",
+    ),
+    (
+        "constraint-min-above-max",
+        spec("constraints", [{"metric": "latency_ms", "min": 30, "max": 20}]),
+        "spec.constraints[0].min",
+        "above max",
+        "spec.constraints[0].min",
+    ),
+    (
+        "constraint-without-a-bound",
+        spec("constraints", [{"metric": "latency_ms"}]),
+        "spec.constraints[0].max",
+        "needs max, min or both",
+        "spec.constraints[0]",
+    ),
+    (
+        "prometheus-with-several-objectives",
+        both(
+            spec("objective", None),
+            spec("objectives", [ACC_UP, SIZE_DOWN]),
+            spec("metrics", {"prometheus": {"query": 'acc{trial="${trial.name}"}'}}),
+        ),
+        "spec.metrics.prometheus",
+        "reads one metric",
+        "spec.metrics",
+    ),
+    (
+        "constraint-twice-on-a-metric",
+        spec("constraints", [{"metric": "latency_ms", "max": 20}, {"metric": "latency_ms", "min": 1}]),
+        "spec.constraints[1].metric",
+        "constrained twice",
+        "spec.constraints",
     ),
     (
         "metric-repeated",

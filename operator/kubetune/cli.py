@@ -130,10 +130,11 @@ def summary(study: Study, results: ResultsFile, finish: Finish, plots: list[str]
     from collections import Counter  # noqa: PLC0415
 
     from kubetune.engine import TrialState  # noqa: PLC0415
-    from kubetune.engine.decide import find_best  # noqa: PLC0415
+    from kubetune.engine.decide import find_best, find_front  # noqa: PLC0415
 
     history = results.history(study.name, time.time())
     best = find_best(study.spec, history)
+    front = find_front(study.spec, history) if study.spec.multi_objective else []
     counts = Counter(t.state.value for t in history.trials)
     return {
         "study": study.name,
@@ -142,6 +143,16 @@ def summary(study: Study, results: ResultsFile, finish: Finish, plots: list[str]
         "best": None
         if best is None
         else {"trial": best.trial, "params": dict(best.params), "objective": best.objective},
+        **(
+            {
+                "pareto": [
+                    {"trial": m.trial, "params": dict(m.params), "objectives": dict(m.objectives)}
+                    for m in front
+                ]
+            }
+            if study.spec.multi_objective
+            else {}
+        ),
         "finishedBecause": finish.reason,
         "succeeded": finish.succeeded,
         "message": finish.message,
@@ -159,8 +170,8 @@ def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
     from kubetune.dashboard.local import trial_document  # noqa: PLC0415
     from kubetune.dashboard.views import curves_plot, objective_plot  # noqa: PLC0415
 
-    metric = study.spec.objective.metric
-    maximize = study.spec.objective.goal == "maximize"
+    metric = study.spec.primary.metric
+    maximize = study.spec.primary.goal == "maximize"
     trials = [trial_document(row) for row in results.rows()]
     written = [out_dir / "objective.png"]
     plot.write_objective_plot(objective_plot(trials, metric, maximize), maximize, written[0])
@@ -186,8 +197,8 @@ def command_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else Path("kubetune-runs") / study.name
     results = open_results(study, out_dir, args.resume, args.fresh)
     spec = study.spec
-    maximize = spec.objective.goal == "maximize"
-    progress = Progress(spec.objective.metric, spec.budget.max_trials, maximize, quiet=args.quiet)
+    maximize = spec.primary.goal == "maximize"
+    progress = Progress(spec.primary.metric, spec.budget.max_trials, maximize, quiet=args.quiet)
     options = RunOptions(out_dir=out_dir, workdir=path.resolve().parent, gpus=gpus)
     try:
         runner = LocalRunner(study, results, options, progress)
@@ -220,7 +231,7 @@ def command_run(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(json.dumps(report, indent=2, default=float))
     else:
-        print(render_best_table(results.rows(), spec.objective.metric, maximize))
+        print(render_best_table(results.rows(), spec.primary.metric, maximize))
         print(f"\n{report['trials']} trials; {finish.reason}: {finish.message}")
         if plots:
             print("plots: " + ", ".join(plots))

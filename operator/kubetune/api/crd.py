@@ -196,6 +196,7 @@ def render_crds() -> dict[str, Schema]:
         _column("Running", ".status.trials.running", "integer"),
         _column("Queued", ".status.trials.queued", "integer"),
         _column("Metric", ".spec.objective.metric"),
+        _column("Front", ".status.paretoFrontSize", "integer", priority=1),
         _column("Algorithm", ".spec.algorithm.name", priority=1),
         _column("Reason", ".status.finishedBecause", priority=1),
         _column("Age", ".metadata.creationTimestamp", "date"),

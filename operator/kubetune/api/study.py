@@ -50,6 +50,41 @@ class Objective(Model):
     )
 
 
+class Constraint(Model):
+    """A metric a trial must keep within bounds to count: one that breaks it is infeasible,
+    never the best and never on the front, whatever its objectives."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "has(self.max) || has(self.min)",
+                    "a constraint needs max, min or both",
+                ),
+                cel(
+                    "!has(self.max) || !has(self.min) || self.min <= self.max",
+                    "min must not be above max: no trial could meet it",
+                    ".min",
+                ),
+            ]
+        }
+    )
+
+    metric: str = Field(pattern=NAME_PATTERN, description="The constrained metric, as reported.")
+    max: float | None = Field(default=None, description="Feasible when metric <= max.")
+    min: float | None = Field(default=None, description="Feasible when metric >= min.")
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Constraint:
+        if self.max is None and self.min is None:
+            raise FieldError("max", "a constraint needs max, min or both")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise FieldError(
+                "min", f"{self.min:g} is above max {self.max:g}: no trial could meet it"
+            )
+        return self
+
+
 class Chosen(Model):
     """A sampler or a stopping rule picked by `name`, whose `settings` that name's model checks.
 
@@ -277,7 +312,14 @@ class Resources(Model):
     )
 
 
-_IMMUTABLE = ("objective", "parameters", "algorithm", "earlyStopping")
+_IMMUTABLE = (
+    "objective",
+    "objectives",
+    "constraints",
+    "parameters",
+    "algorithm",
+    "earlyStopping",
+)
 _COMMAND_NEEDED = (
     "trialTemplate.spec.template.spec.containers[0].command is required: kubetune runs the "
     "trainer's command under a wrapper that reads what it reports, and an image's entrypoint "
@@ -288,7 +330,7 @@ _SPEC_RULES: list[Any] = [
     *(
         cel(
             f"self.{field} == oldSelf.{field}"
-            if field in ("objective", "parameters")
+            if field == "parameters"
             else f"has(self.{field}) == has(oldSelf.{field}) && "
             f"(!has(self.{field}) || self.{field} == oldSelf.{field})",
             f"spec.{field} cannot change once the Study exists: its trials were chosen for the "
@@ -303,10 +345,42 @@ _SPEC_RULES: list[Any] = [
         ".parameters",
     ),
     cel(
-        "!has(self.objective.additionalMetrics) || "
+        "has(self.objective) != has(self.objectives)",
+        "set spec.objective (one metric) or spec.objectives (2 to 4 metrics), exactly one",
+        ".objective",
+    ),
+    cel(
+        "!has(self.metrics) || !has(self.metrics.prometheus) || "
+        "(!has(self.objectives) && (!has(self.constraints) || size(self.constraints) == 0))",
+        "metrics.prometheus reads one metric (the objective): several objectives or "
+        "constraints need the trial's own reports (remove metrics.prometheus)",
+        ".metrics",
+    ),
+    cel(
+        "!has(self.objective) || !has(self.objective.additionalMetrics) || "
         "!(self.objective.metric in self.objective.additionalMetrics)",
         "additionalMetrics must not repeat the objective metric",
         ".objective",
+    ),
+    cel(
+        "!has(self.objectives) || "
+        "self.objectives.all(o, self.objectives.exists_one(p, p.metric == o.metric))",
+        "each objective needs its own metric: a metric is listed twice",
+        ".objectives",
+    ),
+    cel(
+        "!has(self.constraints) || "
+        "self.constraints.all(c, self.constraints.exists_one(d, d.metric == c.metric))",
+        "one constraint per metric (give it both max and min): a metric is listed twice",
+        ".constraints",
+    ),
+    cel(
+        "!has(self.constraints) || self.constraints.all(c, "
+        "(!has(self.objective) || c.metric != self.objective.metric) && "
+        "(!has(self.objectives) || !self.objectives.exists(o, o.metric == c.metric)))",
+        "a constraint cannot be on an objective's metric: bound the objective with target, or "
+        "constrain another metric",
+        ".constraints",
     ),
     cel(
         "!has(self.algorithm) || !has(self.algorithm.name) || self.algorithm.name != 'grid' || "
@@ -402,7 +476,21 @@ def _command_field(template: TrialTemplate) -> str:
 class StudySpec(Model):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": _SPEC_RULES})
 
-    objective: Objective
+    objective: Objective | None = Field(
+        default=None, description="The one metric to optimise (or use objectives)."
+    )
+    objectives: list[Objective] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=4,
+        description="2 to 4 metrics to optimise together: the result is a Pareto front. "
+        "A target on each ends the study once one feasible trial reaches every target set.",
+    )
+    constraints: list[Constraint] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Metrics a trial must keep within max and/or min to count (feasible).",
+    )
     parameters: list[Parameter] = Field(min_length=1, max_length=100)
     algorithm: Algorithm = Field(default_factory=Algorithm)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
@@ -433,14 +521,78 @@ class StudySpec(Model):
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise FieldError(f"parameters[{index}].name", f"duplicate parameter name {name!r}")
-        if self.objective.metric in self.objective.additional_metrics:
-            raise FieldError("objective.additionalMetrics", "must not repeat the objective metric")
+        self._check_objectives()
+        if self.metrics.prometheus is not None and (self.multi_objective or self.constraints):
+            raise FieldError(
+                "metrics.prometheus",
+                "reads one metric (the objective): several objectives or constraints need the "
+                "trial's own reports; remove metrics.prometheus",
+            )
         self._check_grid()
         self._check_budget_parameter()
         check_conditions(self.parameters, self._budget_parameter)
         self._check_placeholders(names)
         self._check_queue()
         return self
+
+    def _check_objectives(self) -> None:
+        if (self.objective is None) == (self.objectives is None):
+            raise FieldError(
+                "objective",
+                "set spec.objective (one metric) or spec.objectives (2 to 4 metrics), exactly one",
+            )
+        if (
+            self.objective is not None
+            and self.objective.metric in self.objective.additional_metrics
+        ):
+            raise FieldError("objective.additionalMetrics", "must not repeat the objective metric")
+        metrics = [o.metric for o in self.goals]
+        for index, metric in enumerate(metrics):
+            if metric in metrics[:index]:
+                raise FieldError(
+                    f"objectives[{index}].metric",
+                    f"{metric!r} is already objective {metrics.index(metric)}: each objective "
+                    "needs its own metric",
+                )
+        constrained = [c.metric for c in self.constraints]
+        for index, metric in enumerate(constrained):
+            if metric in constrained[:index]:
+                raise FieldError(
+                    f"constraints[{index}].metric",
+                    f"{metric!r} is constrained twice: give one constraint both max and min",
+                )
+            if metric in metrics:
+                raise FieldError(
+                    f"constraints[{index}].metric",
+                    f"{metric!r} is an objective: bound an objective with target, or constrain "
+                    "another metric",
+                )
+
+    @property
+    def goals(self) -> list[Objective]:
+        """Every objective in order: `objective` alone, or the `objectives` list."""
+        if self.objectives is not None:
+            return list(self.objectives)
+        assert self.objective is not None, "validated: one of objective and objectives is set"
+        return [self.objective]
+
+    @property
+    def primary(self) -> Objective:
+        """The first objective: what single-number views (progress, Best column) show."""
+        return self.goals[0]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.goals) > 1
+
+    @property
+    def tracked_metrics(self) -> tuple[str, ...]:
+        """Every metric a trial's reports are kept for: objectives, constraints, the rest."""
+        names: list[str] = [o.metric for o in self.goals]
+        names += [c.metric for c in self.constraints]
+        for goal in self.goals:
+            names += goal.additional_metrics
+        return tuple(dict.fromkeys(names))
 
     def _check_queue(self) -> None:
         labelled = self.trial_template.labels.get(QUEUE_LABEL)
@@ -543,6 +695,12 @@ class BestTrial(Model):
     objective: float
 
 
+class FrontTrial(Model):
+    name: str
+    params: dict[str, ParamValue]
+    objectives: dict[str, float]
+
+
 class StopRecord(Model):
     trial: str
     step: int
@@ -562,7 +720,17 @@ class StudyStatus(Model):
     phase: StudyPhase = "Created"
     conditions: list[Condition] = Field(default_factory=list)
     trials: TrialCounts = Field(default_factory=TrialCounts)
-    best_trial: BestTrial | None = None
+    best_trial: BestTrial | None = Field(
+        default=None,
+        description="The best feasible trial (by the first objective, when there are several).",
+    )
+    pareto_front: list[FrontTrial] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Several objectives: the feasible trials no other dominates (at most 50, "
+        "the most crowded dropped first).",
+    )
+    pareto_front_size: int | None = None
     next_suggestions: list[dict[str, ParamValue]] = Field(default_factory=list)
     early_stopped: list[StopRecord] = Field(default_factory=list)
     progress: str | None = Field(default=None, description="Trials finished / maxTrials.")

@@ -53,6 +53,13 @@ class TrialSpec(Model):
     budget: float | None = Field(default=None, description="${trial.budget}, when a rule sets one.")
 
 
+class Violation(Model):
+    metric: str
+    bound: Literal["max", "min"]
+    limit: float
+    value: float | None = Field(default=None, description="None: never reported.")
+
+
 class ReportPoint(Model):
     step: int | None = None
     metrics: dict[str, float]
@@ -65,7 +72,14 @@ class TrialStatus(Model):
     )
     reason: str | None = None
     message: str | None = None
-    objective: float | None = None
+    objective: float | None = Field(default=None, description="The (first) objective's value.")
+    values: dict[str, float] | None = Field(
+        default=None, description="Final value of each objective and constraint metric."
+    )
+    violations: list[Violation] | None = Field(
+        default=None,
+        description="Constraints it broke (infeasible: never best, never on the front).",
+    )
     stop: StopRecord | None = None
     reports: list[ReportPoint] = Field(default_factory=list, max_length=MAX_REPORTS)
     last_seq: int | None = Field(default=None, description="Highest report sequence recorded.")

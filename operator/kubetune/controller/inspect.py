@@ -23,14 +23,27 @@ def render_status(study: Obj) -> str:
     lines = [
         f"Study {meta['namespace']}/{meta['name']}: {status.get('phase', 'Created')}"
         + (f" ({status['finishedBecause']})" if status.get("finishedBecause") else ""),
-        f"  objective  {spec['objective']['goal']} {spec['objective']['metric']}",
+        "  objective  "
+        + ", ".join(f"{o['goal']} {o['metric']}" for o in _goals(spec))
+        + "".join(
+            f"; {c['metric']}"
+            + (f" >= {c['min']:g}" if c.get("min") is not None else "")
+            + (f" <= {c['max']:g}" if c.get("max") is not None else "")
+            for c in spec.get("constraints") or []
+        ),
         f"  algorithm  {(spec.get('algorithm') or {}).get('name', 'bayesian')}, "
         f"early stopping {(spec.get('earlyStopping') or {}).get('name', 'none')}",
         f"  progress   {status.get('progress', '-')}  "
         + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "total" and v),
     ]
+    front = status.get("paretoFront") or []
+    for member in front[:10]:
+        said = ", ".join(f"{k} {_value(v)}" for k, v in member["objectives"].items())
+        lines.append(f"  front      {member['name']}: {said}")
+    if len(front) > 10:
+        lines.append(f"  front      ... {len(front) - 10} more (kubetune best)")
     best = status.get("bestTrial")
-    if best:
+    if best and not front:
         params = ", ".join(f"{k}={_value(v)}" for k, v in best["params"].items())
         lines.append(f"  best       {best['name']}: {_value(best['objective'])} ({params})")
     if condition.get("message"):
@@ -40,16 +53,33 @@ def render_status(study: Obj) -> str:
     return "\n".join(lines)
 
 
-def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
-    """Trials sorted best first (by objective in the goal's direction), unfinished last."""
-    maximize = study["spec"]["objective"]["goal"] == "maximize"
-    names = [p["name"] for p in study["spec"]["parameters"]]
+def _goals(spec: Obj) -> list[Obj]:
+    return list(spec.get("objectives") or [spec["objective"]])
 
-    def order(trial: Obj) -> tuple[int, float, int]:
-        objective = (trial.get("status") or {}).get("objective")
+
+def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
+    """Trials sorted best first (front members first when there are several objectives, then
+    by the first objective in its direction), infeasible after feasible, unfinished last."""
+    goals = _goals(study["spec"])
+    maximize = goals[0]["goal"] == "maximize"
+    names = [p["name"] for p in study["spec"]["parameters"]]
+    on_front = {m["name"] for m in (study.get("status") or {}).get("paretoFront") or []}
+    several = len(goals) > 1
+
+    def order(trial: Obj) -> tuple[int, int, float, int]:
+        status = trial.get("status") or {}
+        objective = status.get("objective")
         if objective is None:
-            return (1, 0.0, trial["spec"]["index"])
-        return (0, -objective if maximize else objective, trial["spec"]["index"])
+            return (2, 0, 0.0, trial["spec"]["index"])
+        infeasible = 1 if status.get("violations") else 0
+        away = 0 if trial["metadata"]["name"] in on_front else 1
+        return (infeasible, away, -objective if maximize else objective, trial["spec"]["index"])
+
+    def shown(status: Obj, metric: str) -> str:
+        value = (status.get("values") or {}).get(metric)
+        if value is None and metric == goals[0]["metric"]:
+            value = status.get("objective")
+        return "-" if value is None else _value(value)
 
     # Preempted (Kueue): retried in place with the same params, so only its count says so
     # once it runs again; the column appears when any trial was.
@@ -57,24 +87,38 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
     rows = []
     for trial in sorted(trials, key=order):
         status = trial.get("status") or {}
-        objective = status.get("objective")
         rows.append(
             [
                 trial["metadata"]["name"],
                 status.get("phase", TrialState.PENDING.value),
-                "-" if objective is None else _value(objective),
+                *(shown(status, g["metric"]) for g in goals),
+                *(["*" if trial["metadata"]["name"] in on_front else ""] if several else []),
                 *(_value(trial["spec"]["params"].get(n, "-")) for n in names),
                 *([str(status.get("preemptions") or "-")] if preempted else []),
                 (status.get("reason") or "")[:60],
             ]
         )
-    metric = study["spec"]["objective"]["metric"].upper()
+    metrics = [g["metric"].upper() for g in goals] + (["FRONT"] if several else [])
     extra = ["PREEMPTED"] if preempted else []
-    return render_table(["TRIAL", "PHASE", metric, *names, *extra, "REASON"], rows)
+    return render_table(["TRIAL", "PHASE", *metrics, *names, *extra, "REASON"], rows)
 
 
 def best_document(study: Obj) -> dict[str, Any] | None:
-    best = (study.get("status") or {}).get("bestTrial")
+    """The best trial, or with several objectives the Pareto front."""
+    status = study.get("status") or {}
+    if study["spec"].get("objectives"):
+        front = status.get("paretoFront") or []
+        if not front:
+            return None
+        return {
+            "study": study["metadata"]["name"],
+            "namespace": study["metadata"]["namespace"],
+            "pareto": [
+                {"trial": m["name"], "params": m["params"], "objectives": m["objectives"]}
+                for m in front
+            ],
+        }
+    best = status.get("bestTrial")
     if not best:
         return None
     return {

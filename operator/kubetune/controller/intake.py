@@ -155,7 +155,7 @@ class ReportIntake:
         name = trial["metadata"]["name"]
         query = prometheus.render_query(source.query, name)
         try:
-            found = prometheus.fetch_reports(url, query, study.spec.objective.metric)
+            found = prometheus.fetch_reports(url, query, study.spec.primary.metric)
         except (OSError, ValueError) as error:
             log.warning("Prometheus query for %s failed: %s", name, error)
             return None

@@ -135,12 +135,11 @@ def build_sidecar(
 ) -> dict[str, Any]:
     """The metrics sidecar; `rank`: the wire.RANK_LABELS its pod learns its rank from (none:
     every pod that has it reports)."""
-    objective = study.spec.objective
     told = wire.SidecarEnv(
         collector_url=settings.collector_url,
         token=token,
         trial=trial,
-        metrics=(objective.metric, *objective.additional_metrics),
+        metrics=study.spec.tracked_metrics,
         format=study.spec.metrics.format,
         regex=study.spec.metrics.regex,
         rank=rank,
@@ -157,7 +156,7 @@ def build_sidecar(
 
 
 def _notes(study: Study, trial: str, settings: OperatorSettings) -> dict[str, str]:
-    notes = {METRIC_ANNOTATION: study.spec.objective.metric}
+    notes = {METRIC_ANNOTATION: study.spec.primary.metric}
     source, url = study.spec.metrics.prometheus, prometheus_url(study, settings)
     if source is not None and url is not None:
         notes[PROMETHEUS_URL] = url

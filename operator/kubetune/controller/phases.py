@@ -216,6 +216,8 @@ class TrialPhases:
                 "phase": outcome.state.value,
                 "reason": outcome.reason,
                 "objective": outcome.objective,
+                "values": outcome.values or None,
+                "violations": [v.as_dict() for v in outcome.violations] or None,
                 "completionTime": stamp,
             }
         return update

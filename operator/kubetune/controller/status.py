@@ -45,6 +45,7 @@ def trial_record(obj: Mapping[str, Any]) -> TrialRecord:
         reason=status.get("reason"),
         stop=StopDecision(**stop) if stop else None,
         budget=spec.get("budget"),
+        values=dict(status.get("values") or {}),
     )
 
 
@@ -219,6 +220,17 @@ def build_study_status(
         "bestTrial": None
         if best is None
         else {"name": best.trial, "params": dict(best.params), "objective": best.objective},
+        **(
+            {
+                "paretoFront": [
+                    {"name": m.trial, "params": dict(m.params), "objectives": dict(m.objectives)}
+                    for m in decision.front
+                ],
+                "paretoFrontSize": len(decision.front),
+            }
+            if decision.front
+            else {}
+        ),
         "nextSuggestions": [dict(p) for p in decision.next_suggestions]
         or previous.get("nextSuggestions", []),
         "earlyStopped": [{**t.stop.__dict__} for t in history.trials if t.stop is not None],

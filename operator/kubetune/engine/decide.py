@@ -13,9 +13,11 @@ import zlib
 import numpy as np
 
 from kubetune.api.study import StudySpec
-from kubetune.engine.decision import Best, Decision, Finish, NewTrial
+from kubetune.engine.decision import Best, Decision, Finish, FrontMember, NewTrial
 from kubetune.engine.encoding import Params, build_space
-from kubetune.engine.history import History, TrialState
+from kubetune.engine.history import History, TrialRecord, TrialState
+from kubetune.engine.objectives import Goals
+from kubetune.engine.pareto import crowding, nondominated_ranks
 from kubetune.engine.samplers import SAMPLERS
 from kubetune.engine.stopping import STOPPING_RULES
 
@@ -31,18 +33,76 @@ def trial_name(study: str, index: int) -> str:
     return f"{study}-{index}"
 
 
-def find_best(spec: StudySpec, history: History) -> Best | None:
-    maximize = spec.objective.goal == "maximize"
-    best: Best | None = None
+#: Members of the Pareto front kept in a Study's status and a results summary.
+FRONT_LIMIT = 50
+
+
+def feasible_results(
+    spec: StudySpec, history: History
+) -> list[tuple[TrialRecord, dict[str, float]]]:
+    """Succeeded trials that reported every objective and broke no constraint."""
+    goals = Goals(spec)
+    found = []
     for trial in history.by_state(TrialState.SUCCEEDED):
-        if trial.objective is None:
-            continue
-        better = best is None or (
-            trial.objective > best.objective if maximize else trial.objective < best.objective
-        )
+        values = goals.values(trial)
+        if values is not None and goals.feasible(values):
+            found.append((trial, values))
+    return found
+
+
+def find_best(spec: StudySpec, history: History) -> Best | None:
+    """The best feasible trial by the first objective (the only one, unless several are set:
+    then it is the front's member best on the first objective, for one-number views)."""
+    maximize = spec.primary.goal == "maximize"
+    best: Best | None = None
+    for trial, values in feasible_results(spec, history):
+        value = values[spec.primary.metric]
+        better = best is None or (value > best.objective if maximize else value < best.objective)
         if better:
-            best = Best(trial=trial.name, params=dict(trial.params), objective=trial.objective)
+            best = Best(trial=trial.name, params=dict(trial.params), objective=value)
     return best
+
+
+def find_front(spec: StudySpec, history: History, limit: int = FRONT_LIMIT) -> list[FrontMember]:
+    """The feasible trials nothing feasible dominates, in trial order; past `limit`, the
+    most crowded are dropped one at a time (the ends of the front always stay)."""
+    goals = Goals(spec)
+    results = feasible_results(spec, history)
+    if not results:
+        return []
+    losses = np.array([goals.losses(values) for _, values in results])
+    members = [i for i in np.flatnonzero(nondominated_ranks(losses) == 0)]
+    while len(members) > limit:
+        distance = crowding(losses[members])
+        members.pop(int(np.argmin(distance)))
+    return [
+        FrontMember(
+            trial=results[i][0].name,
+            params=dict(results[i][0].params),
+            objectives={m: results[i][1][m] for m in goals.metrics},
+        )
+        for i in sorted(members, key=lambda i: results[i][0].index)
+    ]
+
+
+def _target_reached(spec: StudySpec, history: History) -> Finish | None:
+    """With targets set: the first feasible trial that reaches every target set (each metric
+    >= its target when maximised, <= when minimised; objectives without one are free)."""
+    targets = [o for o in spec.goals if o.target is not None]
+    if not targets:
+        return None
+    for trial, values in feasible_results(spec, history):
+        reached = all(
+            values[o.metric] >= o.target if o.goal == "maximize" else values[o.metric] <= o.target
+            for o in targets
+            if o.target is not None
+        )
+        if reached:
+            said = ", ".join(
+                f"{o.metric} {values[o.metric]:.6g} (target {o.target:g})" for o in targets
+            )
+            return Finish("TargetReached", True, f"{trial.name} reached {said}")
+    return None
 
 
 def counted(history: History) -> int:
@@ -54,20 +114,9 @@ def _early_finish(
     spec: StudySpec, history: History, best: Best | None, now: float
 ) -> Finish | None:
     """Reasons to end the study at once, killing whatever still runs."""
-    target = spec.objective.target
-    if best is not None and target is not None:
-        reached = (
-            best.objective >= target
-            if spec.objective.goal == "maximize"
-            else (best.objective <= target)
-        )
-        if reached:
-            return Finish(
-                "TargetReached",
-                True,
-                f"{best.trial} reached {spec.objective.metric} {best.objective:.6g} "
-                f"(target {target:g})",
-            )
+    reached = _target_reached(spec, history)
+    if reached is not None:
+        return reached
     failed = len(history.by_state(TrialState.FAILED))
     if failed > spec.budget.max_failed_trials:
         return Finish(
@@ -96,10 +145,11 @@ def _final_finish(reason: str, message: str, best: Best | None) -> Finish:
 
 def decide(spec: StudySpec, history: History, now: float) -> Decision:
     best = find_best(spec, history)
+    front = tuple(find_front(spec, history)) if spec.multi_objective else ()
     active = history.active
     finish = _early_finish(spec, history, best, now)
     if finish is not None:
-        return Decision(kill=tuple(t.name for t in active), finish=finish, best=best)
+        return Decision(kill=tuple(t.name for t in active), finish=finish, best=best, front=front)
 
     stops = tuple(STOPPING_RULES[spec.early_stopping.name](spec).decide(history))
     left = spec.budget.max_trials - counted(history)
@@ -131,5 +181,6 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
         stop=stops,
         finish=finish,
         best=best,
+        front=front,
         next_suggestions=tuple(n.params for n in create),
     )

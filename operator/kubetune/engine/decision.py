@@ -51,10 +51,22 @@ class Best:
 
 
 @dataclass(frozen=True)
+class FrontMember:
+    """A feasible trial no other feasible trial dominates."""
+
+    trial: str
+    params: Params
+    objectives: Mapping[str, float]
+
+
+@dataclass(frozen=True)
 class Decision:
     create: tuple[NewTrial, ...] = ()
     stop: tuple[StopDecision, ...] = ()
     kill: tuple[str, ...] = ()
     finish: Finish | None = None
     best: Best | None = None
+    #: The Pareto front of a study with several objectives (empty with one), at most
+    #: `FRONT_LIMIT` members, thinned by crowding so its spread is kept.
+    front: tuple[FrontMember, ...] = ()
     next_suggestions: tuple[Params, ...] = field(default=())

@@ -7,7 +7,7 @@ file locally) before every decision; the engine keeps nothing between calls.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kubetune.api.parameters import ParamValue
 from kubetune.api.trial import TrialState
@@ -33,6 +33,9 @@ class TrialRecord:
     reason: str | None = None
     stop: StopDecision | None = None
     budget: float | None = None
+    #: Final value of each objective and constraint metric, as the shell recorded it when
+    #: the trial ended (empty: read from `reports`).
+    values: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def learned_value(self) -> float | None:

@@ -49,6 +49,7 @@ class TrialRow:
     objective: float | None = None
     reason: str | None = None
     stop: StopDecision | None = None
+    values: dict[str, float] = field(default_factory=dict)
     started: float | None = None
     ended: float | None = None
     attempt: int = 1
@@ -64,6 +65,7 @@ class TrialRow:
             reason=self.reason,
             stop=self.stop,
             budget=self.budget,
+            values=dict(self.values),
         )
 
 
@@ -87,6 +89,16 @@ def _number(event: dict[str, Any], name: str) -> float | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise _BadEventError(f"{name!r} is not a number")
     return value
+
+
+def _values(raw: Any) -> dict[str, float]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()
+    ):
+        raise _BadEventError("'values' is not a mapping of metric names to numbers")
+    return {str(k): float(v) for k, v in raw.items()}
 
 
 class ResultsFile:
@@ -222,6 +234,7 @@ class ResultsFile:
                 raise _BadEventError(f"bad state or stop record: {error}") from None
             objective, reason = _number(event, "objective"), event.get("reason")
             row.state, row.stop, row.objective, row.ended = state, stop, objective, now
+            row.values = _values(event.get("values"))
             row.reason = reason if isinstance(reason, str) else None
         elif kind == "interrupted":
             for row in self.trials.values():
@@ -289,6 +302,7 @@ class ResultsFile:
         reason: str | None,
         objective: float | None = None,
         stop: StopDecision | None = None,
+        values: dict[str, float] | None = None,
     ) -> None:
         self.write(
             "finished",
@@ -298,6 +312,7 @@ class ResultsFile:
             objective=objective,
             reason=reason,
             stop=stop.__dict__ if stop else None,
+            **({"values": values} if values else {}),
         )
 
     def _open(self) -> BinaryIO:

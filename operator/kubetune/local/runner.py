@@ -85,9 +85,8 @@ class LocalRunner:
         self.events: queue.Queue[Event] = queue.Queue()
         self.processes: dict[str, TrialProcess] = {}
         self.gpus = GpuPool(options.gpus)
-        objective = self.spec.objective
-        self.metric = objective.metric
-        self.known = {objective.metric, *objective.additional_metrics}
+        self.metric = self.spec.primary.metric
+        self.known = set(self.spec.tracked_metrics)
         self.parse: LineParser = build_parser(self.spec.metrics, self.known)
         needed = self.spec.resources.gpus
         if needed > len(options.gpus):
@@ -297,7 +296,13 @@ class LocalRunner:
                 self.progress.retried(row, failure)
                 return
         outcome = trial_outcome(self.spec, row.reports, failure)
-        self._end(event.trial, outcome.state, outcome.reason, objective=outcome.objective)
+        self._end(
+            event.trial,
+            outcome.state,
+            outcome.reason,
+            objective=outcome.objective,
+            values=outcome.values,
+        )
 
     def _end(
         self,
@@ -306,11 +311,14 @@ class LocalRunner:
         reason: str | None,
         objective: float | None = None,
         stop: StopDecision | None = None,
+        values: dict[str, float] | None = None,
     ) -> None:
         process = self.processes.get(trial)
         if process is not None:
             process.terminate(self.clock())
-        self.results.finished_trial(self.clock(), trial, state, reason, objective, stop)
+        self.results.finished_trial(
+            self.clock(), trial, state, reason, objective, stop, values=values
+        )
         self.progress.trial_done(self.results.trials[trial])
 
     def _interrupt(self, stop: KeyboardInterrupt) -> None:

@@ -196,7 +196,7 @@ class Tuner:
         """Finish a trial: with its objective (`tell(name, 0.93)` or by metric name), with
         nothing (its last `report()` of the objective counts), or failed."""
         row = self._open(name)
-        metric = self.spec.objective.metric
+        metric = self.spec.primary.metric
         told = dict(metrics)
         if value is not None:
             told[metric] = value
@@ -205,7 +205,12 @@ class Tuner:
             self.results.write("report", self.clock(), trial=name, step=None, metrics=checked)
         outcome = trial_outcome(self.spec, row.reports, "told failed" if failed else None)
         self.results.finished_trial(
-            self.clock(), name, outcome.state, outcome.reason, outcome.objective
+            self.clock(),
+            name,
+            outcome.state,
+            outcome.reason,
+            outcome.objective,
+            values=outcome.values,
         )
 
     def _open(self, name: str) -> TrialRow:

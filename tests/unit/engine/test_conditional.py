@@ -176,7 +176,7 @@ def test_the_acquisition_has_no_slope_along_an_inactive_parameter() -> None:
 
     observed = sampler._observations(history(*trials))
     units = np.array([space.encode(p) for p, _ in observed])
-    losses = np.array([loss for _, loss in observed])
+    losses = np.array([sampler.goals.losses(values)[0] for _, values in observed])
     fit_x = sampler.inputs(units)
     values = bayesian._warp(losses)
     model = bayesian.gp.fit(fit_x, values, sampler.inputs.categorical)

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr
 
 from kubetune.engine.samplers import gaussian_process as gp
+from kubetune.engine.samplers.feasibility import Feasibility
 from kubetune.engine.samplers.model_inputs import ModelInputs
 
 SEPARATION = 0.02  # per sqrt(dimension): the penalty radius around pending points (unit cube)
@@ -34,15 +35,19 @@ class Acquisition:
         self,
         inputs: ModelInputs,
         posterior: gp.Posterior,
-        best: float,
+        best: float | None,
         avoid: np.ndarray,
         running: int = 0,
         kind: str = "ei",
+        feasibility: Feasibility | None = None,
     ):
         """`avoid`: pending points in the unit cube, the first `running` of them trials already
-        running (penalised, never floored: see `crowds`), the rest picks of this ask."""
+        running (penalised, never floored: see `crowds`), the rest picks of this ask.
+        `feasibility`: the log probability of keeping the constraints, added to the log
+        acquisition; `best` None (no feasible trial yet): that probability alone."""
         self.posterior, self.best, self.avoid, self.running = posterior, best, avoid, running
         self.kind = kind
+        self.feasibility = feasibility
         self.categorical = inputs.categorical
         # Scaled by sqrt(d), like the typical distance between points in the unit cube. In
         # batches of 4 over 20 seeds a radius of 0.02 let Hartmann-6 and the mixed space crowd
@@ -65,7 +70,10 @@ class Acquisition:
         else:
             mean, var = self.posterior.predict(points)
         sigma = np.sqrt(var)
-        if self.kind == "lcb":
+        if self.best is None:
+            value = np.zeros_like(mean)
+            d_by_mean, d_by_sigma = np.zeros_like(mean), np.zeros_like(mean)
+        elif self.kind == "lcb":
             value = -(mean - LCB_WEIGHT * sigma)
             d_by_mean, d_by_sigma = -np.ones_like(mean), np.full_like(mean, LCB_WEIGHT)
         else:
@@ -80,10 +88,17 @@ class Acquisition:
                 d_by_mean, d_by_sigma = -d_by_z / sigma, 1.0 / sigma - d_by_z * z / sigma
         penalty, d_penalty = self._penalty(points)
         value = value + penalty
+        feasible, d_feasible = (
+            self.feasibility(points, gradient) if self.feasibility is not None else (None, None)
+        )
+        if feasible is not None:
+            value = value + feasible
         if not gradient:
             return value, None
         d_sigma = d_var / (2.0 * sigma[:, None])
         grad = d_by_mean[:, None] * d_mean + d_by_sigma[:, None] * d_sigma + d_penalty
+        if d_feasible is not None:
+            grad = grad + d_feasible
         if active is not None:
             grad[~active] = 0.0
         return value, grad

@@ -41,6 +41,14 @@ Why each choice (figures: `make bench`, issue 8):
   for numbers, a category of its own for categoricals), in the model and in every candidate,
   so the model sees the inactive dimension as constant, never as noise, and the acquisition
   has no slope along it.
+- Several objectives: each pick minimises its own random augmented-Chebyshev scalarisation
+  of the objectives (ParEGO, Knowles 2006), weights drawn from the simplex by the study seed
+  and the trial index, so a study spreads its picks along the whole front, and everything
+  above (warping, local and global picks, believers) applies to that one number. The local
+  pick searches around the trial best under that pick's weights: a point of the front.
+- Constraints: one more GP per constrained metric, and the log probability of keeping every
+  bound added to the log acquisition (`feasibility`); the incumbent is the best feasible
+  trial, and while none is feasible the probability alone is maximised.
 - BLAS runs single-threaded while the sampler works: its matrices are small, where OpenBLAS's
   threads cost more than they give, and on a busy machine they spin against the trials.
 """
@@ -57,10 +65,12 @@ from kubetune.api.settings import BayesianSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.encoding import Params, Space
 from kubetune.engine.history import History
+from kubetune.engine.objectives import Goals
 from kubetune.engine.samplers import gaussian_process as gp
 from kubetune.engine.samplers.acquisition import Acquisition
 from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
 from kubetune.engine.samplers.base import start_up_point
+from kubetune.engine.samplers.feasibility import Feasibility
 from kubetune.engine.samplers.model_inputs import ModelInputs
 
 FIT_POINTS = 250
@@ -75,11 +85,11 @@ def default_initial_points(size: int) -> int:
 
 
 class BayesianSampler:
-    def __init__(self, space: Space, settings: BayesianSettings, seed: int, minimize: bool):
+    def __init__(self, space: Space, settings: BayesianSettings, seed: int, goals: Goals):
         self.space = space
         self.settings = settings
         self.seed = seed
-        self.sign = 1.0 if minimize else -1.0
+        self.goals = goals
         self.initial = settings.n_initial_points or default_initial_points(space.size)
         self.inputs = ModelInputs(space)
         self.search = AcquisitionSearch(self.inputs)
@@ -101,21 +111,59 @@ class BayesianSampler:
         if randoms == count:
             return chosen
         units = np.array([self.space.encode(p) for p, _ in observed])
-        losses = np.array([loss for _, loss in observed])
+        found = [values for _, values in observed]
         running = [self.space.encode(t.params) for t in history.active]
         pending = np.array(running + starts).reshape(-1, self.space.size)
+        indices = range(start + randoms, start + count)
         with threadpool_limits(limits=1, user_api="blas"):
-            indices = range(start + randoms, start + count)
-            return chosen + self._propose(units, losses, pending, len(running), indices, rng)
+            if not self.goals.multi and not self.goals.constraints:
+                losses = np.array([self.goals.losses(v)[0] for v in found])
+                return chosen + self._propose(units, losses, pending, len(running), indices, rng)
+            feasible = np.array([self.goals.feasible(v) for v in found], dtype=bool)
+            feasibility = self._feasibility(units, found)
+            for index in indices:
+                losses = self._losses(found, index)
+                (pick,) = self._propose(
+                    units,
+                    losses,
+                    pending,
+                    len(running),
+                    range(index, index + 1),
+                    rng,
+                    feasible,
+                    feasibility,
+                )
+                chosen.append(pick)
+                pending = np.vstack([pending, self.space.encode(pick)])
+            return chosen
+
+    def _losses(self, found: list[dict[str, float]], index: int) -> np.ndarray:
+        """What trial `index`'s pick minimises: the objective, or a scalarisation of several
+        with weights fixed by the seed and the index (the same after any restart)."""
+        if not self.goals.multi:
+            return np.array([self.goals.losses(v)[0] for v in found])
+        weights = np.random.default_rng([self.seed, index, 1]).dirichlet(
+            np.ones(len(self.goals.metrics))
+        )
+        return self.goals.scalarised(found, weights)
+
+    def _feasibility(self, units: np.ndarray, found: list[dict[str, float]]) -> Feasibility | None:
+        if not self.goals.constraints:
+            return None
+        columns = [
+            (np.array([v.get(c.metric, np.nan) for v in found]), c.max, c.min)
+            for c in self.goals.constraints
+        ]
+        return Feasibility.fit(self.inputs(units), self.inputs.categorical, columns)
 
     def _initial_point(self, index: int) -> list[float]:
         return start_up_point(self.seed, index, self.space.size)
 
-    def _observations(self, history: History) -> list[tuple[Params, float]]:
+    def _observations(self, history: History) -> list[tuple[Params, dict[str, float]]]:
         return [
-            (dict(t.params), self.sign * value)
+            (dict(t.params), values)
             for t in history.trials
-            if (value := t.learned_value) is not None
+            if (values := self.goals.values(t)) is not None
         ]
 
     def _propose(
@@ -126,6 +174,8 @@ class BayesianSampler:
         running: int,
         indices: range,
         rng: np.random.Generator,
+        feasible: np.ndarray | None = None,
+        feasibility: Feasibility | None = None,
     ) -> list[Params]:
         """Points for trials `indices`: every `GLOBAL_EVERY`-th over the whole space, the rest
         near the best trial, or a pending point the model believes better (`_believed_best`,
@@ -133,8 +183,14 @@ class BayesianSampler:
         ask, so a study asked one trial at a time, one asked four at once and an operator that
         asks as trials finish (three still running) all mix the two kinds the same way.
         `pending`: the trials already running (its first `running` rows), then this ask's
-        own start-up points."""
+        own start-up points. `feasible` (with constraints): which observations keep them; the
+        incumbent is the best of those, and the local search centres on it."""
         values = _warp(losses)
+        incumbent: float | None = None
+        if feasible is not None:
+            incumbent = float(values[feasible].min()) if feasible.any() else None
+            # The best feasible trial leads the local search; with none, the one nearest.
+            losses = np.where(feasible, losses, np.inf) if feasible.any() else losses
         model_x, model_y = _keep_informative(self.inputs(units), values, MODEL_POINTS, rng)
         fit_x, fit_y = _keep_informative(model_x, model_y, FIT_POINTS, rng)
         params = gp.fit(fit_x, fit_y, self.inputs.categorical)
@@ -156,15 +212,20 @@ class BayesianSampler:
             acquisition = Acquisition(
                 self.inputs,
                 posterior,
-                float(posterior.y.min()),
+                float(posterior.y.min()) if feasible is None else incumbent,
                 avoid,
                 running,
                 self.settings.acquisition,
+                feasibility,
             )
             if index % GLOBAL_EVERY == 0:
                 point = self.search.maximise(acquisition, top, used, rng)
             else:
-                centre = self._believed_best(posterior, real, units[order[0]])
+                centre = (
+                    self._believed_best(posterior, real, units[order[0]])
+                    if feasible is None
+                    else units[order[0]]
+                )
                 point = self.search.maximise_near(acquisition, centre, used, rng)
             unit = self.inputs.to_units(point[None, :])
             params_ = self.space.decode(unit[0])
@@ -227,4 +288,4 @@ def _keep_informative(
 
 def build(spec: StudySpec, space: Space, seed: int) -> BayesianSampler:
     settings = spec.algorithm.settings_as(BayesianSettings)
-    return BayesianSampler(space, settings, seed, spec.objective.goal == "minimize")
+    return BayesianSampler(space, settings, seed, Goals(spec))

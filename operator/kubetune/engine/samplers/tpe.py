@@ -36,6 +36,7 @@ from kubetune.api.settings import TpeSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.encoding import INACTIVE, Params, Space
 from kubetune.engine.history import History
+from kubetune.engine.objectives import Goals
 from kubetune.engine.samplers.base import start_up_point
 
 CANDIDATES = 24
@@ -54,10 +55,10 @@ def below_count(n: int) -> int:
 
 
 class TpeSampler:
-    def __init__(self, space: Space, settings: TpeSettings, seed: int, minimize: bool):
+    def __init__(self, space: Space, settings: TpeSettings, seed: int, goals: Goals):
         self.space = space
         self.seed = seed
-        self.sign = 1.0 if minimize else -1.0
+        self.goals = goals
         self.initial = settings.n_initial_points or DEFAULT_INITIAL
         self.groups = _groups(space)
         self.categorical = np.array([d.param.type == "categorical" for d in space.dims])
@@ -67,10 +68,11 @@ class TpeSampler:
     def suggest(self, history: History, count: int, rng: np.random.Generator) -> list[Params]:
         if count <= 0:
             return []
+        learned = [(t, v) for t in history.trials if (v := self.goals.values(t)) is not None]
+        ranking = self.goals.ranking_losses([v for _, v in learned])
         observed = [
-            (self.space.encode(t.params), self.sign * value)
-            for t in history.trials
-            if (value := t.learned_value) is not None
+            (self.space.encode(t.params), float(key))
+            for (t, _), key in zip(learned, ranking, strict=True)
         ]
         start = history.next_trial_index
         chosen: list[Params] = []
@@ -188,4 +190,4 @@ def _groups(space: Space) -> list[list[int]]:
 
 def build(spec: StudySpec, space: Space, seed: int) -> TpeSampler:
     settings = spec.algorithm.settings_as(TpeSettings)
-    return TpeSampler(space, settings, seed, spec.objective.goal == "minimize")
+    return TpeSampler(space, settings, seed, Goals(spec))

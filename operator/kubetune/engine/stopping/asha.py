@@ -5,17 +5,28 @@ continues only if its best value by the rung is in the top 1/eta of the trials t
 that rung before it (lower index) plus itself, at least one always passing. Comparing with
 earlier trials only keeps the rule stateless and the first trials from being judged alone.
 A trial is judged at the highest rung it has reached.
+
+Several objectives (and constraints): at a rung, each trial is the vector of its best value
+of each objective by the rung; the trials there are sorted into Pareto fronts (those that
+break a constraint by the rung placed after every feasible one), and ranked by front, then by
+crowding (the lonelier first, as NSGA-II keeps them). A trial continues if it is in the top
+1/eta of that ranking, or if no trial at the rung dominates it: a rule that keeps every
+member of the rung's front never cuts the final front's trials for being crowded.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from kubetune.api.settings import RungSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.decision import StopDecision
 from kubetune.engine.history import History, TrialRecord, TrialState
-from kubetune.engine.stopping.base import Direction
+from kubetune.engine.objectives import Goals, values_by
+from kubetune.engine.pareto import crowding, nondominated_ranks
+from kubetune.engine.stopping.base import Direction, directions
 
 
 def rungs(min_budget: float, max_budget: float, eta: int) -> list[int]:
@@ -33,14 +44,27 @@ def rungs(min_budget: float, max_budget: float, eta: int) -> list[int]:
 class RungJudge:
     """Successive halving over a fixed set of rungs and a chosen group of trials."""
 
-    def __init__(self, direction: Direction, settings: RungSettings, rule: str) -> None:
+    def __init__(
+        self,
+        direction: Direction,
+        settings: RungSettings,
+        rule: str,
+        goals: Goals | None = None,
+        others: list[Direction] | None = None,
+    ) -> None:
+        """`goals` and `others` (the directions of every objective): given when the study has
+        several objectives or constraints, which the Pareto ranking then judges."""
         self.direction = direction
         self.settings = settings
         self.rule = rule
+        self.goals = goals
+        self.all_directions = others or [direction]
 
     def judge(
         self, trial: TrialRecord, peers: list[TrialRecord], steps: list[int]
     ) -> StopDecision | None:
+        if self.goals is not None:
+            return self._judge_pareto(trial, peers, steps, self.goals)
         series = trial.series(self.direction.metric)
         if not series:
             return None
@@ -73,10 +97,100 @@ class RungJudge:
             f"1/{eta} ({keep} of {len(values)}) of trials at that rung; cut-off {cutoff:.6g}",
         )
 
+    def _vector(self, trial: TrialRecord, rung: int, goals: Goals) -> tuple[np.ndarray, float]:
+        """Its losses by the rung (None when an objective has not reached it) and how far
+        outside its constraints its latest values by the rung are."""
+        values = [d.best_by(trial, rung) for d in self.all_directions]
+        if any(v is None for v in values):
+            return np.array([]), 0.0
+        losses = goals.signs * np.array(values, dtype=float)
+        # A constraint metric not reported by the rung yet counts as kept: only what a trial
+        # has shown can count against it.
+        standing = values_by(trial, tuple(c.metric for c in goals.constraints), rung)
+        outside = sum(
+            v.by / max(abs(v.limit), 1e-12)
+            for v in goals.violations(standing)
+            if v.metric in standing
+        )
+        return losses, outside
+
+    def _judge_pareto(
+        self, trial: TrialRecord, peers: list[TrialRecord], steps: list[int], goals: Goals
+    ) -> StopDecision | None:
+        series = trial.series(self.direction.metric)
+        if not series:
+            return None
+        reached = [r for r in steps if series[-1][0] >= r]
+        if not reached:
+            return None
+        rung = reached[-1]
+        own, own_outside = self._vector(trial, rung, goals)
+        if not len(own):
+            return None
+        rows, outside = [own], [own_outside]
+        for peer in peers:
+            if peer.index >= trial.index:
+                continue
+            losses, peer_outside = self._vector(peer, rung, goals)
+            if len(losses):
+                rows.append(losses)
+                outside.append(peer_outside)
+        if len(rows) < self.settings.min_trials:
+            return None
+        matrix, broken = np.array(rows), np.array(outside)
+        # Feasible trials are sorted among themselves; infeasible ones rank after all of
+        # them, one rank each, the less outside first.
+        feasible = broken == 0
+        ranks = np.zeros(len(rows), dtype=int)
+        if feasible.any():
+            ranks[feasible] = nondominated_ranks(matrix[feasible])
+        outside_rows = np.flatnonzero(~feasible)
+        if len(outside_rows):
+            first = int(ranks[feasible].max()) + 1 if feasible.any() else 0
+            by_distance = outside_rows[np.argsort(broken[outside_rows], kind="stable")]
+            ranks[by_distance] = first + np.arange(len(by_distance))
+        lonely = np.zeros(len(rows))
+        for rank in np.unique(ranks):
+            members = ranks == rank
+            lonely[members] = crowding(matrix[members])
+        order = list(np.lexsort((-lonely, ranks)))
+        eta = self.settings.reduction_factor
+        keep = max(1, len(rows) // eta)
+        position = order.index(0)
+        if position < keep or (ranks[0] == 0 and broken[0] == 0):
+            return None
+        cut = float(ranks[order[keep - 1]])
+        values = ", ".join(
+            f"{d.metric} {v:.6g}"
+            for d, v in zip(self.all_directions, goals.signs * own, strict=True)
+        )
+        why = f"Pareto rank {int(ranks[0])}"
+        if broken[0] > 0:
+            why = "breaks a constraint"
+        return StopDecision(
+            trial=trial.name,
+            step=rung,
+            value=float(goals.signs[0] * own[0]),
+            rule=self.rule,
+            threshold=cut,
+            reason=f"at rung {rung} ({values}) it is {why} among {len(rows)} trials at that "
+            f"rung, not in the top 1/{eta} ({keep}) by Pareto rank and crowding, and another "
+            f"trial dominates it; cut-off rank {cut:g}",
+        )
+
+
+def rung_judge(spec: StudySpec, settings: RungSettings, rule: str) -> RungJudge:
+    """The judge for this study: by the one objective, or by Pareto rank when it has several
+    objectives or any constraint."""
+    every = directions(spec)
+    if len(every) == 1 and not spec.constraints:
+        return RungJudge(every[0], settings, rule)
+    return RungJudge(every[0], settings, rule, Goals(spec), every)
+
 
 class AshaRule:
-    def __init__(self, direction: Direction, settings: RungSettings) -> None:
-        self.judge = RungJudge(direction, settings, "asha")
+    def __init__(self, judge: RungJudge, settings: RungSettings) -> None:
+        self.judge = judge
         self.steps = rungs(settings.min_budget, settings.max_budget, settings.reduction_factor)
 
     def decide(self, history: History) -> list[StopDecision]:
@@ -90,4 +204,4 @@ class AshaRule:
 
 def build(spec: StudySpec) -> AshaRule:
     settings = spec.early_stopping.settings_as(RungSettings)
-    return AshaRule(Direction(spec.objective.metric, spec.objective.goal), settings)
+    return AshaRule(rung_judge(spec, settings, "asha"), settings)

@@ -50,6 +50,11 @@ class Direction:
         return sorted(values, reverse=self.maximize)
 
 
+def directions(spec: StudySpec) -> list[Direction]:
+    """One per objective, in order."""
+    return [Direction(o.metric, o.goal) for o in spec.goals]
+
+
 class NoStopping:
     def decide(self, history: History) -> list[StopDecision]:
         return []

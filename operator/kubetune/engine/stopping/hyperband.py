@@ -14,8 +14,7 @@ from kubetune.api.settings import RungSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.decision import StopDecision
 from kubetune.engine.history import History, TrialState
-from kubetune.engine.stopping.asha import RungJudge, rungs
-from kubetune.engine.stopping.base import Direction
+from kubetune.engine.stopping.asha import RungJudge, rung_judge, rungs
 
 
 def bracket_pattern(brackets: int, eta: int) -> list[int]:
@@ -27,8 +26,8 @@ def bracket_pattern(brackets: int, eta: int) -> list[int]:
 
 
 class HyperbandRule:
-    def __init__(self, direction: Direction, settings: RungSettings) -> None:
-        self.judge = RungJudge(direction, settings, "hyperband")
+    def __init__(self, judge: RungJudge, settings: RungSettings) -> None:
+        self.judge = judge
         self.steps = rungs(settings.min_budget, settings.max_budget, settings.reduction_factor)
         self.pattern = bracket_pattern(len(self.steps) + 1, settings.reduction_factor)
 
@@ -48,4 +47,4 @@ class HyperbandRule:
 
 def build(spec: StudySpec) -> HyperbandRule:
     settings = spec.early_stopping.settings_as(RungSettings)
-    return HyperbandRule(Direction(spec.objective.metric, spec.objective.goal), settings)
+    return HyperbandRule(rung_judge(spec, settings, "hyperband"), settings)

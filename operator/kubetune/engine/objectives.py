@@ -1,0 +1,167 @@
+"""What a trial achieved, as the study's objectives and constraints read it.
+
+One place turns a trial's record into the values of its objectives (as losses, every goal
+turned into minimise), its constraint violations and whether it is feasible, so the best
+trial, the Pareto front, the samplers and the stopping rules all agree on them. Pure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kubetune.api.study import StudySpec
+from kubetune.api.trial import TrialState
+from kubetune.engine.history import Report, TrialRecord
+from kubetune.engine.pareto import crowding, nondominated_ranks
+
+CHEBYSHEV_AUGMENT = 0.05
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken constraint and by how much (`value` NaN: the metric was never reported)."""
+
+    metric: str
+    bound: str  # "max" | "min"
+    limit: float
+    value: float
+
+    @property
+    def by(self) -> float:
+        return abs(self.value - self.limit)
+
+    def describe(self) -> str:
+        if math.isnan(self.value):
+            return f"{self.metric} never reported (constraint {self.bound} {self.limit:g})"
+        sign = ">" if self.bound == "max" else "<"
+        return (
+            f"{self.metric} {self.value:.6g} {sign} {self.bound} {self.limit:g} (by {self.by:.6g})"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        value = None if math.isnan(self.value) else self.value
+        return {"metric": self.metric, "bound": self.bound, "limit": self.limit, "value": value}
+
+
+def final_values(
+    reports: tuple[Report, ...] | list[Report], metrics: tuple[str, ...]
+) -> dict[str, float]:
+    """The last value each metric was reported with (the model the trial ended with)."""
+    values: dict[str, float] = {}
+    for report in reversed(reports):
+        for metric in metrics:
+            if metric not in values and metric in report.metrics:
+                values[metric] = report.metrics[metric]
+    return values
+
+
+def values_by(trial: TrialRecord, metrics: tuple[str, ...], step: int) -> dict[str, float]:
+    """Each metric's latest value at or before `step` (what an early-stopped trial stood at)."""
+    values: dict[str, float] = {}
+    for metric in metrics:
+        series = [(s, v) for s, v in trial.series(metric) if s <= step] or trial.series(metric)[:1]
+        if series:
+            values[metric] = series[-1][1]
+    return values
+
+
+class Goals:
+    """The study's objectives and constraints, built once from the spec."""
+
+    def __init__(self, spec: StudySpec) -> None:
+        self.objectives = spec.goals
+        self.metrics = tuple(o.metric for o in self.objectives)
+        self.signs = np.array([1.0 if o.goal == "minimize" else -1.0 for o in self.objectives])
+        self.constraints = tuple(spec.constraints)
+        self.measured = self.metrics + tuple(c.metric for c in self.constraints)
+
+    @property
+    def multi(self) -> bool:
+        return len(self.metrics) > 1
+
+    def values(self, trial: TrialRecord) -> dict[str, float] | None:
+        """What a model learns from this trial: a succeeded one's final values, an
+        early-stopped one's values at its stop (what got it stopped), None for the rest."""
+        if trial.state == TrialState.SUCCEEDED:
+            found = dict(trial.values) or final_values(trial.reports, self.measured)
+            if trial.objective is not None:
+                found.setdefault(self.metrics[0], trial.objective)
+        elif trial.state == TrialState.EARLY_STOPPED and trial.stop is not None:
+            found = values_by(trial, self.measured, trial.stop.step)
+        else:
+            return None
+        if any(m not in found for m in self.metrics):
+            return None
+        return found
+
+    def losses(self, values: Mapping[str, float]) -> np.ndarray:
+        """The objectives as a vector to minimise."""
+        return np.asarray(self.signs * np.array([values[m] for m in self.metrics], dtype=float))
+
+    def violations(self, values: Mapping[str, float]) -> list[Violation]:
+        broken: list[Violation] = []
+        for constraint in self.constraints:
+            value = values.get(constraint.metric)
+            for bound, limit in (("max", constraint.max), ("min", constraint.min)):
+                if limit is None:
+                    continue
+                if value is None:
+                    broken.append(Violation(constraint.metric, bound, limit, math.nan))
+                elif (value > limit) if bound == "max" else (value < limit):
+                    broken.append(Violation(constraint.metric, bound, limit, value))
+        return broken
+
+    def feasible(self, values: Mapping[str, float]) -> bool:
+        return not self.violations(values)
+
+    def ranking_losses(self, found: Sequence[Mapping[str, float]]) -> np.ndarray:
+        """One number per trial whose order is the study's "better": feasible trials first,
+        by the objective (one) or by Pareto rank then crowding (several: the lonelier of two
+        on one front first, as NSGA-II keeps them), then infeasible ones by how far outside.
+        For samplers that use the order only (`tpe`'s split)."""
+        count = len(found)
+        keys = np.zeros(count)
+        feasible = np.array([self.feasible(v) for v in found], dtype=bool)
+        index = np.flatnonzero(feasible)
+        if len(index):
+            losses = np.array([self.losses(found[int(i)]) for i in index])
+            if not self.multi:
+                order = np.argsort(losses[:, 0], kind="stable")
+            else:
+                ranks = nondominated_ranks(losses)
+                lonely = np.zeros(len(index))
+                for rank in np.unique(ranks):
+                    members = ranks == rank
+                    lonely[members] = crowding(losses[members])
+                order = np.lexsort((-lonely, ranks))
+            keys[index[order]] = np.arange(len(index), dtype=float)
+        infeasible = np.flatnonzero(~feasible)
+        if len(infeasible):
+            totals = np.array([self.violation_total(found[int(i)]) for i in infeasible])
+            ranked = infeasible[np.argsort(totals, kind="stable")]
+            keys[ranked] = len(index) + np.arange(len(ranked), dtype=float)
+        return keys
+
+    def scalarised(self, found: Sequence[Mapping[str, float]], weights: np.ndarray) -> np.ndarray:
+        """Several objectives as one loss per trial: each scaled to [0, 1] over the trials
+        seen, then the augmented Chebyshev sum max(w f) + 0.05 sum(w f) (ParEGO, Knowles
+        2006). Every point of a convex or concave front minimises it for some weights, which
+        a weighted sum cannot promise."""
+        losses = np.array([self.losses(v) for v in found])
+        low, high = losses.min(axis=0), losses.max(axis=0)
+        scaled = (losses - low) / np.where(high > low, high - low, 1.0)
+        weighted = scaled * weights
+        return np.asarray(weighted.max(axis=1) + CHEBYSHEV_AUGMENT * weighted.sum(axis=1))
+
+    def violation_total(self, values: Mapping[str, float]) -> float:
+        """How far outside its constraints a trial is, each scaled by its limit's size (0 when
+        feasible); a metric never reported counts as far outside."""
+        total = 0.0
+        for violation in self.violations(values):
+            scale = max(abs(violation.limit), 1e-12)
+            total += 1e6 if math.isnan(violation.value) else violation.by / scale
+        return total
