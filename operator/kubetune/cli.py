@@ -184,6 +184,7 @@ def command_run(args: argparse.Namespace) -> int:
     from kubetune.local.gpus import detect_gpus  # noqa: PLC0415
     from kubetune.local.progress import Progress, render_best_table  # noqa: PLC0415
     from kubetune.local.runner import LocalRunner, RunOptions, Stopped  # noqa: PLC0415
+    from kubetune.local.warm_start import load_prior  # noqa: PLC0415
 
     path = Path(args.file)
     study = read_study(path)
@@ -198,9 +199,11 @@ def command_run(args: argparse.Namespace) -> int:
     results = open_results(study, out_dir, args.resume, args.fresh)
     spec = study.spec
     maximize = spec.primary.goal == "maximize"
-    progress = Progress(spec.primary.metric, spec.budget.max_trials, maximize, quiet=args.quiet)
-    options = RunOptions(out_dir=out_dir, workdir=path.resolve().parent, gpus=gpus)
+    total = spec.budget.max_trials + len(spec.warm_start.trials)  # warm ones run on top
+    progress = Progress(spec.primary.metric, total, maximize, quiet=args.quiet)
     try:
+        prior, sources = load_prior(spec, out_dir.resolve().parent)
+        options = RunOptions(out_dir, path.resolve().parent, gpus, prior)
         runner = LocalRunner(study, results, options, progress)
     except ValueError as error:
         raise UsageError(f"{path}: {error}") from None
@@ -209,6 +212,8 @@ def command_run(args: argparse.Namespace) -> int:
             f"kubetune {__version__}: study {study.name}, results in {results.path}",
             file=sys.stderr,
         )
+        for source in sources:
+            print(f"warm start from {source.describe()}", file=sys.stderr)
     try:
         finish = runner.run()
     except Stopped as stop:

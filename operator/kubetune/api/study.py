@@ -22,6 +22,7 @@ from kubetune.api.settings import (
     RungSettings,
 )
 from kubetune.api.template import TrialTemplate, find_placeholders
+from kubetune.api.warm_start import WarmStart, check_warm_trials
 
 M = TypeVar("M", bound=Model)
 
@@ -319,6 +320,7 @@ _IMMUTABLE = (
     "parameters",
     "algorithm",
     "earlyStopping",
+    "warmStart",
 )
 _COMMAND_NEEDED = (
     "trialTemplate.spec.template.spec.containers[0].command is required: kubetune runs the "
@@ -507,6 +509,11 @@ class StudySpec(Model):
         "it (the trial is Queued until then). The same label in trialTemplate.metadata works "
         "too. Optional.",
     )
+    warm_start: WarmStart = Field(
+        default_factory=WarmStart,
+        description="Trials to run first and earlier studies to learn from; neither counts "
+        "toward the budget. Optional.",
+    )
     trial_template: TrialTemplate
 
     @model_validator(mode="after")
@@ -530,7 +537,8 @@ class StudySpec(Model):
             )
         self._check_grid()
         self._check_budget_parameter()
-        check_conditions(self.parameters, self._budget_parameter)
+        check_conditions(self.parameters, self.budget_parameter)
+        check_warm_trials(self.warm_start, self.parameters, self.budget_parameter)
         self._check_placeholders(names)
         self._check_queue()
         return self
@@ -652,7 +660,7 @@ class StudySpec(Model):
                 )
 
     @property
-    def _budget_parameter(self) -> str | None:
+    def budget_parameter(self) -> str | None:
         settings = self.early_stopping.typed_settings
         return settings.budget_parameter if isinstance(settings, RungSettings) else None
 
@@ -701,6 +709,13 @@ class FrontTrial(Model):
     objectives: dict[str, float]
 
 
+class WarmStartSource(Model):
+    study: str
+    used: int = Field(description="Its finished trials this study learns from.")
+    skipped: int = Field(description="Its finished trials that do not fit this study.")
+    first_skipped: str | None = Field(default=None, description="Why the first was skipped.")
+
+
 class StopRecord(Model):
     trial: str
     step: int
@@ -733,6 +748,9 @@ class StudyStatus(Model):
     pareto_front_size: int | None = None
     next_suggestions: list[dict[str, ParamValue]] = Field(default_factory=list)
     early_stopped: list[StopRecord] = Field(default_factory=list)
+    warm_start: list[WarmStartSource] = Field(
+        default_factory=list, description="What each earlier study of spec.warmStart gave."
+    )
     progress: str | None = Field(default=None, description="Trials finished / maxTrials.")
     finished_because: str | None = None
     observed_generation: int | None = None
@@ -753,7 +771,13 @@ class Study(Model):
                     f"size(self.metadata.name) <= {STUDY_NAME_MAX}",
                     f"metadata.name must be at most {STUDY_NAME_MAX} characters "
                     "(trial and Job names add a suffix)",
-                )
+                ),
+                cel(
+                    "!has(self.spec.warmStart) || !has(self.spec.warmStart.studies) || "
+                    "!(self.metadata.name in self.spec.warmStart.studies)",
+                    "spec.warmStart.studies: a study cannot learn from itself; name an "
+                    "earlier study",
+                ),
             ]
         }
     )
@@ -763,6 +787,16 @@ class Study(Model):
     metadata: ObjectMeta
     spec: StudySpec
     status: StudyStatus | None = None
+
+    @model_validator(mode="after")
+    def _check_not_own_warm_start(self) -> Study:
+        studies = self.spec.warm_start.studies
+        if self.metadata.name in studies:
+            raise FieldError(
+                f"spec.warmStart.studies[{studies.index(self.metadata.name)}]",
+                "a study cannot learn from itself; name an earlier study",
+            )
+        return self
 
     @property
     def name(self) -> str:

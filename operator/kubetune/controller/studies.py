@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 from kubetune.api import InvalidStudyError, Study, load_study
@@ -31,6 +32,7 @@ from kubetune.controller.manifests import prometheus_url
 from kubetune.controller.phases import Recent, TrialPhases
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.telemetry import Telemetry
+from kubetune.controller.warm_start import WAIT_SECONDS, Waiting, WarmStartReader
 from kubetune.controller.workloads import registry
 from kubetune.controller.workqueue import WorkQueue
 from kubetune.engine import Decision, History, decide
@@ -65,6 +67,8 @@ class StudyLoop:
         #: Study uid -> the generation last seen: a Study event with a new one (or the first
         #: after a start) asks for a pass; the status writes in between do not.
         self._generations: dict[str, int] = {}
+        #: Earlier studies' trials for warm starts (finished ones kept by uid).
+        self.warm = WarmStartReader(kube)
         #: Workloads still to do after a refused Job: retried by the next pass.
         self.lose_job: Callable[[Obj, list[Obj]], None] | None = None
 
@@ -228,6 +232,15 @@ class StudyLoop:
         if heal and self.lose_job is not None:
             self.lose_job(obj, trials)
         history = status.history_from_trials(obj, trials, now)
+        prior = None
+        if study.spec.warm_start.studies:
+            try:
+                prior = self.warm.prior(obj, study.spec, begun=bool(trials))
+            except Waiting as waiting:
+                self._stalled(obj, previous, str(waiting), "WarmStartWaiting")
+                self.queue.add_after((namespace, name), WAIT_SECONDS)
+                return
+            history = replace(history, prior=prior.trials)
         begun = time.perf_counter()
         decision = decide(study.spec, history, now)
         self.telemetry.decision_seconds.observe(time.perf_counter() - begun)
@@ -236,10 +249,13 @@ class StudyLoop:
             previous,
             history,
             decision,
-            study.spec.budget.max_trials,
+            # the hand-given warm-start trials run on top of maxTrials
+            study.spec.budget.max_trials + len(study.spec.warm_start.trials),
             obj["metadata"].get("generation"),
             now,
         )
+        if prior is not None:
+            new_status["warmStart"] = prior.status()
         self._announce(obj, previous, new_status, decision)
         self.telemetry.record_study(namespace, name, new_status)
         if _differs(previous, new_status):
@@ -359,9 +375,12 @@ class StudyLoop:
                 obj["metadata"]["namespace"], obj["metadata"]["name"], refused
             )
 
-    def _stalled(self, obj: Obj, previous: Mapping[str, Any], problem: str) -> None:
-        """The pass failed on the API server's answer: say so on the Study, once per cause."""
-        message = f"{problem}; retrying"
+    def _stalled(
+        self, obj: Obj, previous: Mapping[str, Any], problem: str, reason: str = "ActionFailed"
+    ) -> None:
+        """The pass could not act (the API server's answer, an earlier study to wait for): say
+        so on the Study, once per cause."""
+        message = problem if reason == "WarmStartWaiting" else f"{problem}; retrying"
         conditions = [c for c in previous.get("conditions") or [] if c.get("type") != "Stalled"]
         old: Mapping[str, Any] = next(
             (c for c in previous.get("conditions") or [] if c.get("type") == "Stalled"), {}
@@ -382,7 +401,7 @@ class StudyLoop:
                 {
                     "conditions": [
                         *conditions,
-                        _condition("Stalled", "ActionFailed", message, self.clock()),
+                        _condition("Stalled", reason, message, self.clock()),
                     ]
                 },
             )

@@ -9,6 +9,7 @@ the study seed and the next trial's index, so the same inputs always give the sa
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 
 import numpy as np
 
@@ -105,9 +106,19 @@ def _target_reached(spec: StudySpec, history: History) -> Finish | None:
     return None
 
 
-def counted(history: History) -> int:
-    """Trials that use up the maxTrials budget: all but those killed by the study itself."""
-    return sum(1 for t in history.trials if t.state != TrialState.KILLED)
+def counted(spec: StudySpec, history: History) -> int:
+    """Trials that use up the maxTrials budget: all but those killed by the study itself and
+    the hand-given warm-start trials (the first indices), which count toward nothing."""
+    first = len(spec.warm_start.trials)
+    return sum(1 for t in history.trials if t.state != TrialState.KILLED and t.index >= first)
+
+
+def _warm_trials(spec: StudySpec, history: History, fixed: Params, slots: int) -> list[Params]:
+    """The hand-given trials not yet created, in order, as many as there are slots: trial i
+    takes `warmStart.trials[i]` (with a rung rule's budgetParameter as the rule sets it)."""
+    given = spec.warm_start.trials
+    start = history.next_trial_index
+    return [{**given[i].params, **fixed} for i in range(start, min(len(given), start + slots))]
 
 
 def _early_finish(
@@ -117,7 +128,8 @@ def _early_finish(
     reached = _target_reached(spec, history)
     if reached is not None:
         return reached
-    failed = len(history.by_state(TrialState.FAILED))
+    first = len(spec.warm_start.trials)
+    failed = sum(1 for t in history.by_state(TrialState.FAILED) if t.index >= first)
     if failed > spec.budget.max_failed_trials:
         return Finish(
             "TooManyFailures",
@@ -143,6 +155,18 @@ def _final_finish(reason: str, message: str, best: Best | None) -> Finish:
     return Finish(reason, True, message)
 
 
+def _with_pending(history: History, params: list[Params], start: int) -> History:
+    """The history as a sampler must see it after this decision's warm-start trials: running,
+    so its picks spread away from them, and numbered past them."""
+    if not params:
+        return history
+    pending = tuple(
+        TrialRecord(trial_name(history.study, start + i), start + i, p, TrialState.PENDING)
+        for i, p in enumerate(params)
+    )
+    return replace(history, trials=history.trials + pending, next_index=start + len(params))
+
+
 def decide(spec: StudySpec, history: History, now: float) -> Decision:
     best = find_best(spec, history)
     front = tuple(find_front(spec, history)) if spec.multi_objective else ()
@@ -152,17 +176,18 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
         return Decision(kill=tuple(t.name for t in active), finish=finish, best=best, front=front)
 
     stops = tuple(STOPPING_RULES[spec.early_stopping.name](spec).decide(history))
-    left = spec.budget.max_trials - counted(history)
-    slots = spec.budget.parallelism - (len(active) - len(stops))
-    wanted = max(0, min(left, slots))
+    left = spec.budget.max_trials - counted(spec, history)
+    slots = max(0, spec.budget.parallelism - (len(active) - len(stops)))
     space = build_space(spec)
-    seed = study_seed(spec, history.study)
-    suggestions: list[Params] = []
-    if wanted:
-        sampler = SAMPLERS[spec.algorithm.name](spec, space, seed)
-        rng = np.random.default_rng([seed, history.next_trial_index])
-        suggestions = [dict(p) for p in sampler.suggest(history, wanted, rng)]
     start = history.next_trial_index
+    suggestions = _warm_trials(spec, history, dict(space.fixed), slots)
+    wanted = max(0, min(left, slots - len(suggestions)))
+    seed = study_seed(spec, history.study)
+    if wanted:
+        asked = _with_pending(history, suggestions, start)
+        sampler = SAMPLERS[spec.algorithm.name](spec, space, seed)
+        rng = np.random.default_rng([seed, asked.next_trial_index])
+        suggestions += [dict(p) for p in sampler.suggest(asked, wanted, rng)]
     create = tuple(
         NewTrial(trial_name(history.study, start + i), start + i, params, spec.max_budget)
         for i, params in enumerate(suggestions)

@@ -69,6 +69,15 @@ class History:
     #: finished trial), so a shell that can lose trials keeps this counter (the operator in
     #: the Study's status). None: one past the highest index in `trials`.
     next_index: int | None = None
+    #: Finished trials of earlier studies (`spec.warmStart.studies`), already fitted to this
+    #: study's parameters by the shell: what a model learns from before this study's own.
+    #: Never this study's trials: they are not its best, its front, nor its budget.
+    prior: tuple[TrialRecord, ...] = ()
+
+    @property
+    def evidence(self) -> tuple[TrialRecord, ...]:
+        """Every trial a model may learn from: the earlier studies', then this study's."""
+        return self.prior + self.trials
 
     def by_state(self, *states: TrialState) -> list[TrialRecord]:
         return [t for t in self.trials if t.state in states]

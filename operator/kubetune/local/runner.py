@@ -25,12 +25,20 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kubetune.api.study import Study
-from kubetune.engine import Decision, Finish, History, StopDecision, TrialState, decide
+from kubetune.engine import (
+    Decision,
+    Finish,
+    History,
+    StopDecision,
+    TrialRecord,
+    TrialState,
+    decide,
+)
 from kubetune.engine.outcome import trial_outcome
 from kubetune.local.gpus import GpuPool
 from kubetune.local.processes import (
@@ -65,6 +73,8 @@ class RunOptions:
     out_dir: Path
     workdir: Path
     gpus: list[str]
+    #: Earlier studies' trials to learn from (`spec.warmStart.studies`, `local.warm_start`).
+    prior: tuple[TrialRecord, ...] = ()
 
 
 class LocalRunner:
@@ -105,7 +115,8 @@ class LocalRunner:
         self._waiting = False  # True only while the loop blocks: the one place to raise
 
     def history(self) -> History:
-        return self.results.history(self.study.name, self.clock())
+        found = self.results.history(self.study.name, self.clock())
+        return replace(found, prior=self.options.prior) if self.options.prior else found
 
     def run(self) -> Finish:
         """Run to the study's end; a stop signal raises `Stopped` once everything is recorded."""

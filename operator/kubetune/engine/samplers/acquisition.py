@@ -65,6 +65,25 @@ class Acquisition:
         if self.space.conditional:
             active = self.space.active(self.to_units(points))
             points = np.where(active, points, self.inactive)
+        value, grad = self._model(points, gradient)
+        penalty, d_penalty = self._penalty(points)
+        value = value + penalty
+        feasible, d_feasible = (
+            self.feasibility(points, gradient) if self.feasibility is not None else (None, None)
+        )
+        if feasible is not None:
+            value = value + feasible
+        if grad is None:
+            return value, None
+        grad = grad + d_penalty
+        if d_feasible is not None:
+            grad = grad + d_feasible
+        if active is not None:
+            grad[~active] = 0.0
+        return value, grad
+
+    def _model(self, points: np.ndarray, gradient: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The acquisition proper, from the model alone (log EI, log PI or LCB)."""
         if gradient:
             mean, var, d_mean, d_var = self.posterior.predict_with_gradient(points)
         else:
@@ -86,22 +105,10 @@ class Acquisition:
                 log_h_z, d_by_z = log_h(z)
                 value = np.log(sigma) + log_h_z
                 d_by_mean, d_by_sigma = -d_by_z / sigma, 1.0 / sigma - d_by_z * z / sigma
-        penalty, d_penalty = self._penalty(points)
-        value = value + penalty
-        feasible, d_feasible = (
-            self.feasibility(points, gradient) if self.feasibility is not None else (None, None)
-        )
-        if feasible is not None:
-            value = value + feasible
         if not gradient:
             return value, None
         d_sigma = d_var / (2.0 * sigma[:, None])
-        grad = d_by_mean[:, None] * d_mean + d_by_sigma[:, None] * d_sigma + d_penalty
-        if d_feasible is not None:
-            grad = grad + d_feasible
-        if active is not None:
-            grad[~active] = 0.0
-        return value, grad
+        return value, d_by_mean[:, None] * d_mean + d_by_sigma[:, None] * d_sigma
 
     def crowds(self, unit: np.ndarray) -> bool:
         """Within the radius of another pick of this ask: never proposed, whatever the score.

@@ -41,11 +41,9 @@ Why each choice (figures: `make bench`, issue 8):
   for numbers, a category of its own for categoricals), in the model and in every candidate,
   so the model sees the inactive dimension as constant, never as noise, and the acquisition
   has no slope along it.
-- Several objectives: each pick minimises its own random augmented-Chebyshev scalarisation
-  of the objectives (ParEGO, Knowles 2006), weights drawn from the simplex by the study seed
-  and the trial index, so a study spreads its picks along the whole front, and everything
-  above (warping, local and global picks, believers) applies to that one number. The local
-  pick searches around the trial best under that pick's weights: a point of the front.
+- Several objectives: one GP per objective and expected hypervolume improvement, exact
+  (`front_search`, `hypervolume`); local picks search around the front member best under a
+  random augmented-Chebyshev weighting drawn from the seed and the trial index.
 - Constraints: one more GP per constrained metric, and the log probability of keeping every
   bound added to the log acquisition (`feasibility`); the incumbent is the best feasible
   trial, and while none is feasible the probability alone is maximised.
@@ -71,6 +69,7 @@ from kubetune.engine.samplers.acquisition import Acquisition
 from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
 from kubetune.engine.samplers.base import start_up_point
 from kubetune.engine.samplers.feasibility import Feasibility
+from kubetune.engine.samplers.front_search import FrontSearch
 from kubetune.engine.samplers.model_inputs import ModelInputs
 
 FIT_POINTS = 250
@@ -105,7 +104,8 @@ class BayesianSampler:
         if len(observed) < min(self.initial, self.space.size + 1) or self.space.size == 0:
             randoms = count
         else:
-            randoms = min(count, max(0, self.initial - start))
+            # earlier studies' trials (warm start) stand in for start-up points too
+            randoms = min(count, max(0, self.initial - start - len(history.prior)))
         starts = [self._initial_point(start + i) for i in range(randoms)]
         chosen = [self.space.decode(point) for point in starts]
         if randoms == count:
@@ -119,33 +119,19 @@ class BayesianSampler:
             if not self.goals.multi and not self.goals.constraints:
                 losses = np.array([self.goals.losses(v)[0] for v in found])
                 return chosen + self._propose(units, losses, pending, len(running), indices, rng)
-            feasible = np.array([self.goals.feasible(v) for v in found], dtype=bool)
             feasibility = self._feasibility(units, found)
-            for index in indices:
-                losses = self._losses(found, index)
-                (pick,) = self._propose(
-                    units,
-                    losses,
-                    pending,
-                    len(running),
-                    range(index, index + 1),
-                    rng,
-                    feasible,
-                    feasibility,
+            if self.goals.multi:
+                search = FrontSearch(
+                    self.space, self.inputs, self.search, self.goals, self.seed, _warp, GLOBAL_EVERY
                 )
-                chosen.append(pick)
-                pending = np.vstack([pending, self.space.encode(pick)])
-            return chosen
-
-    def _losses(self, found: list[dict[str, float]], index: int) -> np.ndarray:
-        """What trial `index`'s pick minimises: the objective, or a scalarisation of several
-        with weights fixed by the seed and the index (the same after any restart)."""
-        if not self.goals.multi:
-            return np.array([self.goals.losses(v)[0] for v in found])
-        weights = np.random.default_rng([self.seed, index, 1]).dirichlet(
-            np.ones(len(self.goals.metrics))
-        )
-        return self.goals.scalarised(found, weights)
+                return chosen + search.propose(
+                    units, found, pending, len(running), indices, rng, feasibility
+                )
+            feasible = np.array([self.goals.feasible(v) for v in found], dtype=bool)
+            losses = np.array([self.goals.losses(v)[0] for v in found])
+            return chosen + self._propose(
+                units, losses, pending, len(running), indices, rng, feasible, feasibility
+            )
 
     def _feasibility(self, units: np.ndarray, found: list[dict[str, float]]) -> Feasibility | None:
         if not self.goals.constraints:
@@ -162,7 +148,7 @@ class BayesianSampler:
     def _observations(self, history: History) -> list[tuple[Params, dict[str, float]]]:
         return [
             (dict(t.params), values)
-            for t in history.trials
+            for t in history.evidence
             if (values := self.goals.values(t)) is not None
         ]
 

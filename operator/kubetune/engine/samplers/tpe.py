@@ -68,7 +68,7 @@ class TpeSampler:
     def suggest(self, history: History, count: int, rng: np.random.Generator) -> list[Params]:
         if count <= 0:
             return []
-        learned = [(t, v) for t in history.trials if (v := self.goals.values(t)) is not None]
+        learned = [(t, v) for t in history.evidence if (v := self.goals.values(t)) is not None]
         ranking = self.goals.ranking_losses([v for _, v in learned])
         observed = [
             (self.space.encode(t.params), float(key))
@@ -77,8 +77,9 @@ class TpeSampler:
         start = history.next_trial_index
         chosen: list[Params] = []
         pending = [self.space.encode(t.params) for t in history.active]
+        warm = len(history.prior)  # earlier studies' trials stand in for start-up points
         for index in range(start, start + count):
-            if index < self.initial or len(observed) < 2 or self.space.size == 0:
+            if index + warm < self.initial or len(observed) < 2 or self.space.size == 0:
                 point = np.array(start_up_point(self.seed, index, self.space.size))
             else:
                 point = self._pick(observed, pending, rng)
