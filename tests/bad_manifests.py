@@ -206,10 +206,33 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
     ),
     (
         "constraint-twice-on-a-metric",
-        spec("constraints", [{"metric": "latency_ms", "max": 20}, {"metric": "latency_ms", "min": 1}]),
+        spec(
+            "constraints", [{"metric": "latency_ms", "max": 20}, {"metric": "latency_ms", "min": 1}]
+        ),
         "spec.constraints[1].metric",
         "constrained twice",
         "spec.constraints",
+    ),
+    (
+        "warm-start-study-not-a-dns-label",
+        spec("warmStart", {"studies": ["Old_Study"]}),
+        "spec.warmStart.studies[0]",
+        "should match pattern",
+        "spec.warmStart.studies[0]",
+    ),
+    (
+        "warm-start-study-named-twice",
+        spec("warmStart", {"studies": ["old", "old"]}),
+        "spec.warmStart.studies[1]",
+        "listed twice",
+        "spec.warmStart.studies[1]",
+    ),
+    (
+        "warm-start-trial-outside-the-space",
+        spec("warmStart", {"trials": [{"params": {"lr": 0.5, "layers": 2, "optimizer": "adam"}}]}),
+        "spec.warmStart.trials[0].params.lr",
+        "outside its range",
+        None,
     ),
     (
         "metric-repeated",

@@ -181,8 +181,13 @@ def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from kubetune.engine.decide import feasible_results  # noqa: PLC0415
     from kubetune.local.gpus import detect_gpus  # noqa: PLC0415
-    from kubetune.local.progress import Progress, render_best_table  # noqa: PLC0415
+    from kubetune.local.progress import (  # noqa: PLC0415
+        Progress,
+        render_best_table,
+        render_front_table,
+    )
     from kubetune.local.runner import LocalRunner, RunOptions, Stopped  # noqa: PLC0415
     from kubetune.local.warm_start import load_prior  # noqa: PLC0415
 
@@ -236,7 +241,12 @@ def command_run(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(json.dumps(report, indent=2, default=float))
     else:
-        print(render_best_table(results.rows(), spec.primary.metric, maximize))
+        if spec.multi_objective:
+            print(render_front_table(report["pareto"], [o.metric for o in spec.goals]))
+        else:
+            feasible = {t.name for t, _ in feasible_results(spec, results.history(study.name, 0))}
+            rows = [r for r in results.rows() if r.name in feasible]
+            print(render_best_table(rows, spec.primary.metric, maximize))
         print(f"\n{report['trials']} trials; {finish.reason}: {finish.message}")
         if plots:
             print("plots: " + ", ".join(plots))

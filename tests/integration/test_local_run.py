@@ -285,3 +285,68 @@ def test_a_conditional_parameter_reaches_only_the_trials_that_have_it(
     assert f"trial {deep['trial']} has parameters ['deep', 'x'], the study gives it" in (
         refused.stderr
     )
+
+
+def test_several_objectives_and_a_constraint_give_a_pareto_front_of_feasible_trials(
+    kubetune: Kubetune, tmp_path: Path
+) -> None:
+    document = toy_study(
+        objective=None,
+        objectives=[{"metric": "score", "goal": "maximize"}, {"metric": "x", "goal": "minimize"}],
+        constraints=[{"metric": "cost", "max": 5.0}],
+        algorithm={"name": "grid"},
+        budget={"maxTrials": 20, "parallelism": 2},
+        args=["--cost"],
+    )
+    document["spec"]["parameters"] = [
+        {"name": "x", "type": "float", "min": 0.0, "max": 1.0, "step": 0.1}
+    ]
+    code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "out")
+    assert code == 0, stderr
+    assert summary["counts"]["Succeeded"] == 11
+    # score rises with x up to 0.3 and x is minimised: the front is x in [0, 0.3]; x > 0.5
+    # breaks cost <= 5 and is never on it, however good its score
+    front = {round(m["params"]["x"], 6): m for m in summary["pareto"]}
+    assert sorted(front) == [0.0, 0.1, 0.2, 0.3]
+    assert front[0.3]["objectives"]["score"] == 1.0 and front[0.3]["objectives"]["x"] == 0.3
+    finished = {e["trial"]: e for e in events(tmp_path / "out") if e["event"] == "finished"}
+    created = {
+        e["trial"]: e["params"]["x"] for e in events(tmp_path / "out") if e["event"] == "created"
+    }
+    for name, x in created.items():
+        reason = finished[name].get("reason") or ""
+        assert reason.startswith("infeasible: cost") == (x > 0.5 + 1e-9), (name, x, reason)
+    assert summary["best"]["params"]["x"] == 0.3  # best feasible by the first objective
+    text = kubetune.run("run", str(kubetune.write(document)), "--out", "again").stdout
+    assert "Pareto front (4 trials):" in text
+
+
+def test_a_study_learns_from_an_earlier_one_and_runs_its_hand_given_trials_first(
+    kubetune: Kubetune, tmp_path: Path
+) -> None:
+    old = toy_study("old", algorithm={"name": "random", "seed": 5}, budget={"maxTrials": 8})
+    assert kubetune.run("run", str(kubetune.write(old, "old.yaml"))).returncode == 0
+    new = toy_study(
+        "new",
+        algorithm={"name": "bayesian", "seed": 5},
+        budget={"maxTrials": 3, "parallelism": 1},
+        warmStart={"studies": ["old"], "trials": [{"params": {"x": 0.25}}]},
+    )
+    code, summary, stderr = kubetune.run_json("run", str(kubetune.write(new, "new.yaml")))
+    assert code == 0, stderr
+    assert "warm start from old: 8 trials learned from" in stderr
+    assert summary["trials"] == 4  # the hand-given one runs on top of maxTrials
+    log = events(tmp_path / "kubetune-runs" / "new")
+    created = [e for e in log if e["event"] == "created"]
+    assert created[0]["trial"] == "new-0" and created[0]["params"] == {"x": 0.25}
+    # bayesian starts from the model of the old study's 8 trials: no random start-up point
+    assert all(abs(e["params"]["x"] - 0.3) < 0.2 for e in created[1:]), created
+
+
+def test_a_warm_start_from_a_study_that_never_ran_is_refused_naming_the_field(
+    kubetune: Kubetune,
+) -> None:
+    new = toy_study("new", warmStart={"studies": ["nowhere"]})
+    done = kubetune.run("run", str(kubetune.write(new)))
+    assert done.returncode == 2
+    assert "spec.warmStart.studies[0]: no results of study 'nowhere'" in done.stderr

@@ -12,8 +12,9 @@ with the same field named.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from kubetune.api.base import Model
 from kubetune.api.errors import FieldError
@@ -38,7 +39,7 @@ class WarmStart(Model):
         description="Trials to run first, with these params (named STUDY-0, STUDY-1, ...). "
         "They count toward neither budget.maxTrials nor budget.maxFailedTrials.",
     )
-    studies: list[str] = Field(
+    studies: list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]] = Field(
         default_factory=list,
         max_length=10,
         description="Earlier studies to learn from: their finished trials seed the model. On "
@@ -46,11 +47,15 @@ class WarmStart(Model):
         "results in the runs folder beside this study's (kubetune-runs/NAME). Their trials "
         "must fit this study's parameters: one that does not is skipped, and the Study's "
         "status says how many were.",
-        json_schema_extra={
-            "items": {"type": "string", "maxLength": 63, "pattern": DNS_LABEL},
-            "x-kubernetes-list-type": "set",
-        },
+        json_schema_extra={"x-kubernetes-list-type": "set"},
     )
+
+    @model_validator(mode="after")
+    def _named_once(self) -> WarmStart:
+        for index, name in enumerate(self.studies):
+            if name in self.studies[:index]:
+                raise FieldError(f"studies[{index}]", f"{name!r} is listed twice")
+        return self
 
     @property
     def empty(self) -> bool:

@@ -98,3 +98,21 @@ def render_best_table(rows: Sequence[TrialRow], metric: str, maximize: bool, lim
         for i, r in enumerate(best)
     ]
     return render_table(["#", "trial", metric, *names], table)
+
+
+def render_front_table(front: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> str:
+    """The Pareto front of a study with several objectives, in trial order."""
+    if not front:
+        return "no feasible trial succeeded"
+    names = list(dict.fromkeys(n for m in front for n in m["params"]))
+    table = [
+        [
+            m["trial"],
+            *(f"{m['objectives'][k]:.6g}" for k in metrics),
+            *(_short(m["params"].get(n, "-")) for n in names),
+        ]
+        for m in front
+    ]
+    return f"Pareto front ({len(front)} trials):\n" + render_table(
+        ["trial", *metrics, *names], table
+    )

@@ -18,6 +18,7 @@ parser.add_argument("--x", type=float, required=True)
 parser.add_argument("--mode", default="ok")
 parser.add_argument("--steps", type=int, default=1)
 parser.add_argument("--sleep", type=float, default=0.0)
+parser.add_argument("--cost", action="store_true", help="also report cost = 10 x")
 args = parser.parse_args()
 
 
@@ -50,6 +51,8 @@ if args.mode == "silent":
     sys.exit(0)
 device = os.environ.get("CUDA_VISIBLE_DEVICES")
 extra = {"device": float(device)} if device not in (None, "") else {}
+if args.cost:
+    extra["cost"] = 10 * args.x
 for step in range(1, args.steps + 1):
     time.sleep(args.sleep)
     kubetune.report(
