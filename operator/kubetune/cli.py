@@ -168,15 +168,23 @@ def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
         print(f"plots skipped: {error}; pip install matplotlib for them", file=sys.stderr)
         return []
     from kubetune.dashboard.local import trial_document  # noqa: PLC0415
+    from kubetune.dashboard.pareto import pareto_plot  # noqa: PLC0415
     from kubetune.dashboard.views import curves_plot, objective_plot  # noqa: PLC0415
 
     metric = study.spec.primary.metric
     maximize = study.spec.primary.goal == "maximize"
     trials = [trial_document(row) for row in results.rows()]
     written = [out_dir / "objective.png"]
-    plot.write_objective_plot(objective_plot(trials, metric, maximize), maximize, written[0])
+    document = study.model_dump(mode="json", by_alias=True, exclude_none=True)
+    view = objective_plot(trials, metric, maximize, document["spec"])
+    plot.write_objective_plot(view, maximize, written[0])
     if plot.write_curves_plot(curves_plot(trials, metric, maximize), out_dir / "curves.png"):
         written.append(out_dir / "curves.png")
+    if study.spec.multi_objective:
+        front = pareto_plot(document, trials)
+        assert front is not None, "several objectives always give a Pareto view"
+        plot.write_pareto_plot(front, out_dir / "pareto.png")
+        written.append(out_dir / "pareto.png")
     return [str(p) for p in written]
 
 

@@ -345,3 +345,38 @@ def test_bad_input_gets_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     done = cli("report", "empty", cwd=tmp_path)
     assert done.returncode == 2 and "holds no results.jsonl" in done.stderr
+
+
+def test_a_study_with_several_objectives_shows_its_front_apart_from_infeasible_trials(
+    browser: Browser, tmp_path: Path
+) -> None:
+    document = toy_study(
+        "pair",
+        objective=None,
+        objectives=[{"metric": "score", "goal": "maximize"}, {"metric": "x", "goal": "minimize"}],
+        constraints=[{"metric": "cost", "max": 5.0}],
+        algorithm={"name": "grid"},
+        budget={"maxTrials": 20, "parallelism": 2},
+        args=["--cost"],
+    )
+    document["spec"]["parameters"] = [
+        {"name": "x", "type": "float", "min": 0.0, "max": 1.0, "step": 0.1}
+    ]
+    (tmp_path / "pair.yaml").write_text(yaml.safe_dump(document))
+    done = cli("run", "pair.yaml", "--out", "runs/pair", "--no-plot", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    running = Server("runs", cwd=tmp_path)
+    try:
+        view = json.loads(urllib.request.urlopen(f"{running.url}/api/studies/local%3Apair").read())
+        pareto = view["pareto"]
+        assert len(pareto["points"]["feasible"]["x"]) == 6  # x = 0 .. 0.5
+        assert len(pareto["points"]["infeasible"]["x"]) == 5  # cost 10 x > 5
+        assert pareto["front"]["x"] == [1.0, 0.99, 0.96, 0.91]  # score, best first
+        watched = Watched(browser, running.url)
+        page = watched.open("#/study/local%3Apair")
+        page.wait_for_selector("#plot-pareto[data-rendered]")
+        assert watched.points("plot-pareto") == 11 + 4  # every trial, then the front again
+        assert page.inner_text("#front").startswith("4 trials: pair-")
+        watched.screenshot("local-pareto")
+    finally:
+        running.stop()

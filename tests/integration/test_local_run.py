@@ -317,6 +317,8 @@ def test_several_objectives_and_a_constraint_give_a_pareto_front_of_feasible_tri
         reason = finished[name].get("reason") or ""
         assert reason.startswith("infeasible: cost") == (x > 0.5 + 1e-9), (name, x, reason)
     assert summary["best"]["params"]["x"] == 0.3  # best feasible by the first objective
+    assert (tmp_path / "out" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "out/pareto.png" in summary["plots"]
     text = kubetune.run("run", str(kubetune.write(document)), "--out", "again").stdout
     assert "Pareto front (4 trials):" in text
 

@@ -16,7 +16,7 @@ from typing import Any
 from kubetune.api import Study, load_study
 from kubetune.controller.status import build_study_status, now_iso
 from kubetune.engine import Decision, Finish
-from kubetune.engine.decide import find_best
+from kubetune.engine.decide import find_best, find_front
 from kubetune.local.results import ResultsFile, TrialRow
 
 #: The namespace field of a local study's documents; the JSON API says null instead.
@@ -38,7 +38,8 @@ def study_document(results: ResultsFile, folder: Path, now: float | None = None)
             message=str(finished.get("message") or ""),
         )
     )
-    decision = Decision(finish=finish, best=find_best(study.spec, history))
+    front = tuple(find_front(study.spec, history)) if study.spec.multi_objective else ()
+    decision = Decision(finish=finish, best=find_best(study.spec, history), front=front)
     status = build_study_status({}, history, decision, study.spec.budget.max_trials, None, now)
     if finished is None:
         status["phase"] = "Stopped" if not history.active else "Running"
@@ -71,6 +72,7 @@ def trial_document(row: TrialRow) -> dict[str, Any]:
     status: dict[str, Any] = {
         "phase": row.state.value,
         "objective": row.objective,
+        "values": dict(row.values) or None,
         "reason": row.reason,
         "reports": [{"step": r.step, "metrics": dict(r.metrics)} for r in row.reports],
         "stop": dict(row.stop.__dict__) if row.stop else None,

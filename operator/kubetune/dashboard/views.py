@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from kubetune.dashboard.importance import importance, importance_method
+from kubetune.dashboard.pareto import goals_of, pareto_plot, trial_feasible
 
 Obj = Mapping[str, Any]
 
@@ -65,7 +66,8 @@ def study_key(study: Obj) -> str:
 
 
 def _goal(study: Obj) -> tuple[str, bool]:
-    objective = study["spec"]["objective"]
+    """The first objective (the only one, or the one single-number views show)."""
+    objective = goals_of(study["spec"])[0]
     return objective["metric"], objective.get("goal", "minimize") == "maximize"
 
 
@@ -97,6 +99,9 @@ def summary(study: Obj, now: float) -> dict[str, Any]:
         else {"trial": best["name"], "params": best["params"], "objective": best["objective"]},
         "metric": metric,
         "goal": "maximize" if maximize else "minimize",
+        "objectives": [{"metric": g["metric"], "goal": g["goal"]} for g in goals_of(spec)],
+        "constraints": list(spec.get("constraints") or []),
+        "front": [m["name"] for m in status.get("paretoFront") or []],
         "algorithm": (spec.get("algorithm") or {}).get("name", "bayesian"),
         "earlyStopping": (spec.get("earlyStopping") or {}).get("name", "none"),
         "finishedBecause": status.get("finishedBecause"),
@@ -163,9 +168,12 @@ def robust_range(values: Sequence[float], keep: Sequence[float] = ()) -> list[fl
     return [lo - pad, hi + pad]
 
 
-def objective_plot(trials: Sequence[Obj], metric: str, maximize: bool) -> dict[str, Any]:
+def objective_plot(
+    trials: Sequence[Obj], metric: str, maximize: bool, spec: Obj | None = None
+) -> dict[str, Any]:
     """Objective per trial by state, the best-so-far line, the best trial, a robust range;
-    points outside it are drawn on its edge and flagged (their true value in the hover)."""
+    points outside it are drawn on its edge and flagged (their true value in the hover).
+    With `spec` (its constraints), a trial that broke one is never the best."""
     points: list[dict[str, Any]] = []
     best_x: list[int] = []
     best_y: list[float] = []
@@ -177,7 +185,12 @@ def objective_plot(trials: Sequence[Obj], metric: str, maximize: bool) -> dict[s
         state = (trial.get("status") or {}).get("phase", "Pending")
         index, name = trial["spec"]["index"], trial["metadata"]["name"]
         points.append({"x": index, "y": value, "state": state, "trial": name})
-        if state == "Succeeded" and _finite((trial.get("status") or {}).get("objective")):
+        counts = spec is None or trial_feasible(spec, trial)
+        if (
+            state == "Succeeded"
+            and counts
+            and _finite((trial.get("status") or {}).get("objective"))
+        ):
             if best is None or (value > best[0] if maximize else value < best[0]):
                 best = (value, index, name)
             best_x.append(index)
@@ -562,7 +575,7 @@ def study_view(study: Obj, trials: Sequence[Obj], now: float) -> dict[str, Any]:
     return {
         "summary": summary(study, now),
         "parameters": [_axis(p) for p in _parameters(study)],
-        "objective": objective_plot(trials, metric, maximize),
+        "objective": objective_plot(trials, metric, maximize, study["spec"]),
         "curves": curves_plot(trials, metric, maximize),
         "parallel": parallel_plot(study, scored),
         "slices": slice_plots(study, scored),
@@ -573,6 +586,7 @@ def study_view(study: Obj, trials: Sequence[Obj], now: float) -> dict[str, Any]:
             "trials": len(scored),
         },
         "contour": contour_plot(study, scored, ranked),
+        "pareto": pareto_plot(study, trials),
         "spending": spending(trials),
         "states": dict(counts),
         "stops": len([t for t in trials if (t.get("status") or {}).get("stop")]),

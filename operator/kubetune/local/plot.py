@@ -130,3 +130,41 @@ def write_curves_plot(view: Mapping[str, Any], path: Path) -> bool:
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+def write_pareto_plot(view: Mapping[str, Any], path: Path) -> None:
+    """`view` is `dashboard.pareto.pareto_plot`: trials by the first two objectives, the
+    front as a staircase of stars, infeasible trials as red crosses."""
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    feasible, infeasible = view["points"]["feasible"], view["points"]["infeasible"]
+    if feasible["x"]:
+        ax.scatter(
+            feasible["x"], feasible["y"], s=18, color="tab:blue", alpha=0.5, label="feasible"
+        )
+    if infeasible["x"]:
+        ax.scatter(
+            infeasible["x"], infeasible["y"], s=22, marker="x", color="tab:red", label="infeasible"
+        )
+    front = view["front"]
+    if front["x"]:
+        ax.step(front["x"], front["y"], where="post", color="tab:green", lw=1.2)
+        ax.scatter(
+            front["x"],
+            front["y"],
+            marker="*",
+            s=120,
+            color="gold",
+            edgecolors="black",
+            zorder=4,
+            label=f"Pareto front ({len(front['x'])})",
+        )
+    x, y = view["x"], view["y"]
+    ax.set_xlabel(f"{x['metric']} ({x['goal']})")
+    ax.set_ylabel(f"{y['metric']} ({y['goal']})")
+    more = f"; front judged on all {view['objectives']}" if view["objectives"] > 2 else ""
+    ax.set_title(f"Pareto front: {x['metric']} x {y['metric']}{more}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

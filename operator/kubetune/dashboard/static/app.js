@@ -306,6 +306,22 @@ function drawContour(div, data, goal, key) {
   return `Mean objective per cell of a ${c.x.centers.length}×${c.y.centers.length} grid (${c.filled} cells hold trials${sparse ? "; too few to interpolate between them" : ""}); dots are trials.`;
 }
 
+// Several objectives: every succeeded trial by the first two, feasible apart from infeasible,
+// and the front (non-dominated over all objectives) as a step line.
+function drawPareto(div, data, key) {
+  const p = data.pareto;
+  if (!p) { div.replaceChildren(el("p", { class: "muted" }, "one objective: no front")); return ""; }
+  const dot = (g, name, colour, symbol) => ({ type: "scatter", mode: "markers", name, x: g.x, y: g.y, customdata: g.trial,
+    hovertemplate: "%{customdata}: %{x}, %{y}<extra>" + name + "</extra>", marker: { color: colour, symbol, size: 6 } });
+  const traces = [dot(p.points.feasible, "feasible", "#93c5fd", "circle"), dot(p.points.infeasible, "infeasible", "#dc2626", "x-thin-open")];
+  traces.push({ type: "scatter", mode: "lines+markers", name: `front (${p.front.trial.length})`, x: p.front.x, y: p.front.y, customdata: p.front.trial,
+    line: { shape: "hv", color: "#16a34a" }, marker: { color: "#16a34a", size: 9, symbol: "star" },
+    hovertemplate: "front %{customdata}: %{x}, %{y}<extra></extra>" });
+  plot(div, traces, { title: { text: `Pareto front: ${p.x.metric} × ${p.y.metric}` },
+    xaxis: { title: { text: `${p.x.metric} (${p.x.goal})` } }, yaxis: { title: { text: `${p.y.metric} (${p.y.goal})` } } }, key);
+  return p.objectives > 2 ? `The front is judged on all ${p.objectives} objectives; this plot shows the first two.` : "";
+}
+
 function drawSlices(container, data, key, lazy) {
   for (const s of data.slices) {
     let div = document.getElementById(`plot-slice-${s.name}`);
@@ -424,11 +440,14 @@ function studyHeader(data) {
     el("h1", {}, s.name, " ", phase(s.phase)),
     el("div", { class: "header-grid" },
       el("span", { class: "muted" }, "where"), el("span", {}, s.namespace ? `namespace ${s.namespace}` : `local: ${s.source}`),
-      el("span", { class: "muted" }, "objective"), el("span", {}, `${s.goal} ${s.metric}`),
+      el("span", { class: "muted" }, s.objectives.length > 1 ? "objectives" : "objective"), el("span", {}, s.objectives.map((o) => `${o.goal} ${o.metric}`).join(", ")
+        + s.constraints.map((c) => `; ${c.metric}${c.min != null ? ` ≥ ${c.min}` : ""}${c.max != null ? ` ≤ ${c.max}` : ""}`).join("")),
       el("span", { class: "muted" }, "search"), el("span", {}, `${s.algorithm}, early stopping: ${s.earlyStopping}`),
       el("span", { class: "muted" }, "progress"), el("span", {}, `${s.progress || "–"} · ${Object.entries(data.states).map(([k, v]) => `${v} ${k}`).join(", ")}`),
       el("span", { class: "muted" }, s.finishedBecause ? "finished because" : "status"), el("span", { id: "finished-because" }, [s.finishedBecause, s.message].filter(Boolean).join(": ") || "–"),
-      el("span", { class: "muted" }, "best trial"), best
+      el("span", { class: "muted" }, s.objectives.length > 1 ? "front" : "best trial"), s.objectives.length > 1
+        ? el("span", { id: "front" }, s.front.length ? `${s.front.length} trials: ` : "none yet", ...s.front.slice(0, 12).flatMap((t, i) => [i ? ", " : "", el("a", { href: trialHref(s.key, t) }, t)]), s.front.length > 12 ? " …" : "")
+        : best
         ? el("span", { id: "best-trial" }, el("a", { href: trialHref(s.key, best.trial) }, best.trial), ` ${s.metric} = ${fmt(best.objective)} · `,
           Object.entries(best.params).map(([k, v]) => `${k}=${fmt(v)}`).join(", "))
         : el("span", { id: "best-trial" }, "none yet")));
@@ -449,7 +468,7 @@ async function renderStudy(app, key) {
   const spend = el("div");
   const table = el("div", { class: "card", id: "trial-table" });
   app.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← every study")), header,
-    el("div", { class: "grid" }, card("objective"), card("curves"), card("parallel"), card("importance"), card("contour"),
+    el("div", { class: "grid" }, ...(study.body.pareto ? [card("pareto")] : []), card("objective"), card("curves"), card("parallel"), card("importance"), card("contour"),
       el("div", { class: "card" }, el("h2", {}, "Where the budget went"), spend)),
     el("div", { class: "card" }, el("h2", {}, "Slices: objective against each parameter (darker: later trials)"), slices), table);
   function draw() {
@@ -465,6 +484,7 @@ async function renderStudy(app, key) {
   function drawPlots(d) {
     const goal = d.summary.goal;
     const section = (id, drawer) => lazy(sections[id][0], () => { sections[id][1].textContent = drawer(sections[id][0]); });
+    if (sections.pareto) section("pareto", (div) => drawPareto(div, d, key));
     section("objective", (div) => drawObjective(div, d, key));
     section("curves", (div) => drawCurves(div, d, key));
     section("parallel", (div) => drawParallel(div, d, goal, key));
