@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test browser unit lint format crds manifests images bench clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test browser unit lint format crds manifests images bench bench-mo clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,8 +65,15 @@ $(BENCH_STAMP):
 	$(BENCH_VENV)/bin/python -m pip install -q -e '.[bench]'
 	@rm -f $(BENCH_VENV)/.installed-* && touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) bench-mo
 	$(BENCH_VENV)/bin/python benchmarks/run.py --out benchmarks/results/latest.json
+
+## bench-mo: several objectives and constraints against Optuna's TPE, NSGA-II and GP (20 seeds,
+## one at a time and 4 at once), early stopping with two objectives, warm starts
+bench-mo: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/multi_objective.py --out benchmarks/results/multi-objective.json
+	$(BENCH_VENV)/bin/python benchmarks/mo_stopping.py --out benchmarks/results/mo-stopping.json
+	$(BENCH_VENV)/bin/python benchmarks/warm_start.py --out benchmarks/results/warm-start.json
 
 ## cluster-up: the local Kubernetes cluster (etcd, apiserver, controller manager, scheduler,
 ## kwok with 2 CPU + 2 GPU fake nodes, and one real node: containerd, kubelet, kube-proxy,

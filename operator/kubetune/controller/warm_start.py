@@ -38,7 +38,12 @@ class Prior:
 
     def status(self) -> list[dict[str, Any]]:
         return [
-            {"study": s.study, "used": s.used, "skipped": s.skipped, "firstSkipped": s.why}
+            {
+                "study": s.study,
+                "used": s.used,
+                "skipped": s.skipped,
+                **({"firstSkipped": s.why} if s.why else {}),
+            }
             for s in self.sources
         ]
 
