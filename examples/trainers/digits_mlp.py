@@ -2,6 +2,10 @@
 after every epoch, so that a stopping rule (asha in examples/early-stopping.yaml) can end
 unpromising trials early. Exits cleanly on SIGTERM, as a stopped trial should.
 
+With --size (examples/multi-objective.yaml) each report also carries the network's size in
+thousands of weights and the validation log-loss, for a study with several objectives and a
+constraint.
+
 With --pushgateway (examples/prometheus.yaml) it also pushes each epoch's accuracy to a
 Prometheus Pushgateway, as a trainer that already exports Prometheus metrics would; the
 operator then reads the metric with a PromQL query instead of from the trainer's output.
@@ -14,6 +18,7 @@ import urllib.request
 
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
@@ -28,6 +33,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--pushgateway", help="e.g. http://pushgateway.monitoring:9091")
     parser.add_argument("--trial", help="the trial's name, the series' `trial` label")
+    parser.add_argument("--size", action="store_true", help="also report weights_k, log_loss")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -49,6 +55,12 @@ def main() -> None:
         curve[epoch] = float(model.score(val_x, val_y))
         if args.pushgateway:
             push(args.pushgateway, args.trial or "unknown", curve)
+        elif args.size:
+            weights = sum(w.size for w in model.coefs_) + sum(b.size for b in model.intercepts_)
+            loss = float(log_loss(val_y, model.predict_proba(val_x), labels=classes))
+            kubetune.report(
+                step=epoch, accuracy=curve[epoch], weights_k=weights / 1000, log_loss=loss
+            )
         else:
             kubetune.report(step=epoch, accuracy=curve[epoch])
 

@@ -78,3 +78,24 @@ def test_the_conditional_example_passes_each_trial_only_its_models_flags(
         assert f"model='{params['model']}'" in log
         if params["model"] != "forest":
             assert "trees=100" in log  # the trainer's default: --trees was left out
+
+
+@pytest.mark.slow
+def test_the_multi_objective_example_finds_a_feasible_front_under_asha(
+    kubetune: Kubetune, tmp_path: Path
+) -> None:
+    """examples/multi-objective.yaml as shipped but for its budget (10 trials and its one
+    hand-given trial, not 24: ~15 s)."""
+    document = example_with_budget("multi-objective.yaml", 10)
+    code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "mo")
+    assert code == 0, stderr
+    assert summary["trials"] == 11  # the hand-given one runs on top of maxTrials
+    assert summary["pareto"], "some trial must be feasible and succeed"
+    created = [e for e in events(tmp_path / "mo") if e["event"] == "created"]
+    assert created[0]["params"] == {"hidden": 32, "lr": 0.01, "alpha": 0.0001}
+    finished = {e["trial"]: e for e in events(tmp_path / "mo") if e["event"] == "finished"}
+    for member in summary["pareto"]:
+        values = finished[member["trial"]]["values"]
+        assert values["log_loss"] <= 0.25  # the constraint
+        assert member["objectives"] == {k: values[k] for k in ("accuracy", "weights_k")}
+    assert (tmp_path / "mo" / "pareto.png").exists()

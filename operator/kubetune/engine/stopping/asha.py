@@ -7,11 +7,12 @@ earlier trials only keeps the rule stateless and the first trials from being jud
 A trial is judged at the highest rung it has reached.
 
 Several objectives (and constraints): at a rung, each trial is the vector of its best value
-of each objective by the rung; the trials there are sorted into Pareto fronts (those that
-break a constraint by the rung placed after every feasible one), and ranked by front, then by
-crowding (the lonelier first, as NSGA-II keeps them). A trial continues if it is in the top
-1/eta of that ranking, or if no trial at the rung dominates it: a rule that keeps every
-member of the rung's front never cuts the final front's trials for being crowded.
+of each objective by the rung; the trials there are sorted into Pareto fronts (those outside a
+constraint's bound by the rung sorted likewise among themselves, after every one inside), and
+ranked by front, then by crowding (the lonelier first, as NSGA-II keeps them). A trial
+continues if it is in the top 1/eta of that ranking, or if it is on the rung's first front: a
+rule that keeps every member of that front never cuts the final front's trials for being
+crowded.
 """
 
 from __future__ import annotations
@@ -138,17 +139,17 @@ class RungJudge:
         if len(rows) < self.settings.min_trials:
             return None
         matrix, broken = np.array(rows), np.array(outside)
-        # Feasible trials are sorted among themselves; infeasible ones rank after all of
-        # them, one rank each, the less outside first.
+        # Feasible trials are sorted into fronts among themselves, then those outside a
+        # bound by the rung among themselves, after them. Not by how far outside: a metric
+        # that improves with training (a loss under a max) is outside for every trial at the
+        # first rung, where the objectives must still decide.
         feasible = broken == 0
         ranks = np.zeros(len(rows), dtype=int)
         if feasible.any():
             ranks[feasible] = nondominated_ranks(matrix[feasible])
-        outside_rows = np.flatnonzero(~feasible)
-        if len(outside_rows):
+        if (~feasible).any():
             first = int(ranks[feasible].max()) + 1 if feasible.any() else 0
-            by_distance = outside_rows[np.argsort(broken[outside_rows], kind="stable")]
-            ranks[by_distance] = first + np.arange(len(by_distance))
+            ranks[~feasible] = first + nondominated_ranks(matrix[~feasible])
         lonely = np.zeros(len(rows))
         for rank in np.unique(ranks):
             members = ranks == rank
@@ -157,25 +158,25 @@ class RungJudge:
         eta = self.settings.reduction_factor
         keep = max(1, len(rows) // eta)
         position = order.index(0)
-        if position < keep or (ranks[0] == 0 and broken[0] == 0):
+        if position < keep or ranks[0] == 0:
             return None
         cut = float(ranks[order[keep - 1]])
         values = ", ".join(
             f"{d.metric} {v:.6g}"
             for d, v in zip(self.all_directions, goals.signs * own, strict=True)
         )
-        why = f"Pareto rank {int(ranks[0])}"
+        why = f"is Pareto rank {int(ranks[0])}"
         if broken[0] > 0:
-            why = "breaks a constraint"
+            why = f"breaks a constraint (rank {int(ranks[0])}, after every trial keeping it)"
         return StopDecision(
             trial=trial.name,
             step=rung,
             value=float(goals.signs[0] * own[0]),
             rule=self.rule,
             threshold=cut,
-            reason=f"at rung {rung} ({values}) it is {why} among {len(rows)} trials at that "
-            f"rung, not in the top 1/{eta} ({keep}) by Pareto rank and crowding, and another "
-            f"trial dominates it; cut-off rank {cut:g}",
+            reason=f"at rung {rung} ({values}) it {why} among {len(rows)} trials at that "
+            f"rung, not in the top 1/{eta} ({keep}) by Pareto rank and crowding nor on the "
+            f"rung's first front; cut-off rank {cut:g}",
         )
 
 
