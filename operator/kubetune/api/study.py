@@ -37,7 +37,9 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 
 class Objective(Model):
     metric: str = Field(
-        pattern=NAME_PATTERN, description="The metric to optimise, as the trial reports it."
+        pattern=NAME_PATTERN,
+        max_length=63,
+        description="The metric to optimise, as the trial reports it.",
     )
     goal: Literal["maximize", "minimize"] = Field(description="maximize or minimize.")
     target: float | None = Field(
@@ -45,7 +47,7 @@ class Objective(Model):
         description="Stop the study once a trial reaches this value (>= when maximizing, "
         "<= when minimizing). Optional.",
     )
-    additional_metrics: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
+    additional_metrics: list[Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]] = Field(
         default_factory=list,
         description="Other metrics to record (not optimised): letters, digits, _. Default none.",
     )
@@ -71,7 +73,9 @@ class Constraint(Model):
         }
     )
 
-    metric: str = Field(pattern=NAME_PATTERN, description="The constrained metric, as reported.")
+    metric: str = Field(
+        pattern=NAME_PATTERN, max_length=63, description="The constrained metric, as reported."
+    )
     max: float | None = Field(default=None, description="Feasible when metric <= max.")
     min: float | None = Field(default=None, description="Feasible when metric >= min.")
 
