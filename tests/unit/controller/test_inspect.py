@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.controller.inspect import render_trials
+from kubetune.controller.inspect import best_document, render_trials
 
 STUDY: dict[str, Any] = {
     "metadata": {"name": "q", "namespace": "ns"},
@@ -48,3 +48,44 @@ def test_the_preempted_column_shows_how_often_each_trial_was_preempted() -> None
 def test_no_preempted_column_where_nothing_was_preempted() -> None:
     table = render_trials(STUDY, [trial(0, phase="Succeeded", objective=0.9)])
     assert "PREEMPTED" not in table
+
+
+PAIR: dict[str, Any] = {
+    "metadata": {"name": "q", "namespace": "ns"},
+    "spec": {
+        "objectives": [
+            {"metric": "score", "goal": "maximize"},
+            {"metric": "size", "goal": "minimize"},
+        ],
+        "constraints": [{"metric": "latency", "max": 20}],
+        "parameters": [{"name": "x"}],
+    },
+    "status": {
+        "paretoFront": [
+            {"name": "q-1", "params": {"x": 0.5}, "objectives": {"score": 0.8, "size": 1.0}},
+            {"name": "q-2", "params": {"x": 0.5}, "objectives": {"score": 0.9, "size": 3.0}},
+        ]
+    },
+}
+
+
+def test_with_several_objectives_trials_show_each_one_and_front_members_come_first() -> None:
+    values = {"q-0": (0.85, 4.0), "q-1": (0.8, 1.0), "q-2": (0.9, 3.0), "q-3": (0.99, 0.5)}
+    trials = [
+        trial(i, phase="Succeeded", objective=s, values={"score": s, "size": z})
+        for i, (s, z) in enumerate(values.values())
+    ]
+    trials[3]["status"]["violations"] = [{"metric": "latency", "bound": "max", "limit": 20}]
+    header, *rows = render_trials(PAIR, trials).splitlines()
+    assert header.split() == ["TRIAL", "PHASE", "SCORE", "SIZE", "FRONT", "x", "REASON"]
+    assert [r.split()[0] for r in rows] == ["q-2", "q-1", "q-0", "q-3"]  # infeasible last
+    assert rows[0].split()[:5] == ["q-2", "Succeeded", "0.9", "3", "*"]
+    assert rows[2].split()[4] == "0.5"  # q-0 is off the front: no mark, its x next
+
+
+def test_best_of_a_study_with_several_objectives_is_its_front() -> None:
+    document = best_document(PAIR)
+    assert document is not None
+    assert [m["trial"] for m in document["pareto"]] == ["q-1", "q-2"]
+    assert document["pareto"][0]["objectives"] == {"score": 0.8, "size": 1.0}
+    assert best_document({**PAIR, "status": {}}) is None
