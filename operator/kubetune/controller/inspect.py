@@ -36,6 +36,11 @@ def render_status(study: Obj) -> str:
         f"  progress   {status.get('progress', '-')}  "
         + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "total" and v),
     ]
+    for source in status.get("warmStart") or []:
+        said = f"{source['study']}: {source['used']} trials learned from"
+        if source.get("skipped"):
+            said += f", {source['skipped']} skipped (first: {source.get('firstSkipped')})"
+        lines.append(f"  warm start {said}")
     front = status.get("paretoFront") or []
     for member in front[:10]:
         said = ", ".join(f"{k} {_value(v)}" for k, v in member["objectives"].items())

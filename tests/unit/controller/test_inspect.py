@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetune.controller.inspect import best_document, render_trials
+from kubetune.controller.inspect import best_document, render_status, render_trials
 
 STUDY: dict[str, Any] = {
     "metadata": {"name": "q", "namespace": "ns"},
@@ -89,3 +89,21 @@ def test_best_of_a_study_with_several_objectives_is_its_front() -> None:
     assert [m["trial"] for m in document["pareto"]] == ["q-1", "q-2"]
     assert document["pareto"][0]["objectives"] == {"score": 0.8, "size": 1.0}
     assert best_document({**PAIR, "status": {}}) is None
+
+
+def test_status_says_what_each_earlier_study_gave_and_lists_the_front() -> None:
+    study = {
+        **PAIR,
+        "spec": {**PAIR["spec"], "algorithm": {"name": "bayesian"}},
+        "status": {
+            **PAIR["status"],
+            "phase": "Running",
+            "warmStart": [
+                {"study": "old", "used": 28, "skipped": 2, "firstSkipped": "old-7: params.lr"}
+            ],
+        },
+    }
+    text = render_status(study)
+    assert "objective  maximize score, minimize size; latency <= 20" in text
+    assert "warm start old: 28 trials learned from, 2 skipped (first: old-7: params.lr)" in text
+    assert "front      q-1: score 0.8, size 1" in text
