@@ -25,14 +25,11 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from functools import cache  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -43,6 +40,9 @@ from scipy.stats import mannwhitneyu  # noqa: E402
 from kubetune.api import StudySpec, load_study  # noqa: E402
 from kubetune.engine import History, Report, TrialRecord, TrialState, decide  # noqa: E402
 from kubetune.engine.pareto import hypervolume  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import in_pool, write_result  # noqa: E402
 
 EPOCHS = 27
 REFERENCE = np.array([1.0, 6.0])
@@ -183,14 +183,7 @@ def main() -> int:
         (s, r, seed, args.trials) for s in samplers for r in rules for seed in range(args.seeds)
     ]
     started = time.time()
-    runs: dict[tuple[str, str, int], dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for done, (key, result) in enumerate(pool.map(_job, jobs), start=1):
-            runs[key] = result
-            print(
-                f"\r{done}/{len(jobs)} runs ({time.time() - started:.0f}s)", end="", file=sys.stderr
-            )
-    print(file=sys.stderr)
+    runs = dict(in_pool(_job, jobs, args.workers))
     table: dict[str, Any] = {}
     lines = [
         f"MLP on digits, 2 objectives (error, log10 weights), {args.trials} trials, 4 at a time, "
@@ -223,21 +216,12 @@ def main() -> int:
             )
     print("\n".join(lines))
     result = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
         "seeds": args.seeds,
         "trials": args.trials,
-        "seconds": round(time.time() - started, 1),
         "table": table,
         "runs": {"/".join(map(str, k)): v for k, v in runs.items()},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {out} ({result['seconds']}s)")
+    write_result(args.out, result, started)
     return 0
 
 

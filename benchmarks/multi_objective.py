@@ -28,11 +28,9 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -44,6 +42,7 @@ from kubetune.engine import History, Report, TrialRecord, TrialState, decide  # 
 from kubetune.engine.pareto import hypervolume  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import in_pool, write_result  # noqa: E402
 from mo_tasks import MO_TASKS, Metrics, MoTask, feasible, losses  # noqa: E402
 
 OURS = ["bayesian", "tpe", "random"]
@@ -297,34 +296,20 @@ def main() -> int:
     started = time.time()
     runs: dict[Key, Run] = {}
     seconds: dict[str, float] = {}
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for done, (key, run, took) in enumerate(pool.map(_job, jobs), start=1):
-            runs[key] = run
-            seconds[key[1]] = seconds.get(key[1], 0.0) + took
-            print(
-                f"\r{done}/{len(jobs)} runs ({time.time() - started:.0f}s)", end="", file=sys.stderr
-            )
-    print(file=sys.stderr)
+    for key, run, took in in_pool(_job, jobs, args.workers):
+        runs[key] = run
+        seconds[key[1]] = seconds.get(key[1], 0.0) + took
     table = summarise(runs, tasks, samplers, args.seeds, checks)
     print(render(table, tasks, samplers, checks))
     result = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
         "peerVersion": peer_version() if set(samplers) & set(PEERS) else None,
         "seeds": args.seeds,
         "trials": args.trials,
-        "seconds": round(time.time() - started, 1),
         "samplerSeconds": {k: round(v, 1) for k, v in seconds.items()},
         "table": table,
         "runs": {"/".join(map(str, k)): [m for _, m in run] for k, run in runs.items()},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {out} ({result['seconds']}s)")
+    write_result(args.out, result, started)
     return 0
 
 

@@ -20,12 +20,9 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -35,6 +32,7 @@ from kubetune.engine import History, Report, TrialRecord, TrialState, decide  # 
 from kubetune.engine.warm_start import fit_prior  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import in_pool, write_result  # noqa: E402
 from run import build_spec  # noqa: E402
 from tasks import TASKS, Task  # noqa: E402
 
@@ -101,12 +99,7 @@ def main() -> int:
     tasks = args.tasks.split(",")
     jobs = [(t, s) for t in tasks for s in range(args.seeds)]
     started = time.time()
-    runs: dict[tuple[str, int], dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for done, (key, result) in enumerate(pool.map(_job, jobs), start=1):
-            runs[key] = result
-            print(f"\r{done}/{len(jobs)} ({time.time() - started:.0f}s)", end="", file=sys.stderr)
-    print(file=sys.stderr)
+    runs = dict(in_pool(_job, jobs, args.workers))
     lines = [
         f"trials to reach the best of an earlier {EARLIER}-trial study (bayesian), median over "
         f"{args.seeds} seeds; {LIMIT + 1} = never within {LIMIT}",
@@ -131,20 +124,11 @@ def main() -> int:
         )
     print("\n".join(lines))
     result = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
         "seeds": args.seeds,
-        "seconds": round(time.time() - started, 1),
         "table": table,
         "runs": {f"{t}/{s}": v for (t, s), v in runs.items()},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {out} ({result['seconds']}s)")
+    write_result(args.out, result, started)
     return 0
 
 

@@ -64,15 +64,11 @@ class RungJudge:
     def judge(
         self, trial: TrialRecord, peers: list[TrialRecord], steps: list[int]
     ) -> StopDecision | None:
+        rung = self._rung(trial, steps)
+        if rung is None:
+            return None
         if self.goals is not None:
-            return self._judge_pareto(trial, peers, steps, self.goals)
-        series = trial.series(self.direction.metric)
-        if not series:
-            return None
-        reached = [r for r in steps if series[-1][0] >= r]
-        if not reached:
-            return None
-        rung = reached[-1]
+            return self._judge_pareto(trial, peers, rung, self.goals)
         value = self.direction.best_by(trial, rung)
         if value is None:
             return None
@@ -115,16 +111,15 @@ class RungJudge:
         )
         return losses, outside
 
-    def _judge_pareto(
-        self, trial: TrialRecord, peers: list[TrialRecord], steps: list[int], goals: Goals
-    ) -> StopDecision | None:
+    def _rung(self, trial: TrialRecord, steps: list[int]) -> int | None:
+        """The highest rung the trial has reached, where it is judged; None before the first."""
         series = trial.series(self.direction.metric)
-        if not series:
-            return None
-        reached = [r for r in steps if series[-1][0] >= r]
-        if not reached:
-            return None
-        rung = reached[-1]
+        reached = [r for r in steps if series and series[-1][0] >= r]
+        return reached[-1] if reached else None
+
+    def _judge_pareto(
+        self, trial: TrialRecord, peers: list[TrialRecord], rung: int, goals: Goals
+    ) -> StopDecision | None:
         own, own_outside = self._vector(trial, rung, goals)
         if not len(own):
             return None

@@ -17,7 +17,7 @@ import statistics
 from kubetune.api.settings import MedianSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.decision import StopDecision
-from kubetune.engine.history import History, TrialState
+from kubetune.engine.history import History, TrialRecord, TrialState
 from kubetune.engine.stopping.base import Direction, directions
 
 
@@ -37,11 +37,8 @@ class MedianRule:
             return self._decide_pareto(history)
         stops: list[StopDecision] = []
         for trial in history.by_state(TrialState.RUNNING):
-            series = trial.series(self.direction.metric)
-            if not series:
-                continue
-            step = series[-1][0]
-            if step < self.settings.start_step:
+            step = self._judged_step(trial)
+            if step is None:
                 continue
             value = self.direction.best_by(trial, step)
             others = [
@@ -67,14 +64,18 @@ class MedianRule:
                 )
         return stops
 
+    def _judged_step(self, trial: TrialRecord) -> int | None:
+        """The trial's latest step, once it is past `startStep`; None before."""
+        series = trial.series(self.direction.metric)
+        if not series or series[-1][0] < self.settings.start_step:
+            return None
+        return series[-1][0]
+
     def _decide_pareto(self, history: History) -> list[StopDecision]:
         stops: list[StopDecision] = []
         for trial in history.by_state(TrialState.RUNNING):
-            series = trial.series(self.direction.metric)
-            if not series:
-                continue
-            step = series[-1][0]
-            if step < self.settings.start_step:
+            step = self._judged_step(trial)
+            if step is None:
                 continue
             own = [d.best_by(trial, step) for d in self.all_directions]
             if any(v is None for v in own):
