@@ -18,7 +18,7 @@ from kubetune.engine.decision import Best, Decision, Finish, FrontMember, NewTri
 from kubetune.engine.encoding import Params, build_space
 from kubetune.engine.history import History, TrialRecord, TrialState
 from kubetune.engine.objectives import Goals
-from kubetune.engine.pareto import crowding, nondominated_ranks
+from kubetune.engine.pareto import crowding, front_mask
 from kubetune.engine.samplers import SAMPLERS
 from kubetune.engine.stopping import STOPPING_RULES
 
@@ -72,7 +72,7 @@ def find_front(spec: StudySpec, history: History, limit: int = FRONT_LIMIT) -> l
     if not results:
         return []
     losses = np.array([goals.losses(values) for _, values in results])
-    members = [i for i in np.flatnonzero(nondominated_ranks(losses) == 0)]
+    members = [int(i) for i in np.flatnonzero(front_mask(losses))]
     while len(members) > limit:
         distance = crowding(losses[members])
         members.pop(int(np.argmin(distance)))

@@ -8,7 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from kubetune.engine.pareto import crowding, dominates, hypervolume, nondominated_ranks
+from kubetune.engine import pareto
+from kubetune.engine.pareto import (
+    crowding,
+    dominates,
+    front_mask,
+    hypervolume,
+    nondominated_ranks,
+)
 from kubetune.engine.samplers.hypervolume import _log_factor, box_decomposition, thin_front
 
 
@@ -113,3 +120,14 @@ def test_the_log_factor_slopes_match_finite_differences_far_from_the_box_too() -
         up = _log_factor(np.array([[mean]]), np.array([[sd + step]]), lower, upper)[0]
         down = _log_factor(np.array([[mean]]), np.array([[sd - step]]), lower, upper)[0]
         assert d_sigma[0] == pytest.approx(((up - down) / (2 * step))[0], rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("objectives", [2, 3])
+def test_the_sweep_and_the_peeling_agree_with_the_dominance_matrix(objectives: int) -> None:
+    rng = np.random.default_rng(objectives)
+    losses = np.round(rng.random((300, objectives)), 1)  # rounded: many ties and equal rows
+    by_matrix = nondominated_ranks(losses)
+    assert list(front_mask(losses)) == list(by_matrix == 0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pareto, "MATRIX_ROWS", 10)
+        assert list(nondominated_ranks(losses)) == list(by_matrix)
