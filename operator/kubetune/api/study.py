@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kubetune.api.base import Model, OpenModel, cel
 from kubetune.api.errors import FieldError, InvalidStudyError, render_problems
-from kubetune.api.parameters import NAME_PATTERN, Parameter, ParamValue, check_conditions
+from kubetune.api.goals import GOAL_RULES, Constraint, Objective, check_goals
+from kubetune.api.parameters import Parameter, ParamValue, check_conditions
 from kubetune.api.settings import (
     SAMPLER_SETTINGS,
     STOPPING_SETTINGS,
@@ -33,61 +34,6 @@ DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 STUDY_NAME_MAX = 50  # leaves room for "-NNNNN" trial suffixes inside a 63-character label
 #: Kueue's label naming the LocalQueue a workload waits in.
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-
-
-class Objective(Model):
-    metric: str = Field(
-        pattern=NAME_PATTERN,
-        max_length=63,
-        description="The metric to optimise, as the trial reports it.",
-    )
-    goal: Literal["maximize", "minimize"] = Field(description="maximize or minimize.")
-    target: float | None = Field(
-        default=None,
-        description="Stop the study once a trial reaches this value (>= when maximizing, "
-        "<= when minimizing). Optional.",
-    )
-    additional_metrics: list[Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]] = Field(
-        default_factory=list,
-        description="Other metrics to record (not optimised): letters, digits, _. Default none.",
-    )
-
-
-class Constraint(Model):
-    """A metric a trial must keep within bounds to count: one that breaks it is infeasible,
-    never the best and never on the front, whatever its objectives."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(
-                    "has(self.max) || has(self.min)",
-                    "a constraint needs max, min or both",
-                ),
-                cel(
-                    "!has(self.max) || !has(self.min) || self.min <= self.max",
-                    "min must not be above max: no trial could meet it",
-                    ".min",
-                ),
-            ]
-        }
-    )
-
-    metric: str = Field(
-        pattern=NAME_PATTERN, max_length=63, description="The constrained metric, as reported."
-    )
-    max: float | None = Field(default=None, description="Feasible when metric <= max.")
-    min: float | None = Field(default=None, description="Feasible when metric >= min.")
-
-    @model_validator(mode="after")
-    def _check_bounds(self) -> Constraint:
-        if self.max is None and self.min is None:
-            raise FieldError("max", "a constraint needs max, min or both")
-        if self.max is not None and self.min is not None and self.min > self.max:
-            raise FieldError(
-                "min", f"{self.min:g} is above max {self.max:g}: no trial could meet it"
-            )
-        return self
 
 
 class Chosen(Model):
@@ -350,44 +296,7 @@ _SPEC_RULES: list[Any] = [
         "parameter names must be unique",
         ".parameters",
     ),
-    cel(
-        "has(self.objective) != has(self.objectives)",
-        "set spec.objective (one metric) or spec.objectives (2 to 4 metrics), exactly one",
-        ".objective",
-    ),
-    cel(
-        "!has(self.metrics) || !has(self.metrics.prometheus) || "
-        "(!has(self.objectives) && (!has(self.constraints) || size(self.constraints) == 0))",
-        "metrics.prometheus reads one metric (the objective): several objectives or "
-        "constraints need the trial's own reports (remove metrics.prometheus)",
-        ".metrics",
-    ),
-    cel(
-        "!has(self.objective) || !has(self.objective.additionalMetrics) || "
-        "!(self.objective.metric in self.objective.additionalMetrics)",
-        "additionalMetrics must not repeat the objective metric",
-        ".objective",
-    ),
-    cel(
-        "!has(self.objectives) || "
-        "self.objectives.all(o, self.objectives.exists_one(p, p.metric == o.metric))",
-        "each objective needs its own metric: a metric is listed twice",
-        ".objectives",
-    ),
-    cel(
-        "!has(self.constraints) || "
-        "self.constraints.all(c, self.constraints.exists_one(d, d.metric == c.metric))",
-        "one constraint per metric (give it both max and min): a metric is listed twice",
-        ".constraints",
-    ),
-    cel(
-        "!has(self.constraints) || self.constraints.all(c, "
-        "(!has(self.objective) || c.metric != self.objective.metric) && "
-        "(!has(self.objectives) || !self.objectives.exists(o, o.metric == c.metric)))",
-        "a constraint cannot be on an objective's metric: bound the objective with target, or "
-        "constrain another metric",
-        ".constraints",
-    ),
+    *GOAL_RULES,
     cel(
         "!has(self.algorithm) || !has(self.algorithm.name) || self.algorithm.name != 'grid' || "
         "(has(self.algorithm.settings) && has(self.algorithm.settings.gridPoints)) || "
@@ -532,7 +441,7 @@ class StudySpec(Model):
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise FieldError(f"parameters[{index}].name", f"duplicate parameter name {name!r}")
-        self._check_objectives()
+        check_goals(self.objective, self.objectives, self.constraints)
         if self.metrics.prometheus is not None and (self.multi_objective or self.constraints):
             raise FieldError(
                 "metrics.prometheus",
@@ -546,39 +455,6 @@ class StudySpec(Model):
         self._check_placeholders(names)
         self._check_queue()
         return self
-
-    def _check_objectives(self) -> None:
-        if (self.objective is None) == (self.objectives is None):
-            raise FieldError(
-                "objective",
-                "set spec.objective (one metric) or spec.objectives (2 to 4 metrics), exactly one",
-            )
-        if (
-            self.objective is not None
-            and self.objective.metric in self.objective.additional_metrics
-        ):
-            raise FieldError("objective.additionalMetrics", "must not repeat the objective metric")
-        metrics = [o.metric for o in self.goals]
-        for index, metric in enumerate(metrics):
-            if metric in metrics[:index]:
-                raise FieldError(
-                    f"objectives[{index}].metric",
-                    f"{metric!r} is already objective {metrics.index(metric)}: each objective "
-                    "needs its own metric",
-                )
-        constrained = [c.metric for c in self.constraints]
-        for index, metric in enumerate(constrained):
-            if metric in constrained[:index]:
-                raise FieldError(
-                    f"constraints[{index}].metric",
-                    f"{metric!r} is constrained twice: give one constraint both max and min",
-                )
-            if metric in metrics:
-                raise FieldError(
-                    f"constraints[{index}].metric",
-                    f"{metric!r} is an objective: bound an objective with target, or constrain "
-                    "another metric",
-                )
 
     @property
     def goals(self) -> list[Objective]:
