@@ -25,7 +25,7 @@ import numpy as np
 
 from kubetune.engine.encoding import Key, Params, Space
 from kubetune.engine.objectives import Goals
-from kubetune.engine.pareto import nondominated_ranks
+from kubetune.engine.pareto import front_mask, nondominated_ranks
 from kubetune.engine.samplers import gaussian_process as gp
 from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
 from kubetune.engine.samplers.feasibility import Feasibility
@@ -76,7 +76,8 @@ class FrontSearch:
             for column in warped.T
         ]
         scored = warped[feasible] if feasible.any() else np.empty((0, warped.shape[1]))
-        reference = reference_point(scored if len(scored) else warped)
+        observed = scored if len(scored) else warped
+        reference = reference_point(observed[front_mask(observed)], observed)
         if len(pending):
             believed = self._believed(posteriors, self.inputs(pending))
             posteriors = [p.with_pending(self.inputs(pending)) for p in posteriors]
