@@ -9,7 +9,9 @@ Trials run 4 at a time, asynchronously as the operator runs them: every running 
 trains one more epoch per tick, `decide` is called after each tick, stops take effect at
 once, and a trial that reaches 27 epochs succeeds. Each study has 60 trials.
 
-Printed per protocol: the median over seeds of epochs spent and of the hypervolume of the
+Rules: none; `asha` from epoch 1 (rungs 1, 3, 9); `asha3` from epoch 3 (rungs 3, 9); `median`
+from epoch 3. `--trials` sets the study size, so a rule can also be given the epochs that no
+rule spends (`--rules asha --trials 160`). Printed per protocol: the median over seeds of epochs spent and of the hypervolume of the
 succeeded trials' front (reference: error 1.0, size 6.0), the worst seed's hypervolume, and a
 two-sided Mann-Whitney U test of each rule's hypervolume against no rule. A curve is computed
 once per params and cached, so the rules are compared on the very same training runs.
@@ -51,6 +53,10 @@ RULES: dict[str, dict[str, Any]] = {
     "asha": {
         "name": "asha",
         "settings": {"minBudget": 1, "maxBudget": EPOCHS, "reductionFactor": 3},
+    },
+    "asha3": {
+        "name": "asha",
+        "settings": {"minBudget": 3, "maxBudget": EPOCHS, "reductionFactor": 3},
     },
     "median": {"name": "median", "settings": {"startStep": 3, "minTrials": 5}},
 }
