@@ -11,10 +11,11 @@ once, and a trial that reaches 27 epochs succeeds. Each study has 60 trials.
 
 Rules: none; `asha` from epoch 1 (rungs 1, 3, 9); `asha3` from epoch 3 (rungs 3, 9); `median`
 from epoch 3. `--trials` sets the study size, so a rule can also be given the epochs that no
-rule spends (`--rules asha --trials 160`). Printed per protocol: the median over seeds of epochs spent and of the hypervolume of the
-succeeded trials' front (reference: error 1.0, size 6.0), the worst seed's hypervolume, and a
-two-sided Mann-Whitney U test of each rule's hypervolume against no rule. A curve is computed
-once per params and cached, so the rules are compared on the very same training runs.
+rule spends (`--rules asha --trials 160`). Printed per sampler and rule: the median over
+seeds of epochs spent and of the hypervolume of the succeeded trials' front (reference: error
+1.0, size 6.0), the worst seed's hypervolume, and a two-sided Mann-Whitney U test of each
+rule's hypervolume against no rule. A curve is computed once per params and cached, so the
+rules are compared on the very same training runs.
 
     python benchmarks/mo_stopping.py [--seeds 20] [--trials 60] [--rules none,asha,median]
 """
