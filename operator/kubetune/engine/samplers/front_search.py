@@ -1,8 +1,9 @@
 """`bayesian`'s picks for a study with several objectives: expected hypervolume improvement.
 
 One Gaussian process per objective on its own warped losses (the warp is monotone, so the
-front in model units is the front), the current feasible front and a reference point just
-beyond the worst observation; each pick maximises log EHVI (`hypervolume`) times the
+front in model units is the front), the current feasible front and a reference point halfway
+between the front's nadir and the worst observation (`hypervolume.reference_point` says why);
+each pick maximises log EHVI (`hypervolume`) times the
 probability of feasibility, with the penalty near pending points. As with one objective,
 one pick in `GLOBAL_EVERY` searches the whole space and the rest a box around an incumbent:
 here the front member best under a random augmented-Chebyshev weighting drawn from the seed
@@ -25,7 +26,7 @@ import numpy as np
 
 from kubetune.engine.encoding import Key, Params, Space
 from kubetune.engine.objectives import Goals
-from kubetune.engine.pareto import front_mask, nondominated_ranks
+from kubetune.engine.pareto import front_mask
 from kubetune.engine.samplers import gaussian_process as gp
 from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
 from kubetune.engine.samplers.feasibility import Feasibility
@@ -85,10 +86,10 @@ class FrontSearch:
         used: set[Key] = {self.space.key(self.space.decode(row)) for row in [*units, *pending]}
         avoid = self.inputs.to_units(self.inputs(pending)) if len(pending) else pending
         members = np.flatnonzero(feasible) if feasible.any() else np.arange(len(found))
-        front_rows = members[nondominated_ranks(losses[members]) == 0]
+        front_rows = members[front_mask(losses[members])]
         chosen: list[Params] = []
         for index in indices:
-            front = scored[nondominated_ranks(scored) == 0] if len(scored) else scored
+            front = scored[front_mask(scored)]
             acquisition = HypervolumeImprovement(
                 self.inputs, posteriors, front, reference, avoid, running, feasibility
             )
