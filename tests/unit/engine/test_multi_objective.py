@@ -250,3 +250,15 @@ def test_an_early_stopped_trial_teaches_the_model_its_values_at_the_stop() -> No
         stop=stop,
     )
     assert goals.values(record) == {"accuracy": 0.6, "size": 2.5}
+
+
+def test_one_objective_with_a_constraint_never_makes_an_infeasible_trial_best() -> None:
+    chosen = study(constraints=LATENCY).spec
+    trials = (
+        done(0, accuracy=0.90, latency=10.0),
+        done(1, accuracy=0.99, latency=25.0),  # the highest accuracy, too slow
+        done(2, accuracy=0.95, latency=19.0),
+    )
+    best = find_best(chosen, History("demo", trials))
+    assert best is not None and (best.trial, best.objective) == ("demo-2", 0.95)
+    assert decide(chosen, History("demo", trials), 0.0).front == ()  # one objective: no front
