@@ -30,10 +30,15 @@ from kubetune.engine.pareto import front_mask
 from kubetune.engine.samplers import gaussian_process as gp
 from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
 from kubetune.engine.samplers.feasibility import Feasibility
-from kubetune.engine.samplers.hypervolume import HypervolumeImprovement, reference_point
+from kubetune.engine.samplers.hypervolume import (
+    HypervolumeImprovement,
+    reference_point,
+    spread_rows,
+)
 from kubetune.engine.samplers.model_inputs import ModelInputs
 
 MODEL_POINTS = 400
+GLOBAL_FRONT_STARTS = 12  # front members a global pick also climbs from
 
 
 class Warp(Protocol):
@@ -87,6 +92,7 @@ class FrontSearch:
         avoid = self.inputs.to_units(self.inputs(pending)) if len(pending) else pending
         members = np.flatnonzero(feasible) if feasible.any() else np.arange(len(found))
         front_rows = members[front_mask(losses[members])]
+        starts = x[front_rows[spread_rows(losses[front_rows], GLOBAL_FRONT_STARTS)]]
         chosen: list[Params] = []
         for index in indices:
             front = scored[front_mask(scored)]
@@ -94,7 +100,7 @@ class FrontSearch:
                 self.inputs, posteriors, front, reference, avoid, running, feasibility
             )
             if index % self.global_every == 0:
-                point = self.search.maximise(acquisition, x[front_rows][:2], used, rng)
+                point = self.search.maximise(acquisition, starts, used, rng)
             else:
                 centre = units[self._centre(found, front_rows, index)]
                 point = self.search.maximise_near(acquisition, centre, used, rng)

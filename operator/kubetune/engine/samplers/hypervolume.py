@@ -34,10 +34,16 @@ _LOG_CAP = 300.0
 
 def thin_front(front: np.ndarray, limit: int) -> np.ndarray:
     """The front with its most crowded points dropped one at a time down to `limit`."""
+    return front[spread_rows(front, limit)]
+
+
+def spread_rows(front: np.ndarray, limit: int) -> list[int]:
+    """Rows of `front` left after dropping its most crowded point, one at a time, down to
+    `limit` (the ends, of infinite crowding distance, stay)."""
     kept = list(range(len(front)))
     while len(kept) > limit:
         kept.pop(int(np.argmin(crowding(front[kept]))))
-    return front[kept]
+    return kept
 
 
 def box_decomposition(front: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
