@@ -16,7 +16,12 @@ from kubetune.engine.pareto import (
     hypervolume,
     nondominated_ranks,
 )
-from kubetune.engine.samplers.hypervolume import _log_factor, box_decomposition, thin_front
+from kubetune.engine.samplers.hypervolume import (
+    _log_factor,
+    box_decomposition,
+    spread_rows,
+    thin_front,
+)
 
 
 def test_dominance_needs_no_worse_everywhere_and_better_somewhere() -> None:
@@ -38,6 +43,9 @@ def test_crowding_keeps_the_ends_infinite_and_ranks_the_lonely_higher() -> None:
     thinned = thin_front(front, 3)
     assert len(thinned) == 3
     assert [0, 4] in thinned.tolist() and [4, 0] in thinned.tolist()
+    # one of the close pair (rows 1 and 2) goes; the ends stay; a limit above the size keeps all
+    assert spread_rows(front, 3) in ([0, 2, 3], [0, 1, 3])
+    assert spread_rows(front, 10) == [0, 1, 2, 3]
 
 
 def test_two_dimensional_hypervolume_is_the_union_of_rectangles() -> None:

@@ -8,8 +8,13 @@ probability of feasibility, with the penalty near pending points. As with one ob
 one pick in `GLOBAL_EVERY` searches the whole space and the rest a box around an incumbent:
 here the front member best under a random augmented-Chebyshev weighting drawn from the seed
 and the trial index (so successive local picks visit different parts of the front, the same
-after any restart). A batch's later picks see the earlier ones as pending: each model's
-believer and their predicted values added to the front.
+after any restart). A global pick climbs from the best of a random cloud and from up to
+`GLOBAL_FRONT_STARTS` front members, the least crowded: from the front's first two rows only,
+its global picks were rarely refined near the front, and 4 at a time over 20 seeds (80 trials)
+ZDT2's median hypervolume was 120.303 against Optuna's GPSampler's 120.313 (p 0.02); from 12,
+120.312 (p 0.92), and ZDT1's worst seed went from 119.84 to 120.38. A batch's later picks see
+the earlier ones as pending: each model's believer and their predicted values added to the
+front.
 
 Why not only scalarisations (ParEGO, which this sampler used first): on ZDT1 in 5-D, 40
 trials, one at a time, seed 0: hypervolume 116.5 (reference 11, 11; the true front's 120.67)
