@@ -16,13 +16,18 @@ its trials as the runner does, as results-file events (in memory, or in a file w
 one), so `Tuner.from_results("kubetune-runs/STUDY")` continues a `kubetune run` study, and
 `kubetune run --resume` continues one a Tuner wrote. Values are checked before they are
 recorded: a NaN, an infinity or a string is refused with an error and the trial stays open.
+
+`spec.warmStart` works as in `kubetune run`: hand-given trials are asked first, and earlier
+studies are read from `RUNS/NAME/results.jsonl` (`runs_dir`; by default the folder that holds
+this study's results folder, or `kubetune-runs` when the Tuner keeps its trials in memory), so
+a notebook learns from what `kubetune run` or another Tuner wrote there.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +37,10 @@ from kubetune.engine import Best, Decision, History, StopDecision, TrialRecord, 
 from kubetune.engine import decide as engine_decide
 from kubetune.engine.decide import find_best
 from kubetune.engine.outcome import trial_outcome
+from kubetune.engine.warm_start import PriorSource
 from kubetune.local.documents import parse_documents
 from kubetune.local.results import ResultsFile, TrialRow
+from kubetune.local.warm_start import load_prior
 from kubetune.metrics.lines import BadValue, parse_number
 
 
@@ -55,12 +62,19 @@ class Tuner:
         study: str = "study",
         clock: Callable[[], float] = time.time,
         results: ResultsFile | None = None,
+        runs_dir: str | Path | None = None,
     ) -> None:
         self.spec = spec
         self.study = study
         self.clock = clock
         #: Where the trials are kept; `path` None keeps them in memory only.
         self.results = results if results is not None else ResultsFile(None)
+        #: Earlier studies' trials this one learns from, and what each gave (`warmStart`).
+        #: Read before anything is written: a missing study must not leave a results file.
+        self.prior: tuple[TrialRecord, ...] = ()
+        self.warm_start: list[PriorSource] = []
+        if spec.warm_start.studies:
+            self.prior, self.warm_start = load_prior(spec, _runs_dir(self.results, runs_dir))
         manifest = {
             "apiVersion": "kubetune.io/v1alpha1",
             "kind": "Study",
@@ -107,7 +121,8 @@ class Tuner:
 
     @property
     def history(self) -> History:
-        return self.results.history(self.study, self.clock())
+        found = self.results.history(self.study, self.clock())
+        return replace(found, prior=self.prior) if self.prior else found
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -236,6 +251,15 @@ def _checked(name: str, call: str, metrics: Mapping[str, Any]) -> dict[str, floa
             )
         values[metric] = value
     return values
+
+
+def _runs_dir(results: ResultsFile, given: str | Path | None) -> Path:
+    """Where earlier studies' results folders are looked for, as `kubetune run` looks."""
+    if given is not None:
+        return Path(given)
+    if results.path is not None:
+        return results.path.resolve().parent.parent
+    return Path("kubetune-runs")
 
 
 def _results_path(path: str | Path) -> Path:

@@ -133,3 +133,39 @@ def test_a_new_tuner_never_overwrites_a_results_file(tmp_path: Path) -> None:
     Tuner.from_manifest(manifest(), results=path)
     with pytest.raises(ValueError, match="already holds a study; continue it with from_results"):
         Tuner.from_manifest(manifest(), results=path)
+
+
+def test_a_notebook_learns_from_an_earlier_study_and_asks_its_hand_given_trials_first(
+    tmp_path: Path,
+) -> None:
+    runs = tmp_path / "kubetune-runs"
+    old = manifest(budget={"maxTrials": 4, "parallelism": 1})
+    old["metadata"]["name"] = "old"
+    earlier = Tuner.from_manifest(old, results=runs / "old")
+    for value in (0.5, 0.9, 0.6, 0.7):
+        earlier.tell(earlier.ask().name, value)
+    earlier.results.close()
+
+    hand = {"lr": 0.01, "layers": 2, "optimizer": "adam"}
+    warm = {"trials": [{"params": hand}], "studies": ["old"]}
+    new = manifest(budget={"maxTrials": 3, "parallelism": 1}, warmStart=warm)
+    tuner = Tuner.from_manifest(new, results=runs / "demo")  # looks beside its own folder
+    assert [source.describe() for source in tuner.warm_start] == ["old: 4 trials learned from"]
+    assert len(tuner.history.prior) == 4
+    assert tuner.best is None  # the earlier study's 0.9 is evidence, never this study's best
+    first = tuner.ask()
+    assert dict(first.params) == hand
+    tuner.tell(first.name, 0.1)
+    assert tuner.best_value == 0.1
+    tuner.results.close()
+    assert len(Tuner.from_results(runs / "demo").history.prior) == 4  # and after a restart
+
+    in_memory = Tuner.from_manifest(new, runs_dir=runs)
+    assert len(in_memory.history.prior) == 4
+
+    missing = manifest(warmStart={"studies": ["nope"]})
+    with pytest.raises(
+        ValueError, match=r"spec.warmStart.studies\[0\]: no results of study 'nope'"
+    ):
+        Tuner.from_manifest(missing, results=runs / "other")
+    assert not (runs / "other").exists()  # refused before anything was written
