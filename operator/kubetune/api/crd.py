@@ -195,7 +195,9 @@ def render_crds() -> dict[str, Schema]:
         _column("Trials", ".status.progress"),
         _column("Running", ".status.trials.running", "integer"),
         _column("Queued", ".status.trials.queued", "integer"),
-        _column("Metric", ".spec.objective.metric"),
+        # the best trial's own metric: `.spec.objective` is empty with several objectives, and
+        # a printer column takes one plain JSONPath (no fallback to `.spec.objectives[0]`)
+        _column("Metric", ".status.bestTrial.metric"),
         _column("Front", ".status.paretoFrontSize", "integer", priority=1),
         _column("Algorithm", ".spec.algorithm.name", priority=1),
         _column("Reason", ".status.finishedBecause", priority=1),

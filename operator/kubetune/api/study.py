@@ -581,6 +581,11 @@ class BestTrial(Model):
     name: str
     params: dict[str, ParamValue]
     objective: float
+    metric: str | None = Field(
+        default=None,
+        description="The metric `objective` is a value of (the first objective's, when there "
+        "are several).",
+    )
 
 
 class FrontTrial(Model):

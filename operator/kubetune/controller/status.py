@@ -181,9 +181,12 @@ def build_study_status(
     max_trials: int,
     generation: int | None,
     now: float,
+    metric: str,
 ) -> dict[str, Any]:
     """The Study's whole status after a decision. `nextTrialIndex` is one past every trial
-    ever created, including the decision's new ones: names are never reused."""
+    ever created, including the decision's new ones: names are never reused. `metric`: the
+    metric the best trial's `objective` is (the first objective's, when there are several),
+    kept beside it for `kubectl get`'s METRIC column."""
     counts = Counter(t.state for t in history.trials)
     done = sum(counts[s] for s in TrialState if not s.active)
     stamp = now_iso(now)
@@ -219,7 +222,12 @@ def build_study_status(
         },
         "bestTrial": None
         if best is None
-        else {"name": best.trial, "params": dict(best.params), "objective": best.objective},
+        else {
+            "name": best.trial,
+            "params": dict(best.params),
+            "objective": best.objective,
+            "metric": metric,
+        },
         **(
             {
                 "paretoFront": [

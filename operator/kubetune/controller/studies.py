@@ -253,6 +253,7 @@ class StudyLoop:
             study.spec.budget.max_trials + len(study.spec.warm_start.trials),
             obj["metadata"].get("generation"),
             now,
+            study.spec.primary.metric,
         )
         if prior is not None:
             new_status["warmStart"] = prior.status()

@@ -40,7 +40,9 @@ def study_document(results: ResultsFile, folder: Path, now: float | None = None)
     )
     front = tuple(find_front(study.spec, history)) if study.spec.multi_objective else ()
     decision = Decision(finish=finish, best=find_best(study.spec, history), front=front)
-    status = build_study_status({}, history, decision, study.spec.budget.max_trials, None, now)
+    status = build_study_status(
+        {}, history, decision, study.spec.budget.max_trials, None, now, study.spec.primary.metric
+    )
     if finished is None:
         status["phase"] = "Stopped" if not history.active else "Running"
         if not history.active:

@@ -94,7 +94,11 @@ def test_a_two_objective_constrained_study_under_asha_keeps_the_true_front_in_it
         assert "Pareto rank" in reason or "breaks a constraint" in reason, reason
     assert "TrialStoppedEarly" in {e["reason"] for e in events(cluster, namespace)}
     listed = cluster.kubectl("get", "study", "pair", "-o", "wide", namespace=namespace).stdout
-    assert str(len(expected)) in listed.splitlines()[1]
+    header, row = listed.splitlines()[:2]
+    assert row.split()[header.split().index("FRONT")] == str(len(expected))
+    # BEST is the first objective's best feasible value, and METRIC names it
+    assert row.split()[header.split().index("METRIC")] == "score"
+    assert status["bestTrial"]["metric"] == "score"
 
 
 def test_a_study_waits_for_the_study_it_learns_from_then_runs_its_given_trials_first(

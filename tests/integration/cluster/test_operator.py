@@ -73,6 +73,8 @@ def test_a_study_runs_end_to_end_on_kwok_nodes(
     assert {"TrialCreated", "BestTrialImproved", "StudyFinished"} <= reasons
     columns = cluster.kubectl("get", "study", "e2e", namespace=namespace).stdout
     assert "Succeeded" in columns and "6/6" in columns
+    header, row = columns.splitlines()[:2]
+    assert row.split()[header.split().index("METRIC")] == "score"
 
 
 def test_early_stopping_deletes_the_job_and_records_why(

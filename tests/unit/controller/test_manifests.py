@@ -238,10 +238,15 @@ def test_history_is_rebuilt_from_trial_objects_and_status_follows_the_decision()
     decision = Decision(
         finish=Finish("MaxTrialsReached", True, "done"), best=Best("demo-3", {"lr": 0.01}, 0.9)
     )
-    built = status.build_study_status({}, history, decision, 1, 2, 0.0)
+    built = status.build_study_status({}, history, decision, 1, 2, 0.0, "accuracy")
     assert built["phase"] == "Succeeded" and built["progress"] == "1/1"
     assert built["nextTrialIndex"] == 7  # deleted trials' names never come back
-    assert built["bestTrial"] == {"name": "demo-3", "params": {"lr": 0.01}, "objective": 0.9}
+    assert built["bestTrial"] == {
+        "name": "demo-3",
+        "params": {"lr": 0.01},
+        "objective": 0.9,
+        "metric": "accuracy",
+    }
     assert (
         built["conditions"][0]["reason"] == "MaxTrialsReached" and built["observedGeneration"] == 2
     )
