@@ -22,7 +22,9 @@ from kubetune.api.settings import (
     GridSettings,
     RungSettings,
 )
+from kubetune.api.sources import MetricsSource
 from kubetune.api.template import TrialTemplate, find_placeholders
+from kubetune.api.trainer_env import PLACE_PLACEHOLDERS, place_placeholder_problem
 from kubetune.api.warm_start import WarmStart, check_warm_trials
 
 M = TypeVar("M", bound=Model)
@@ -159,98 +161,6 @@ class Budget(Model):
         assert match is not None
         hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
         return float(hours * 3600 + minutes * 60 + seconds)
-
-
-class PrometheusSource(Model):
-    url: str | None = Field(
-        default=None,
-        pattern=r"^https?://[^\s]+$",
-        description="Prometheus server, e.g. http://prometheus.monitoring:9090. Default: the "
-        "operator's (--prometheus-url; the chart's value prometheus.url).",
-    )
-    query: str = Field(
-        min_length=1,
-        description="PromQL returning the trial's metric; ${trial.name} is substituted. A "
-        "`step` label on the samples gives each value its step.",
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(
-                    "self.contains('${trial.name}')",
-                    "must contain ${trial.name} so each trial reads its own series",
-                )
-            ]
-        },
-    )
-
-    @model_validator(mode="after")
-    def _check_query(self) -> PrometheusSource:
-        if "${trial.name}" not in self.query:
-            raise FieldError(
-                "query", "must contain ${trial.name} so each trial reads its own series"
-            )
-        return self
-
-
-class MetricsSource(Model):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(
-                    "!has(self.regex) || (has(self.format) && self.format == 'regex')",
-                    "regex is only used with format: regex",
-                    ".regex",
-                ),
-                cel(
-                    "self.format != 'regex' || has(self.regex)",
-                    "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)",
-                    ".regex",
-                ),
-                cel(
-                    "!has(self.regex) || (self.regex.contains('(?P<name>') && "
-                    "self.regex.contains('(?P<value>'))",
-                    "regex needs the named groups (?P<name>...) and (?P<value>...)",
-                    ".regex",
-                ),
-            ]
-        }
-    )
-
-    format: Literal["kubetune", "keyvalue", "regex"] = Field(
-        default="kubetune",
-        description="How trials report: kubetune (kubetune.report lines, default), keyvalue "
-        "(name=value pairs; kubetune lines are read too) or regex.",
-    )
-    regex: str | None = Field(
-        default=None,
-        description="For format regex: a Python regex with named groups name and value "
-        "(and optionally step), matched against each output line.",
-    )
-    prometheus: PrometheusSource | None = Field(
-        default=None,
-        description="Read metrics from Prometheus instead of the trial's output (cluster only).",
-    )
-
-    @model_validator(mode="after")
-    def _check_regex(self) -> MetricsSource:
-        if self.format != "regex":
-            if self.regex is not None:
-                raise FieldError("regex", "only used with format: regex")
-            return self
-        if not self.regex:
-            raise FieldError(
-                "regex",
-                "format regex needs a regex with named groups (?P<name>...) and (?P<value>...)",
-            )
-        try:
-            groups = re.compile(self.regex).groupindex
-        except re.error as error:
-            raise FieldError("regex", f"not a valid regex: {error}") from None
-        missing = {"name", "value"} - set(groups)
-        if missing:
-            raise FieldError(
-                "regex", f"needs the named groups {sorted(missing)}, e.g. (?P<value>...)"
-            )
-        return self
 
 
 class Resources(Model):
@@ -453,6 +363,7 @@ class StudySpec(Model):
         check_conditions(self.parameters, self.budget_parameter)
         check_warm_trials(self.warm_start, self.parameters, self.budget_parameter)
         self._check_placeholders(names)
+        self._check_tags()
         self._check_queue()
         return self
 
@@ -481,6 +392,17 @@ class StudySpec(Model):
         for goal in self.goals:
             names += goal.additional_metrics
         return tuple(dict.fromkeys(names))
+
+    def _check_tags(self) -> None:
+        tensorboard = self.metrics.tensorboard
+        for metric in tensorboard.tags if tensorboard is not None else ():
+            if metric not in self.tracked_metrics:
+                raise FieldError(
+                    f"metrics.tensorboard.tags.{metric}",
+                    "names no metric of this study; tags map a metric (an objective, a "
+                    "constraint or an additional metric) to the tag it is written under: "
+                    + ", ".join(self.tracked_metrics),
+                )
 
     def _check_queue(self) -> None:
         labelled = self.trial_template.labels.get(QUEUE_LABEL)
@@ -521,6 +443,7 @@ class StudySpec(Model):
 
     def _check_placeholders(self, names: list[str]) -> None:
         known = {"trial.name", "trial.budget", "study.name"} | {f"trial.params.{n}" for n in names}
+        known |= set(PLACE_PLACEHOLDERS)
         try:
             expressions = find_placeholders(self.trial_template)
         except ValueError as error:
@@ -532,6 +455,9 @@ class StudySpec(Model):
                     "${trial.budget} is each trial's budget under earlyStopping asha or "
                     "hyperband; with none it would be empty: set one, or pass a fixed value",
                 )
+            problem = place_placeholder_problem(self.metrics, expression)
+            if problem is not None:
+                raise FieldError("trialTemplate", problem)
             if expression not in known:
                 raise FieldError(
                     "trialTemplate",

@@ -4,7 +4,8 @@ jobTemplate, or a JobSet's, a TrainJob's, or any kind's with conditions (`worklo
 Only the fields kubetune reads are modelled (containers' command, args, env, image); every other
 field passes through untouched, so users can write any workload they already know.
 Placeholders `${trial.params.NAME}`, `${trial.name}`, `${trial.budget}`, `${study.name}`
-are substituted per trial by `substitute`, the one implementation both shells use.
+(and `${trial.tensorboardDir}`, `${trial.metricsFile}`, see `trainer_env`) are substituted
+per trial by `substitute`, the one implementation both shells use.
 
 A conditional parameter the trial lacks (its `when` does not hold) has no value. A list item
 that names it (a `--momentum=${trial.params.momentum}` argument, an env var whose value names
@@ -454,10 +455,13 @@ def placeholder_values(
     params: Mapping[str, Any],
     budget: float | None,
     names: Sequence[str] = (),
+    places: Mapping[str, str] | None = None,
 ) -> dict[str, str | None]:
     """The substitution table of one trial; numbers print the way a CLI flag expects them.
-    `names`: every parameter of the study; those missing from `params` map to None."""
-    values: dict[str, str | None] = {"study.name": study, "trial.name": trial}
+    `names`: every parameter of the study; those missing from `params` map to None.
+    `places`: where this shell puts the trial's event files and metrics file
+    (`trainer_env.place_values`)."""
+    values: dict[str, str | None] = {"study.name": study, "trial.name": trial, **(places or {})}
     values["trial.budget"] = "" if budget is None else _render_number(budget)
     for name in names:
         values[f"trial.params.{name}"] = None

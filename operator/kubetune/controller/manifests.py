@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubetune.api import trainer_env
+from kubetune.api.sources import CLUSTER_TENSORBOARD_DIR
 from kubetune.api.study import API_VERSION, QUEUE_LABEL, Study
 from kubetune.api.template import placeholder_values, substitute
+from kubetune.api.trainer_env import cluster_places, place_values, render_trainer_env
 from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import NewTrial
 from kubetune.metrics import prometheus, wire
@@ -24,6 +27,10 @@ TRIAL_LABEL = "kubetune.io/trial"
 #: On each pod of a trial: the kind of its workload, so that its events reach that kind's room.
 WORKLOAD_LABEL = "kubetune.io/workload"
 SIDECAR_NAME = "kubetune-metrics"
+#: The volumes a trial's trainer and sidecar share: the output's folder (wire.OUTPUT_DIR), and
+#: a metrics file's own folder when it is elsewhere.
+OUTPUT_VOLUME = "kubetune-output"
+METRICS_FILE_VOLUME = "kubetune-metrics-file"
 SIDECAR_GRACE_SECONDS = 90  # > the sidecar's FINAL_FLUSH_SECONDS; a user's own value wins
 GPU_RESOURCE = "nvidia.com/gpu"
 #: On a trial's Job and pod: what the workload room needs to judge the trial when it ends,
@@ -107,7 +114,43 @@ def add_gpus(pod: dict[str, Any], study: Study) -> None:
         selector["nvidia.com/gpu.product"] = resources.gpu_type
 
 
-def wrap_trainer(trainer: dict[str, Any]) -> None:
+def shared_mounts(study: Study) -> list[dict[str, Any]]:
+    """The folders a trial's trainer and sidecar share: the output's, and a metrics file's
+    own folder when it is elsewhere (an emptyDir of its own, as Katib's File collector)."""
+    mounts = [{"name": OUTPUT_VOLUME, "mountPath": wire.OUTPUT_DIR}]
+    folder = _file_folder(study)
+    if folder is not None:
+        mounts.append({"name": METRICS_FILE_VOLUME, "mountPath": folder})
+    return mounts
+
+
+def shared_volumes(study: Study) -> list[dict[str, Any]]:
+    return [{"name": m["name"], "emptyDir": {}} for m in shared_mounts(study)]
+
+
+def _file_folder(study: Study) -> str | None:
+    """A metrics file's folder when it is not inside the output's (already shared)."""
+    source = study.spec.metrics.file
+    if source is None:
+        return None
+    folder = source.folder
+    inside = folder == wire.OUTPUT_DIR or folder.startswith(wire.OUTPUT_DIR + "/")
+    return None if inside else folder
+
+
+def add_trainer_env(trainer: dict[str, Any], study: Study, trial: str, reports: bool) -> None:
+    """The variables every trainer can rely on (`trainer_env`); where its pod reports, also
+    the places of the metrics file and event files (shared with the sidecar)."""
+    source = study.spec.metrics
+    told = render_trainer_env(source, study.name, trial, cluster_places(source))
+    if not reports:  # no shared folder in this pod: only who it is
+        told = {name: told[name] for name in (trainer_env.STUDY, trainer_env.TRIAL)}
+    ours = set(told)
+    env = [e for e in trainer.get("env") or [] if e.get("name") not in ours]
+    trainer["env"] = env + [{"name": name, "value": value} for name, value in told.items()]
+
+
+def wrap_trainer(trainer: dict[str, Any], study: Study) -> None:
     """Tee the trainer's output into the shared volume, keeping its exit code (POSIX sh).
 
     The exit code appears (renamed into place) only once tee has written the last line: the
@@ -116,14 +159,16 @@ def wrap_trainer(trainer: dict[str, Any]) -> None:
     dropped, and the kubelet would SIGKILL the sidecar 30 s later)."""
     argv = list(trainer.get("command") or []) + list(trainer.get("args") or [])
     code = wire.EXIT_CODE_FILE
+    # The event files' folder is there before the trainer starts, as under `kubetune run`.
+    tensorboard = study.spec.metrics.tensorboard is not None
+    make = f"mkdir -p {CLUSTER_TENSORBOARD_DIR}; " if tensorboard else ""
     script = (
-        f'{{ "$@" 2>&1; echo $? > {code}.tmp; }} | tee -a {wire.OUTPUT_FILE}; '
+        f'{make}{{ "$@" 2>&1; echo $? > {code}.tmp; }} | tee -a {wire.OUTPUT_FILE}; '
         f"mv {code}.tmp {code}; exit $(cat {code})"
     )
     trainer["command"] = ["/bin/sh", "-c", script, "kubetune-trainer", *argv]
     trainer.pop("args", None)
-    mounts = trainer.setdefault("volumeMounts", [])
-    mounts.append({"name": "kubetune-output", "mountPath": wire.OUTPUT_DIR})
+    trainer.setdefault("volumeMounts", []).extend(shared_mounts(study))
 
 
 def build_sidecar(
@@ -135,14 +180,20 @@ def build_sidecar(
 ) -> dict[str, Any]:
     """The metrics sidecar; `rank`: the wire.RANK_LABELS its pod learns its rank from (none:
     every pod that has it reports)."""
+    source = study.spec.metrics
+    places = cluster_places(source)
     told = wire.SidecarEnv(
         collector_url=settings.collector_url,
         token=token,
         trial=trial,
         metrics=study.spec.tracked_metrics,
-        format=study.spec.metrics.format,
-        regex=study.spec.metrics.regex,
+        format=source.format,
+        regex=source.regex,
         rank=rank,
+        tensorboard_dir=places.tensorboard_dir if source.tensorboard is not None else None,
+        tags=source.tensorboard.tags if source.tensorboard is not None else {},
+        metrics_file=places.metrics_file if source.file is not None else None,
+        file_format=source.file.format if source.file is not None else "text",
     )
     return {
         "name": SIDECAR_NAME,
@@ -150,7 +201,7 @@ def build_sidecar(
         "restartPolicy": "Always",  # a native sidecar: the Job completes when the trainer exits
         "command": ["kubetune", "sidecar"],
         "env": told.render(),
-        "volumeMounts": [{"name": "kubetune-output", "mountPath": wire.OUTPUT_DIR}],
+        "volumeMounts": shared_mounts(study),
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
     }
 
@@ -181,12 +232,13 @@ def decorate_pod(
     pod = pod_template["spec"]
     pod.setdefault("restartPolicy", "Never")
     add_gpus(pod, study)
+    add_trainer_env(pod["containers"][0], study, trial, reports=sidecar is not None)
     if sidecar is not None:
-        wrap_trainer(pod["containers"][0])
+        wrap_trainer(pod["containers"][0], study)
         # The sidecar's last post may have to wait out an operator restart (it retries for
         # FINAL_FLUSH_SECONDS); the kubelet kills it when the grace period ends, 30 s by default.
         pod.setdefault("terminationGracePeriodSeconds", SIDECAR_GRACE_SECONDS)
-        pod.setdefault("volumes", []).append({"name": "kubetune-output", "emptyDir": {}})
+        pod.setdefault("volumes", []).extend(shared_volumes(study))
         pod.setdefault("initContainers", []).append(sidecar)
 
 
@@ -253,7 +305,10 @@ def workload_object(
 def substituted(study: Study, trial_obj: Mapping[str, Any]) -> dict[str, Any]:
     meta, spec = trial_obj["metadata"], trial_obj["spec"]
     names = [p.name for p in study.spec.parameters]
-    values = placeholder_values(study.name, meta["name"], spec["params"], spec.get("budget"), names)
+    places = place_values(study.spec.metrics, cluster_places(study.spec.metrics))
+    values = placeholder_values(
+        study.name, meta["name"], spec["params"], spec.get("budget"), names, places
+    )
     template = study.spec.trial_template.model_dump(mode="json", by_alias=True, exclude_none=True)
     substituted: dict[str, Any] = substitute(copy.deepcopy(template), values)
     return substituted

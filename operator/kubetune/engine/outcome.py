@@ -30,12 +30,7 @@ class Outcome:
 def never_reported(spec: StudySpec, missing: Sequence[str] | None = None) -> str:
     """Why a trial that ended well has no objective, naming where it was looked for."""
     names = list(missing) if missing else [spec.primary.metric]
-    source = spec.metrics
-    where = (
-        "the Prometheus query returned no sample"
-        if source.prometheus is not None
-        else f"no line of its output reported it in format {source.format!r}"
-    )
+    where = spec.metrics.describe()
     label = "objective metric" if len(names) == 1 else "objective metrics"
     return f"{label} {', '.join(map(repr, names))} never reported ({where})"
 

@@ -19,19 +19,31 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kubetune.api.study import Study
 from kubetune.api.template import placeholder_values, substitute
+from kubetune.api.trainer_env import Places, place_values, render_trainer_env
+from kubetune.metrics.follow import POLL_SECONDS, Follower, Polled
 
 GRACE_SECONDS = 5.0
+#: For a study whose trainers write neither a metrics file nor event files.
+NO_PLACES = Places("", "")
 
 
 @dataclass(frozen=True)
 class Line:
     trial: str
     text: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a trial's follower read from its metrics file or event files."""
+
+    trial: str
+    polled: Polled
 
 
 @dataclass(frozen=True)
@@ -43,16 +55,24 @@ class Exit:
     error: str | None = None
 
 
-Event = Line | Exit
+Event = Line | Found | Exit
 
 
 def build_command(
-    study: Study, trial: str, params: Mapping[str, Any], budget: float | None
+    study: Study,
+    trial: str,
+    params: Mapping[str, Any],
+    budget: float | None,
+    places: Places = NO_PLACES,
 ) -> tuple[list[str], dict[str, str], str | None]:
-    """The trainer container's command, env and working dir with placeholders substituted."""
+    """The trainer container's command, env and working dir with placeholders substituted;
+    `places`: where this trial's metrics file and event files go (`local_places`)."""
     container = study.spec.trial_template.trainer
     names = [p.name for p in study.spec.parameters]
-    values = placeholder_values(study.name, trial, params, budget, names)
+    source = study.spec.metrics
+    values = placeholder_values(
+        study.name, trial, params, budget, names, place_values(source, places)
+    )
     argv: list[str] = substitute((container.command or []) + (container.args or []), values)
     if not argv:
         raise ValueError(
@@ -65,8 +85,29 @@ def build_command(
         [{"name": e.name, "value": e.value or ""} for e in container.env or []], values
     )
     env = {e["name"]: e["value"] for e in env_vars}
-    env.update({"KUBETUNE_STUDY": study.name, "KUBETUNE_TRIAL": trial})
+    env.update(render_trainer_env(source, study.name, trial, places))
     return argv, env, container.working_dir
+
+
+def local_places(study: Study, trial_dir: Path) -> Places:
+    """A local trial's own metrics file and event-file folder, inside its folder."""
+    source = study.spec.metrics
+    name = PurePosixPath(source.file.path).name if source.file is not None else "metrics.log"
+    return Places(str(trial_dir / "tensorboard"), str(trial_dir / name))
+
+
+def fresh_trial_dir(trials_dir: Path, trial: str) -> Path:
+    """The trial's folder, empty for this start: what an earlier attempt (or a run that was
+    interrupted) left there moves to `TRIAL.1`, `TRIAL.2`, ..., so that its event files
+    are not read again as this attempt's reports, and nothing is deleted."""
+    folder = trials_dir / trial
+    if folder.exists() and any(folder.iterdir()):
+        earlier = 1
+        while (trials_dir / f"{trial}.{earlier}").exists():
+            earlier += 1
+        folder.rename(trials_dir / f"{trial}.{earlier}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class Guard:
@@ -136,9 +177,12 @@ def start_trial(
     log_path: Path,
     events: queue.Queue[Event],
     guard: Guard,
+    follower: Follower | None = None,
 ) -> TrialProcess:
     """Start one attempt of a trial. A command that cannot start at all is an `Exit` with the
-    error on the queue, as if it had failed at once: it fails (or retries) that trial alone."""
+    error on the queue, as if it had failed at once: it fails (or retries) that trial alone.
+    `follower`: the reader of its metrics file or event files, polled while it runs and once
+    more after it ended, before its `Exit` is queued."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         popen = subprocess.Popen(
@@ -161,15 +205,41 @@ def start_trial(
         return TrialProcess(trial, None)
     guard.watch(popen.pid)  # the group's id is the leader's pid (a new session)
     thread = threading.Thread(
-        target=_pump, args=(trial, popen, log_path, events), name=f"trial-{trial}", daemon=True
+        target=_pump,
+        args=(trial, popen, log_path, events, follower),
+        name=f"trial-{trial}",
+        daemon=True,
     )
     thread.start()
     return TrialProcess(trial, popen)
 
 
-def _pump(
-    trial: str, popen: subprocess.Popen[str], log_path: Path, events: queue.Queue[Event]
+def _follow(
+    trial: str, follower: Follower, events: queue.Queue[Event], done: threading.Event
 ) -> None:
+    while not done.wait(POLL_SECONDS):
+        polled = follower.poll()
+        if polled.reports or polled.error:
+            events.put(Found(trial, polled))
+
+
+def _pump(
+    trial: str,
+    popen: subprocess.Popen[str],
+    log_path: Path,
+    events: queue.Queue[Event],
+    follower: Follower | None,
+) -> None:
+    done = threading.Event()
+    poller = None
+    if follower is not None:
+        poller = threading.Thread(
+            target=_follow,
+            args=(trial, follower, events, done),
+            name=f"follow-{trial}",
+            daemon=True,
+        )
+        poller.start()
     tail: list[str] = []
     assert popen.stdout is not None
     with log_path.open("a", encoding="utf-8") as log:
@@ -180,4 +250,11 @@ def _pump(
             line = text.rstrip("\n")
             tail = [*tail[-9:], line]
             events.put(Line(trial, line))
-    events.put(Exit(trial, popen.wait(), tuple(tail)))
+    code = popen.wait()
+    if follower is not None and poller is not None:
+        done.set()
+        poller.join()  # one poll at a time: the last one below reads what is left
+        polled = follower.poll(final=True)
+        if polled.reports or polled.error:
+            events.put(Found(trial, polled))
+    events.put(Exit(trial, code, tuple(tail)))

@@ -24,16 +24,18 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kubetune.api.study import Study
+from kubetune.api.trainer_env import Places
 from kubetune.engine import (
     Decision,
     Finish,
     History,
+    Report,
     StopDecision,
     TrialRecord,
     TrialState,
@@ -43,16 +45,22 @@ from kubetune.engine.outcome import trial_outcome
 from kubetune.local.gpus import GpuPool
 from kubetune.local.processes import (
     GRACE_SECONDS,
+    NO_PLACES,
     Event,
     Exit,
+    Found,
     Guard,
     TrialProcess,
     build_command,
+    fresh_trial_dir,
+    local_places,
     start_trial,
 )
 from kubetune.local.progress import Progress
 from kubetune.local.results import ResultsFile
+from kubetune.metrics.follow import Follower
 from kubetune.metrics.lines import MALFORMED, BadValue, LineParser, build_parser
+from kubetune.metrics.sources import build_follower
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -97,7 +105,13 @@ class LocalRunner:
         self.gpus = GpuPool(options.gpus)
         self.metric = self.spec.primary.metric
         self.known = set(self.spec.tracked_metrics)
-        self.parse: LineParser = build_parser(self.spec.metrics, self.known)
+        #: The trainer's output is parsed when it is the source; a metrics file or event
+        #: files are followed instead (`follower_for`).
+        self.parse: LineParser | None = (
+            build_parser(self.spec.metrics, self.known)
+            if self.spec.metrics.kind == "output"
+            else None
+        )
         needed = self.spec.resources.gpus
         if needed > len(options.gpus):
             raise ValueError(
@@ -192,7 +206,8 @@ class LocalRunner:
             devices = self.gpus.acquire(row.name, self.spec.resources.gpus)
             if devices is None:
                 return  # trials start in index order; the next waits for a GPU to free up
-            argv, env, workdir = build_command(self.study, row.name, row.params, row.budget)
+            places, follower = self._places(row.name)
+            argv, env, workdir = build_command(self.study, row.name, row.params, row.budget, places)
             if self.spec.resources.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
             env["KUBETUNE_ATTEMPT"] = str(row.attempt)
@@ -203,8 +218,19 @@ class LocalRunner:
             self.results.write("started", now, trial=row.name, gpus=devices, attempt=row.attempt)
             assert self.guard is not None
             self.processes[row.name] = start_trial(
-                row.name, argv, env, cwd, log, self.events, self.guard
+                row.name, argv, env, cwd, log, self.events, self.guard, follower
             )
+
+    def _places(self, trial: str) -> tuple[Places, Follower | None]:
+        """Where this start of `trial` writes its metrics file or event files (a fresh folder
+        of its own), and the follower that reads them; none when its output is the source."""
+        source = self.spec.metrics
+        if source.kind not in ("file", "tensorboard"):
+            return NO_PLACES, None
+        places = local_places(self.study, fresh_trial_dir(self.options.out_dir / "trials", trial))
+        Path(places.tensorboard_dir).mkdir(exist_ok=True)
+        place = places.metrics_file if source.file is not None else places.tensorboard_dir
+        return places, build_follower(source, self.known, Path(place))
 
     def _enforce_deadlines(self) -> None:
         if self.deadline_seconds is None:
@@ -275,6 +301,13 @@ class LocalRunner:
             return
         if row is None or row.state != TrialState.RUNNING:
             return  # output after a stop or kill: the trial's verdict is already recorded
+        if isinstance(event, Found):
+            self._record(event.trial, event.polled.reports)
+            if event.polled.error is not None:
+                self._end(event.trial, TrialState.FAILED, event.polled.error)
+            return
+        if self.parse is None:
+            return  # a log line: reports come from the metrics file or event files
         parsed = self.parse(event.text)
         if isinstance(parsed, BadValue):
             if parsed.metric == MALFORMED:
@@ -283,10 +316,14 @@ class LocalRunner:
                 self._end(event.trial, TrialState.FAILED, f"bad value: {parsed}")
             return
         if parsed is not None:
-            metrics = {k: v for k, v in parsed.metrics.items() if k in self.known}
+            self._record(event.trial, [parsed])
+
+    def _record(self, trial: str, reports: Sequence[Report]) -> None:
+        for report in reports:
+            metrics = {k: v for k, v in report.metrics.items() if k in self.known}
             if metrics:
                 self.results.write(
-                    "report", self.clock(), trial=event.trial, step=parsed.step, metrics=metrics
+                    "report", self.clock(), trial=trial, step=report.step, metrics=metrics
                 )
 
     def _finish_exited(self, event: Exit) -> None:

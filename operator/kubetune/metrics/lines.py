@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from kubetune.api.study import MetricsSource
+from kubetune.api.sources import MetricsSource
 from kubetune.engine.history import Report
 from kubetune.sdk import PREFIX
 
@@ -57,6 +57,8 @@ def parse_number(metric: str, raw: object) -> float | BadValue:
 
 
 def _step(raw: object) -> int | None:
+    if isinstance(raw, bool):
+        return None
     try:
         step = int(float(raw))  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -87,7 +89,7 @@ def parse_kubetune(line: str) -> Parsed:
     return Report(step=_step(body.get("step")), metrics=values)
 
 
-def _known_report(pairs: list[tuple[str, str]], known: Collection[str]) -> Parsed:
+def _known_report(pairs: Sequence[tuple[str, object]], known: Collection[str]) -> Parsed:
     step: int | None = None
     values: dict[str, float] = {}
     for name, raw in pairs:
@@ -136,3 +138,24 @@ def build_parser(source: MetricsSource, known: Collection[str]) -> LineParser:
         assert source.regex is not None
         return regex_parser(source.regex, known)
     return parse_kubetune
+
+
+def json_parser(known: Collection[str]) -> LineParser:
+    """A JSON object per line (a metrics file of format json, as Katib's File collector
+    reads): `{"accuracy": 0.91, "step": 3}`. The study's metrics count, as numbers or numeric
+    strings; `step` or `epoch` is the step; other keys (a timestamp) are ignored. A blank line
+    is nothing; any other line that is not a JSON object is unreadable."""
+
+    def parse(line: str) -> Parsed:
+        text = line.strip()
+        if not text:
+            return None
+        try:
+            body = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            return BadValue(MALFORMED, text, f"not a JSON object: {error}")
+        if not isinstance(body, dict):
+            return BadValue(MALFORMED, text, f"not a JSON object but a {type(body).__name__}")
+        return _known_report([(str(k), v) for k, v in body.items()], known)
+
+    return parse

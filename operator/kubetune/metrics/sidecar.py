@@ -1,14 +1,16 @@
 """`kubetune sidecar`: the native sidecar in each trial pod (one image with the operator).
 
-It follows the file the trainer's output is teed into, parses each line with the Study's
-format, and posts the reports to the operator's collector with the trial's token. Each report
-carries a sequence number, so a retried post is never recorded twice. When the trainer's
-wrapper writes its exit code (all output is in the file by then), or on SIGTERM (the pod is
-ending, e.g. an early stop), it reads what is left, posts it with `final`, and exits 0.
+It follows the file the trainer's output is teed into and parses each line with the Study's
+format (or, when the Study reads a metrics file or TensorBoard event files, follows those in
+the folder it shares with the trainer), and posts the reports to the operator's collector
+with the trial's token. Each report carries a sequence number, so a retried post is never
+recorded twice. When the trainer's wrapper writes its exit code (all output is in the file by
+then), or on SIGTERM (the pod is ending, e.g. an early stop), it reads what is left, posts it
+with `final`, and exits 0.
 That last post is retried for up to FINAL_FLUSH_SECONDS: the collector may be down for a while
 (the operator's pod restarting, a rollout), and a trial whose reports are dropped fails with
 "never reported" although it trained to the end.
-Standard library plus the line parsers: nothing heavy in every trial pod.
+Standard library plus kubetune's own readers: nothing heavy in every trial pod.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubetune.api.study import MetricsSource
+from kubetune.api.sources import MetricsSource
 from kubetune.metrics import wire
+from kubetune.metrics.follow import Follower
 from kubetune.metrics.lines import BadValue, LineParser, build_parser
+from kubetune.metrics.sources import build_follower
 
 FLUSH_SECONDS = 0.5
 FINAL_FLUSH_SECONDS = wire.FINAL_FLUSH_SECONDS
@@ -54,11 +58,15 @@ class Sidecar:
     #: False in every pod of a multi-pod trial but rank 0: it only waits for its trainer.
     reporting: bool = True
 
+    #: Reads the metrics file or the event files, when one is the source (not the output).
+    follower: Follower | None = None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Sidecar:
         told = wire.SidecarEnv.parse(env)
-        source = MetricsSource.model_validate({"format": told.format, "regex": told.regex})
+        source = MetricsSource.model_validate(told.source())
         assert told.namespace is not None
+        place = told.metrics_file or told.tensorboard_dir
         return cls(
             output=Path(told.output),
             exit_code=Path(told.exit_code),
@@ -70,10 +78,19 @@ class Sidecar:
             final_seconds=told.final_flush_seconds,
             pod=told.pod,
             reporting=told.reporting,
+            follower=build_follower(source, told.metrics, Path(place)) if place else None,
         )
 
     def read(self, final: bool = False) -> None:
-        """Parse every complete line added since the last read (and a last partial one)."""
+        """Parse every complete line added since the last read (and a last partial one); or,
+        when a metrics file or event files are the source, what was added to them."""
+        if self.follower is not None:
+            polled = self.follower.poll(final)
+            for report in polled.reports:
+                self._queue(report.step, report.metrics)
+            if polled.error is not None and self.error is None:
+                self.error = polled.error
+            return
         if not self.output.exists():
             return
         with self.output.open("r", encoding="utf-8", errors="replace") as stream:
@@ -92,10 +109,11 @@ class Sidecar:
             if self.error is None:
                 self.error = str(parsed)
         elif parsed is not None:
-            self.seq += 1
-            self.pending.append(
-                {"seq": self.seq, "step": parsed.step, "metrics": dict(parsed.metrics)}
-            )
+            self._queue(parsed.step, parsed.metrics)
+
+    def _queue(self, step: int | None, metrics: Mapping[str, float]) -> None:
+        self.seq += 1
+        self.pending.append({"seq": self.seq, "step": step, "metrics": dict(metrics)})
 
     def flush(self, final: bool = False, attempts: int = 5) -> bool:
         if not self.pending and self.error is None and not final:

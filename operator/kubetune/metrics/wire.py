@@ -18,7 +18,7 @@ import json
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -47,6 +47,11 @@ ENV_NAMES = {
     "final_flush_seconds": "KUBETUNE_FINAL_FLUSH_SECONDS",
     "namespace": "KUBETUNE_NAMESPACE",
     "pod": "KUBETUNE_POD",
+    # A followed source: the trainer's variables of the same names say where it writes.
+    "tensorboard_dir": "KUBETUNE_TENSORBOARD_DIR",
+    "tags": "KUBETUNE_TENSORBOARD_TAGS",
+    "metrics_file": "KUBETUNE_METRICS_FILE",
+    "file_format": "KUBETUNE_METRICS_FILE_FORMAT",
 }
 #: In a multi-pod trial (a JobSet), each pod's rank, from the downward API: which Job of the
 #: JobSet (its global index) and which pod of that Job (its completion index). Only the pod
@@ -85,6 +90,24 @@ class SidecarEnv:
     rank: tuple[str, ...] = ()
     #: Read back from those labels: whether this pod is the one that reports.
     reporting: bool = True
+    #: Set to follow event files in this folder instead of the output (`spec.metrics.
+    #: tensorboard`), with its `tags` (metric -> tag).
+    tensorboard_dir: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: Set to follow this file instead of the output (`spec.metrics.file`), in `file_format`.
+    metrics_file: str | None = None
+    file_format: str = "text"
+
+    def source(self) -> dict[str, Any]:
+        """The `spec.metrics` these variables stand for, as a manifest writes it."""
+        source: dict[str, Any] = {"format": self.format}
+        if self.regex is not None:
+            source["regex"] = self.regex
+        if self.tensorboard_dir is not None:
+            source["tensorboard"] = {"tags": dict(self.tags)}
+        if self.metrics_file is not None:
+            source["file"] = {"path": self.metrics_file, "format": self.file_format}
+        return source
 
     def render(self) -> list[dict[str, Any]]:
         """The container's `env`. Metric names are identifiers (the API refuses others), so
@@ -100,6 +123,12 @@ class SidecarEnv:
             "exit_code": self.exit_code,
             "final_flush_seconds": f"{self.final_flush_seconds:g}",
         }
+        if self.tensorboard_dir is not None:
+            values["tensorboard_dir"] = self.tensorboard_dir
+            values["tags"] = json.dumps(dict(self.tags), sort_keys=True)
+        if self.metrics_file is not None:
+            values["metrics_file"] = self.metrics_file
+            values["file_format"] = self.file_format
         env: list[dict[str, Any]] = [{"name": ENV_NAMES[k], "value": v} for k, v in values.items()]
         source: dict[str, Any] = (
             {"value": self.namespace}
@@ -143,6 +172,10 @@ class SidecarEnv:
             final_flush_seconds=float(env.get(names["final_flush_seconds"]) or FINAL_FLUSH_SECONDS),
             rank=tuple(name for name in RANK_LABELS if name in env),
             reporting=all(env.get(name, "") in ("", "0") for name in RANK_LABELS),
+            tensorboard_dir=env.get(names["tensorboard_dir"]) or None,
+            tags=json.loads(env.get(names["tags"]) or "{}"),
+            metrics_file=env.get(names["metrics_file"]) or None,
+            file_format=env.get(names["file_format"]) or "text",
         )
 
 

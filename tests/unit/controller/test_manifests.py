@@ -345,3 +345,74 @@ def test_a_pod_disrupted_without_an_exit_code_says_by_what_and_where() -> None:
         "pod demo-3-abcde on node node-7 was disrupted: DeletionByPodGC: "
         "PodGC: node no longer exists",
     )
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container.get("env") or []}
+
+
+def test_every_trainer_knows_its_study_and_trial_and_where_its_event_files_go() -> None:
+    document = manifest(metrics={"tensorboard": {"tags": {"accuracy": "val/acc"}}})
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = ["--logdir=${trial.tensorboardDir}"]
+    container["env"] = [{"name": "KUBETUNE_TRIAL", "value": "a user's, replaced"}]
+    job = job_kind.build(load_study(document), trial_obj({"lr": 0.01}), "tok", SETTINGS)
+    pod = job["spec"]["template"]["spec"]
+    trainer, (side,) = pod["containers"][0], pod["initContainers"]
+    assert env_of(trainer) == {
+        "KUBETUNE_STUDY": "demo",
+        "KUBETUNE_TRIAL": "demo-3",
+        "KUBETUNE_TENSORBOARD_DIR": "/kubetune/tensorboard",
+    }
+    assert trainer["command"][-1] == "--logdir=/kubetune/tensorboard"
+    assert "mkdir -p /kubetune/tensorboard" in trainer["command"][2]
+    told = wire.SidecarEnv.parse({**env_of(side), "KUBETUNE_NAMESPACE": "ns"})
+    assert told.tensorboard_dir == "/kubetune/tensorboard" and told.tags == {"accuracy": "val/acc"}
+    assert (
+        trainer["volumeMounts"]
+        == side["volumeMounts"]
+        == [{"name": "kubetune-output", "mountPath": "/kubetune"}]
+    )
+    reader = sidecar.Sidecar.from_env({**env_of(side), "KUBETUNE_NAMESPACE": "ns"})
+    assert reader.follower is not None  # it follows the event files, not the output
+
+
+def test_a_metrics_file_elsewhere_gets_a_folder_both_containers_share() -> None:
+    document = manifest(metrics={"file": {"path": "/var/log/katib/metrics.log", "format": "json"}})
+    job = job_kind.build(load_study(document), trial_obj({"lr": 0.01}), "tok", SETTINGS)
+    pod = job["spec"]["template"]["spec"]
+    trainer, (side,) = pod["containers"][0], pod["initContainers"]
+    assert env_of(trainer)["KUBETUNE_METRICS_FILE"] == "/var/log/katib/metrics.log"
+    shared = {"name": "kubetune-metrics-file", "mountPath": "/var/log/katib"}
+    assert shared in trainer["volumeMounts"] and shared in side["volumeMounts"]
+    assert {"name": "kubetune-metrics-file", "emptyDir": {}} in pod["volumes"]
+    told = wire.SidecarEnv.parse({**env_of(side), "KUBETUNE_NAMESPACE": "ns"})
+    assert (told.metrics_file, told.file_format) == ("/var/log/katib/metrics.log", "json")
+    inside = manifest(metrics={"file": {}})  # the default: in the output's folder already
+    pod = job_kind.build(load_study(inside), trial_obj({"lr": 0.01}), "t", SETTINGS)["spec"]
+    assert [v["name"] for v in pod["template"]["spec"]["volumes"]] == ["kubetune-output"]
+
+
+def test_pods_that_do_not_report_know_who_they_are_but_get_no_places() -> None:
+    spec = study(trialTemplate=jobset_template(), metrics={"tensorboard": {}})
+    jobset = registry.build_workload(spec, trial_obj({"lr": 0.01}), "t", SETTINGS)
+    leader, workers = jobset["spec"]["replicatedJobs"]
+    lead = leader["template"]["spec"]["template"]["spec"]["containers"][0]
+    rest = workers["template"]["spec"]["template"]["spec"]["containers"][0]
+    assert "KUBETUNE_TENSORBOARD_DIR" in env_of(lead)
+    assert env_of(rest) == {"KUBETUNE_STUDY": "demo", "KUBETUNE_TRIAL": "demo-3"}
+
+
+def test_a_prometheus_study_still_tells_its_trainer_who_it_is() -> None:
+    spec = study(metrics={"prometheus": {"url": "http://p:9090", "query": "a{t='${trial.name}'}"}})
+    job = job_kind.build(spec, trial_obj({"lr": 0.01}), "tok", SETTINGS)
+    pod = job["spec"]["template"]["spec"]
+    assert "initContainers" not in pod
+    assert env_of(pod["containers"][0]) == {"KUBETUNE_STUDY": "demo", "KUBETUNE_TRIAL": "demo-3"}
+
+
+def test_the_shared_folder_is_the_same_path_for_the_api_and_the_wire() -> None:
+    from kubetune.api import sources
+
+    assert sources.SHARED_DIR == wire.OUTPUT_DIR
+    assert sources.RESERVED_FILES == (wire.OUTPUT_FILE, wire.EXIT_CODE_FILE)

@@ -214,3 +214,23 @@ def test_each_kind_is_enabled_by_its_name_or_its_resource() -> None:
     ]
     with pytest.raises(ValueError, match=r"RESOURCE\.VERSION\.GROUP"):
         registry.parse_custom("pytorchjobs")
+
+
+def test_a_trainjobs_trainer_gets_the_trainer_variables_and_its_nodes_the_shared_folders() -> None:
+    spec = study(
+        trialTemplate=trainjob_template(2, "kubetune-torch", "--lr=${trial.params.lr}"),
+        metrics={"file": {"path": "/metrics/out.jsonl", "format": "json"}},
+    )
+    workload = registry.build_workload(spec, trial_obj(PARAMS), "tok", SETTINGS)
+    env = {e["name"]: e["value"] for e in workload["spec"]["trainer"]["env"]}
+    assert env == {
+        "KUBETUNE_STUDY": "demo",
+        "KUBETUNE_TRIAL": "demo-3",
+        "KUBETUNE_METRICS_FILE": "/metrics/out.jsonl",
+    }
+    pod = trainjob_patch(workload)
+    mounts = [{"name": "kubetune-output", "mountPath": "/kubetune"}]
+    mounts.append({"name": "kubetune-metrics-file", "mountPath": "/metrics"})
+    assert pod["spec"]["containers"] == [{"name": "node", "volumeMounts": mounts}]
+    assert pod["spec"]["initContainers"][0]["volumeMounts"] == mounts
+    assert [v["name"] for v in pod["spec"]["volumes"]] == [m["name"] for m in mounts]

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from kubetune.api.study import MetricsSource
+from kubetune.api.sources import MetricsSource
 from kubetune.engine import Report
 from kubetune.metrics.lines import (
     BadValue,

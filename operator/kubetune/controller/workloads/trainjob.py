@@ -109,13 +109,14 @@ def build(
         pod["tolerations"] = shaped["tolerations"]
         pod["nodeSelector"] = shaped["nodeSelector"]
     sidecar = manifests.sidecar_for(study, name, token, settings, rank=(RANK_POD,))
+    manifests.add_trainer_env(trainer, study, name, reports=sidecar is not None)
     if sidecar is not None:
         wrapped = copy.deepcopy(trainer)
-        manifests.wrap_trainer(wrapped)
+        manifests.wrap_trainer(wrapped, study)
         trainer["command"] = wrapped["command"]
         trainer.pop("args", None)
         node["volumeMounts"] = wrapped["volumeMounts"]
-        pod["volumes"] = [{"name": "kubetune-output", "emptyDir": {}}]
+        pod["volumes"] = manifests.shared_volumes(study)
         pod["containers"] = [node]
         pod["initContainers"] = [
             {
