@@ -227,7 +227,9 @@ class LocalRunner:
         source = self.spec.metrics
         if source.kind not in ("file", "tensorboard"):
             return NO_PLACES, None
-        places = local_places(self.study, fresh_trial_dir(self.options.out_dir / "trials", trial))
+        # Absolute: the trainer runs in its working directory, not beside the results.
+        trials = (self.options.out_dir / "trials").resolve()
+        places = local_places(self.study, fresh_trial_dir(trials, trial))
         Path(places.tensorboard_dir).mkdir(exist_ok=True)
         place = places.metrics_file if source.file is not None else places.tensorboard_dir
         return places, build_follower(source, self.known, Path(place))

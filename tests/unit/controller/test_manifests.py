@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubetune.api import InvalidStudyError, load_study
+from kubetune.api import InvalidStudyError, load_study, sources
 from kubetune.controller import manifests, status, tokens
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.workloads import job as job_kind
@@ -412,7 +412,5 @@ def test_a_prometheus_study_still_tells_its_trainer_who_it_is() -> None:
 
 
 def test_the_shared_folder_is_the_same_path_for_the_api_and_the_wire() -> None:
-    from kubetune.api import sources
-
     assert sources.SHARED_DIR == wire.OUTPUT_DIR
     assert sources.RESERVED_FILES == (wire.OUTPUT_FILE, wire.EXIT_CODE_FILE)

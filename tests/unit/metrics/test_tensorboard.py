@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 from tensorboard.compat.proto import event_pb2, tensor_pb2
+from tensorboard.compat.tensorflow_stub import pywrap_tensorflow
 from tensorboard.plugins.scalar.summary_v2 import scalar_pb
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from tensorboard.util import tensor_util
@@ -182,7 +183,5 @@ def test_decode_event_leaves_a_zero_step_as_zero() -> None:
 
 
 def test_our_crc_agrees_with_tensorboards() -> None:
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
     for data in (b"", b"a", b"hello world", bytes(range(256)) * 3):
-        assert tfrecord.masked_crc32c(data) == masked_crc32c(data)
+        assert tfrecord.masked_crc32c(data) == pywrap_tensorflow.masked_crc32c(data)
