@@ -543,6 +543,8 @@ def _snapshot(args: argparse.Namespace) -> Any:
 def command_export(args: argparse.Namespace) -> int:
     from kubetune.dashboard.export import export_csv, export_json  # noqa: PLC0415
 
+    if args.tensorboard:
+        return _export_tensorboard(args)
     snapshot = _snapshot(args)
     if args.output == "csv":
         text = export_csv(snapshot.study, snapshot.trials)
@@ -553,6 +555,28 @@ def command_export(args: argparse.Namespace) -> int:
         print(f"wrote {len(snapshot.trials)} trials to {args.file}", file=sys.stderr)
     else:
         print(text, end="")
+    return 0
+
+
+def _export_tensorboard(args: argparse.Namespace) -> int:
+    try:
+        from kubetune.dashboard.hparams import export_hparams  # noqa: PLC0415
+    except ImportError:
+        raise UsageError(
+            "--tensorboard writes with TensorBoard's own summaries: pip install "
+            "'kubetune[tensorboard]' (or tensorboard) first"
+        ) from None
+    snapshot = _snapshot(args)
+    out = Path(args.tensorboard)
+    try:
+        runs = export_hparams(snapshot.study, snapshot.trials, out, time.time())
+    except OSError as error:
+        raise UsageError(f"--tensorboard {out}: cannot write there ({error.strerror})") from None
+    print(
+        f"wrote {runs} trials of {snapshot.study['metadata']['name']} to {out} in TensorBoard's "
+        f"HParams format; see them with: tensorboard --logdir {out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -658,6 +682,12 @@ def _add_dashboard_commands(commands: Any) -> None:
         if name == "export":
             sub.add_argument("-o", "--output", choices=["csv", "json"], default="csv")
             sub.add_argument("--file", help="write here instead of standard output")
+            sub.add_argument(
+                "--tensorboard",
+                metavar="DIR",
+                help="instead: the study in TensorBoard's HParams format, a run per trial "
+                "(tensorboard --logdir DIR)",
+            )
             sub.set_defaults(handler=command_export)
         else:
             sub.add_argument("-o", "--output", metavar="FILE", help="default: STUDY.html")
