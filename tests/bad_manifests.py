@@ -554,10 +554,17 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
     ),
     (
         "tensorboard-tag-key-not-a-metric-name",
-        spec("metrics", {"tensorboard": {"tags": {"val-acc": "epoch_accuracy"}}}),
-        "spec.metrics.tensorboard.tags.val-acc",
+        spec("metrics", {"tensorboard": {"tags": {"val acc": "epoch_accuracy"}}}),
+        "spec.metrics.tensorboard.tags.val acc",
         "a metric's name",
         "spec.metrics.tensorboard.tags",
+    ),
+    (
+        "tensorboard-folder-is-the-shared-one",
+        spec("metrics", {"tensorboard": {"dir": "/kubetune"}}),
+        "spec.metrics.tensorboard.dir",
+        "the folder kubetune itself writes to",
+        "spec.metrics.tensorboard.dir",
     ),
     (
         "tensorboard-tag-for-a-metric-the-study-lacks",

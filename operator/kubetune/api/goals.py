@@ -10,12 +10,16 @@ from pydantic import ConfigDict, Field, model_validator
 
 from kubetune.api.base import Model, cel
 from kubetune.api.errors import FieldError
-from kubetune.api.parameters import NAME_PATTERN
+
+#: A metric's name as trainers print it: an identifier, or with - and . too (Katib's
+#: `Validation-accuracy`, `train.loss`). Never a comma: the sidecar's variable lists them with
+#: commas.
+METRIC_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*$"
 
 
 class Objective(Model):
     metric: str = Field(
-        pattern=NAME_PATTERN,
+        pattern=METRIC_PATTERN,
         max_length=63,
         description="The metric to optimise, as the trial reports it.",
     )
@@ -25,7 +29,7 @@ class Objective(Model):
         description="Stop the study once a trial reaches this value (>= when maximizing, "
         "<= when minimizing). Optional.",
     )
-    additional_metrics: list[Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]] = Field(
+    additional_metrics: list[Annotated[str, Field(pattern=METRIC_PATTERN, max_length=63)]] = Field(
         default_factory=list,
         description="Other metrics to record (not optimised): letters, digits, _. Default none.",
     )
@@ -52,7 +56,7 @@ class Constraint(Model):
     )
 
     metric: str = Field(
-        pattern=NAME_PATTERN, max_length=63, description="The constrained metric, as reported."
+        pattern=METRIC_PATTERN, max_length=63, description="The constrained metric, as reported."
     )
     max: float | None = Field(default=None, description="Feasible when metric <= max.")
     min: float | None = Field(default=None, description="Feasible when metric >= min.")

@@ -22,6 +22,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from kubetune.api.base import Model, cel
 from kubetune.api.errors import FieldError
+from kubetune.api.goals import METRIC_PATTERN
 
 #: Where a cluster trial's output, exit code and (by default) reports live: an emptyDir the
 #: trainer's wrapper and the sidecar share (metrics/wire.py's OUTPUT_DIR is the same path).
@@ -30,7 +31,17 @@ CLUSTER_TENSORBOARD_DIR = f"{SHARED_DIR}/tensorboard"
 DEFAULT_METRICS_FILE = f"{SHARED_DIR}/metrics.log"
 #: Files of the shared folder that kubetune writes itself: a metrics file cannot be one.
 RESERVED_FILES = (f"{SHARED_DIR}/output.log", f"{SHARED_DIR}/exit-code")
-_METRIC_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+ABSOLUTE_PATH = r"^/([^/\x00]+/)*[^/\x00]+$"
+NO_DOT_SEGMENTS = cel(
+    "!self.matches('/[.][.]?(/|$)')", "must be an absolute path without . or .. segments"
+)
+
+
+def check_path(field: str, path: str) -> None:
+    if any(part in (".", "..") for part in path.split("/")):
+        raise FieldError(field, "must be an absolute path without . or .. segments")
 
 
 class PrometheusSource(Model):
@@ -64,6 +75,25 @@ class PrometheusSource(Model):
 
 
 class TensorBoardSource(Model):
+    dir: str = Field(
+        default=CLUSTER_TENSORBOARD_DIR,
+        max_length=1024,
+        pattern=ABSOLUTE_PATH,
+        description="The folder the trainer writes its event files into, as its container "
+        f"sees it on a cluster (default {CLUSTER_TENSORBOARD_DIR}); shared with the metrics "
+        "sidecar (an emptyDir), so give it a folder of its own. Trainers find it in "
+        "KUBETUNE_TENSORBOARD_DIR or ${trial.tensorboardDir}; under `kubetune run` each trial "
+        "gets its own folder there.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                NO_DOT_SEGMENTS,
+                cel(
+                    f"self != '{SHARED_DIR}'",
+                    f"is the folder kubetune itself writes to: use {CLUSTER_TENSORBOARD_DIR}",
+                ),
+            ]
+        },
+    )
     tags: dict[str, str] = Field(
         default_factory=dict,
         max_length=16,
@@ -74,8 +104,8 @@ class TensorBoardSource(Model):
             "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 256},
             "x-kubernetes-validations": [
                 cel(
-                    f"self.all(k, size(k) <= 63 && k.matches('{_METRIC_NAME}'))",
-                    "each key is a metric's name (letters, digits, _), mapped to its tag",
+                    f"self.all(k, size(k) <= 63 && k.matches('{METRIC_PATTERN}'))",
+                    "each key is a metric's name (letters, digits, _ - .), mapped to its tag",
                 ),
             ],
         },
@@ -83,11 +113,16 @@ class TensorBoardSource(Model):
 
     @model_validator(mode="after")
     def _check_tags(self) -> TensorBoardSource:
+        check_path("dir", self.dir)
+        if self.dir == SHARED_DIR:
+            raise FieldError(
+                "dir", f"is the folder kubetune itself writes to: use {CLUSTER_TENSORBOARD_DIR}"
+            )
         for metric, tag in self.tags.items():
-            if not re.match(_METRIC_NAME, metric) or len(metric) > 63:
+            if not re.match(METRIC_PATTERN, metric) or len(metric) > 63:
                 raise FieldError(
                     f"tags.{metric}",
-                    "each key is a metric's name (letters, digits, _), mapped to its tag",
+                    "each key is a metric's name (letters, digits, _ - .), mapped to its tag",
                 )
             if not tag or len(tag) > 256:
                 raise FieldError(f"tags.{metric}", "a tag is 1 to 256 characters")
@@ -98,7 +133,7 @@ class FileSource(Model):
     path: str = Field(
         default=DEFAULT_METRICS_FILE,
         max_length=1024,
-        pattern=r"^/([^/\x00]+/)*[^/\x00]+$",
+        pattern=ABSOLUTE_PATH,
         description="Where the trainer appends its reports, as its container sees it on a "
         f"cluster (default {DEFAULT_METRICS_FILE}); the folder is shared with the metrics "
         "sidecar (an emptyDir), so give it a folder of its own. Trainers find it in "
@@ -106,10 +141,7 @@ class FileSource(Model):
         "gets its own file there.",
         json_schema_extra={
             "x-kubernetes-validations": [
-                cel(
-                    "!self.matches('/[.][.]?(/|$)')",
-                    "must be an absolute path without . or .. segments",
-                ),
+                NO_DOT_SEGMENTS,
                 cel(
                     "!(self in " + str(list(RESERVED_FILES)).replace("'", '"') + ")",
                     "is a file kubetune writes itself (the trainer's output, its exit code): "
@@ -126,8 +158,7 @@ class FileSource(Model):
 
     @model_validator(mode="after")
     def _check_path(self) -> FileSource:
-        if any(part in (".", "..") for part in self.path.split("/")):
-            raise FieldError("path", "must be an absolute path without . or .. segments")
+        check_path("path", self.path)
         if self.path in RESERVED_FILES:
             raise FieldError(
                 "path",
@@ -243,6 +274,16 @@ class MetricsSource(Model):
         if self.prometheus is not None:
             return "prometheus"
         return "output"
+
+    @property
+    def folder(self) -> str | None:
+        """The folder a cluster trial's trainer writes its reports into, shared with the
+        sidecar; None when its output (or Prometheus) is read instead."""
+        if self.file is not None:
+            return self.file.folder
+        if self.tensorboard is not None:
+            return self.tensorboard.dir
+        return None
 
     def describe(self) -> str:
         """Where a trial's reports were looked for, for a reason that says why none came."""

@@ -40,7 +40,8 @@ class Places:
 def cluster_places(source: MetricsSource) -> Places:
     """Inside a cluster trial's pod (both folders are shared with the sidecar)."""
     metrics_file = source.file.path if source.file is not None else ""
-    return Places(CLUSTER_TENSORBOARD_DIR, metrics_file)
+    folder = source.tensorboard.dir if source.tensorboard is not None else CLUSTER_TENSORBOARD_DIR
+    return Places(folder, metrics_file)
 
 
 def render_trainer_env(

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetune.api import trainer_env
-from kubetune.api.sources import CLUSTER_TENSORBOARD_DIR
 from kubetune.api.study import API_VERSION, QUEUE_LABEL, Study
 from kubetune.api.template import placeholder_values, substitute
 from kubetune.api.trainer_env import cluster_places, place_values, render_trainer_env
@@ -28,9 +27,9 @@ TRIAL_LABEL = "kubetune.io/trial"
 WORKLOAD_LABEL = "kubetune.io/workload"
 SIDECAR_NAME = "kubetune-metrics"
 #: The volumes a trial's trainer and sidecar share: the output's folder (wire.OUTPUT_DIR), and
-#: a metrics file's own folder when it is elsewhere.
+#: the folder of the metrics file or event files when it is elsewhere.
 OUTPUT_VOLUME = "kubetune-output"
-METRICS_FILE_VOLUME = "kubetune-metrics-file"
+METRICS_FOLDER_VOLUME = "kubetune-metrics-folder"
 SIDECAR_GRACE_SECONDS = 90  # > the sidecar's FINAL_FLUSH_SECONDS; a user's own value wins
 GPU_RESOURCE = "nvidia.com/gpu"
 #: On a trial's Job and pod: what the workload room needs to judge the trial when it ends,
@@ -115,27 +114,19 @@ def add_gpus(pod: dict[str, Any], study: Study) -> None:
 
 
 def shared_mounts(study: Study) -> list[dict[str, Any]]:
-    """The folders a trial's trainer and sidecar share: the output's, and a metrics file's
-    own folder when it is elsewhere (an emptyDir of its own, as Katib's File collector)."""
+    """The folders a trial's trainer and sidecar share: the output's, and the folder of the
+    metrics file or the event files when it is elsewhere (an emptyDir of its own, as Katib
+    mounts its collectors' folders)."""
     mounts = [{"name": OUTPUT_VOLUME, "mountPath": wire.OUTPUT_DIR}]
-    folder = _file_folder(study)
-    if folder is not None:
-        mounts.append({"name": METRICS_FILE_VOLUME, "mountPath": folder})
+    folder = study.spec.metrics.folder
+    inside = folder is None or folder == wire.OUTPUT_DIR or folder.startswith(wire.OUTPUT_DIR + "/")
+    if folder is not None and not inside:
+        mounts.append({"name": METRICS_FOLDER_VOLUME, "mountPath": folder})
     return mounts
 
 
 def shared_volumes(study: Study) -> list[dict[str, Any]]:
     return [{"name": m["name"], "emptyDir": {}} for m in shared_mounts(study)]
-
-
-def _file_folder(study: Study) -> str | None:
-    """A metrics file's folder when it is not inside the output's (already shared)."""
-    source = study.spec.metrics.file
-    if source is None:
-        return None
-    folder = source.folder
-    inside = folder == wire.OUTPUT_DIR or folder.startswith(wire.OUTPUT_DIR + "/")
-    return None if inside else folder
 
 
 def add_trainer_env(trainer: dict[str, Any], study: Study, trial: str, reports: bool) -> None:
@@ -160,8 +151,8 @@ def wrap_trainer(trainer: dict[str, Any], study: Study) -> None:
     argv = list(trainer.get("command") or []) + list(trainer.get("args") or [])
     code = wire.EXIT_CODE_FILE
     # The event files' folder is there before the trainer starts, as under `kubetune run`.
-    tensorboard = study.spec.metrics.tensorboard is not None
-    make = f"mkdir -p {CLUSTER_TENSORBOARD_DIR}; " if tensorboard else ""
+    tensorboard = study.spec.metrics.tensorboard
+    make = f"mkdir -p {tensorboard.dir}; " if tensorboard is not None else ""
     script = (
         f'{make}{{ "$@" 2>&1; echo $? > {code}.tmp; }} | tee -a {wire.OUTPUT_FILE}; '
         f"mv {code}.tmp {code}; exit $(cat {code})"

@@ -383,9 +383,9 @@ def test_a_metrics_file_elsewhere_gets_a_folder_both_containers_share() -> None:
     pod = job["spec"]["template"]["spec"]
     trainer, (side,) = pod["containers"][0], pod["initContainers"]
     assert env_of(trainer)["KUBETUNE_METRICS_FILE"] == "/var/log/katib/metrics.log"
-    shared = {"name": "kubetune-metrics-file", "mountPath": "/var/log/katib"}
+    shared = {"name": "kubetune-metrics-folder", "mountPath": "/var/log/katib"}
     assert shared in trainer["volumeMounts"] and shared in side["volumeMounts"]
-    assert {"name": "kubetune-metrics-file", "emptyDir": {}} in pod["volumes"]
+    assert {"name": "kubetune-metrics-folder", "emptyDir": {}} in pod["volumes"]
     told = wire.SidecarEnv.parse({**env_of(side), "KUBETUNE_NAMESPACE": "ns"})
     assert (told.metrics_file, told.file_format) == ("/var/log/katib/metrics.log", "json")
     inside = manifest(metrics={"file": {}})  # the default: in the output's folder already
@@ -414,3 +414,13 @@ def test_a_prometheus_study_still_tells_its_trainer_who_it_is() -> None:
 def test_the_shared_folder_is_the_same_path_for_the_api_and_the_wire() -> None:
     assert sources.SHARED_DIR == wire.OUTPUT_DIR
     assert sources.RESERVED_FILES == (wire.OUTPUT_FILE, wire.EXIT_CODE_FILE)
+
+
+def test_event_files_in_a_folder_of_the_trainers_own_are_shared_there() -> None:
+    spec = study(metrics={"tensorboard": {"dir": "/var/log/katib/tfevent"}})
+    pod = job_kind.build(spec, trial_obj({"lr": 0.01}), "tok", SETTINGS)["spec"]["template"]["spec"]
+    trainer, (side,) = pod["containers"][0], pod["initContainers"]
+    shared = {"name": "kubetune-metrics-folder", "mountPath": "/var/log/katib/tfevent"}
+    assert shared in trainer["volumeMounts"] and shared in side["volumeMounts"]
+    assert env_of(trainer)["KUBETUNE_TENSORBOARD_DIR"] == "/var/log/katib/tfevent"
+    assert "mkdir -p /var/log/katib/tfevent;" in trainer["command"][2]

@@ -230,7 +230,7 @@ def test_a_trainjobs_trainer_gets_the_trainer_variables_and_its_nodes_the_shared
     }
     pod = trainjob_patch(workload)
     mounts = [{"name": "kubetune-output", "mountPath": "/kubetune"}]
-    mounts.append({"name": "kubetune-metrics-file", "mountPath": "/metrics"})
+    mounts.append({"name": "kubetune-metrics-folder", "mountPath": "/metrics"})
     assert pod["spec"]["containers"] == [{"name": "node", "volumeMounts": mounts}]
     assert pod["spec"]["initContainers"][0]["volumeMounts"] == mounts
     assert [v["name"] for v in pod["spec"]["volumes"]] == [m["name"] for m in mounts]
