@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from tensorboard.compat.proto import event_pb2
-from test_examples import example_with_budget
 
 from kubetune.metrics.tfrecord import frame
 
 from conftest import Kubetune, events, toy_study
+from test_examples import example_with_budget
 
 WRITER = Path(__file__).parent / "trainers" / "event_writer.py"
 

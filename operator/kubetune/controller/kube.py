@@ -359,6 +359,18 @@ class Kube:
         )
         return [cast(Obj, self.api.sanitize_for_serialization(e)) for e in events.items]  # type: ignore[no-untyped-call]
 
+    def fetch_config_map_data(self, namespace: str, name: str) -> dict[str, str] | None:
+        """A ConfigMap's data (`kubetune convert --cluster` reads Katib trial templates from
+        one); None when it is absent or this identity may not read it."""
+        self._count("get_configmap")
+        try:
+            found = self.core.read_namespaced_config_map(name, namespace)
+        except ApiException as error:
+            if error.status in (403, 404):
+                return None
+            raise
+        return dict(found.data or {})
+
     # ----- the collector's key --------------------------------------------------------------
 
     def read_or_create_key(self, namespace: str, name: str) -> bytes:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
 
+from kubetune.convert.katib import convert_experiment
+
 from .conftest import ROOT, Cluster
 from bad_manifests import CASES, Mutate
 from factories import manifest
+from katib_experiments import CONVERTIBLE
 
 pytestmark = pytest.mark.cluster
 SERVER_CASES = [c for c in CASES if c[4] is not None]
@@ -65,6 +69,24 @@ def test_the_api_server_accepts_a_good_one(
         "-f",
         "-",
         stdin=json.dumps(document),
+        namespace=namespace,
+        check=False,
+    )
+    assert accepted.returncode == 0, accepted.stderr
+
+
+@pytest.mark.parametrize("build", CONVERTIBLE.values(), ids=CONVERTIBLE.keys())
+def test_the_api_server_accepts_every_study_kubetune_convert_makes(
+    cluster: Cluster, studies_crd: None, namespace: str, build: Callable[[], dict[str, Any]]
+) -> None:
+    study = convert_experiment(build()).study
+    study["metadata"]["namespace"] = namespace
+    accepted = cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "-f",
+        "-",
+        stdin=json.dumps(study),
         namespace=namespace,
         check=False,
     )

@@ -1,0 +1,1 @@
+"""Manifests of other tuners, converted to Studies (`kubetune convert`)."""
