@@ -216,7 +216,8 @@ def command_run(args: argparse.Namespace) -> int:
     progress = Progress(spec.primary.metric, total, maximize, quiet=args.quiet)
     try:
         prior, sources = load_prior(spec, out_dir.resolve().parent)
-        options = RunOptions(out_dir, path.resolve().parent, gpus, prior)
+        sink, tracking = _tracking(study, args.quiet)
+        options = RunOptions(out_dir, path.resolve().parent, gpus, prior, tracking)
         runner = LocalRunner(study, results, options, progress)
     except ValueError as error:
         raise UsageError(f"{path}: {error}") from None
@@ -238,6 +239,7 @@ def command_run(args: argparse.Namespace) -> int:
         )
         return 128 + stop.signum
     finally:
+        _close_tracking(sink)
         if results.torn_tail is not None and not args.quiet:
             print(
                 f"kubetune: the end of {results.path} was cut short by a crash; "
@@ -260,6 +262,40 @@ def command_run(args: argparse.Namespace) -> int:
             print("plots: " + ", ".join(plots))
         print(f"explore it: kubetune dashboard {out_dir}")
     return 0 if finish.succeeded else 1
+
+
+def _tracking(study: Study, quiet: bool) -> tuple[Any, Any]:
+    """The MLflow sink when MLFLOW_TRACKING_URI is set, and what makes the study's track
+    once the results file knows who the study is (a resumed study finds its runs again)."""
+    from kubetune.tracking import setup  # noqa: PLC0415
+
+    setup.quiet_client_retries()
+    try:
+        sink = setup.open_sink(os.environ)
+    except setup.TrackingUnavailableError as error:
+        print(f"kubetune: {error}", file=sys.stderr)
+        return None, None
+    if sink is None:
+        return None, None
+    if not quiet:
+        print(f"logging to MLflow at {os.environ[setup.URI_VARIABLE]}", file=sys.stderr)
+
+    def track(results: Any) -> Any:
+        where = str(Path(results.path).resolve())
+        key = f"local:{where}@{results.opened_at}"
+        return setup.open_track(study, key, sink, {"kubetune.results": where})
+
+    return sink, track
+
+
+def _close_tracking(sink: Any) -> None:
+    from kubetune.tracking import setup  # noqa: PLC0415
+
+    if sink is None:
+        return
+    lost = setup.describe_losses(sink.close())
+    if lost is not None:
+        print(f"kubetune: {lost}", file=sys.stderr)
 
 
 def command_validate(args: argparse.Namespace) -> int:

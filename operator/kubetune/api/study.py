@@ -24,6 +24,7 @@ from kubetune.api.settings import (
 )
 from kubetune.api.sources import MetricsSource
 from kubetune.api.template import TrialTemplate, find_placeholders
+from kubetune.api.tracking import Tracking
 from kubetune.api.trainer_env import PLACE_PLACEHOLDERS, place_placeholder_problem
 from kubetune.api.warm_start import WarmStart, check_warm_trials
 
@@ -336,6 +337,11 @@ class StudySpec(Model):
         default_factory=WarmStart,
         description="Trials to run first and earlier studies to learn from; neither counts "
         "toward the budget. Optional.",
+    )
+    tracking: Tracking = Field(
+        default_factory=Tracking,
+        description="Where the study is logged besides kubetune's own record (MLflow's "
+        "experiment name). Optional.",
     )
     trial_template: TrialTemplate
 

@@ -116,6 +116,9 @@ class ResultsFile:
         self.intact_bytes: int | None = None
         #: Where the next write put a crash's tail it cut off (for the CLI to say so).
         self.torn_tail: Path | None = None
+        #: When the study's first session began: with the path, who this study is across
+        #: sessions (a tracking sink finds its runs again by it).
+        self.opened_at: float | None = None
 
     # ----- loading -------------------------------------------------------------------------
 
@@ -188,15 +191,7 @@ class ResultsFile:
         kind = event.get("event")
         now = _number(event, "time")
         if kind == "study":
-            manifest = _field(event, "manifest", dict)
-            if self._session_start is not None and self._last_time is not None:
-                self.elapsed_before += self._last_time - self._session_start
-            self._session_start = now
-            self.manifest = manifest
-            self.finished = None
-            for row in self.trials.values():  # the last session died with these running
-                if row.state.active:
-                    row.state, row.reports = TrialState.PENDING, []
+            self._open_session(_field(event, "manifest", dict), now)
         elif kind == "created":
             name = _field(event, "trial", str)
             if name in self.trials:
@@ -245,6 +240,18 @@ class ResultsFile:
         else:
             raise _BadEventError(f"unknown event {kind!r}")
         self._last_time = now if now is not None else self._last_time
+
+    def _open_session(self, manifest: dict[str, Any], now: float | None) -> None:
+        if self._session_start is not None and self._last_time is not None:
+            self.elapsed_before += self._last_time - self._session_start
+        self._session_start = now
+        if self.opened_at is None:
+            self.opened_at = now
+        self.manifest = manifest
+        self.finished = None
+        for row in self.trials.values():  # the last session died with these running
+            if row.state.active:
+                row.state, row.reports = TrialState.PENDING, []
 
     def _row(self, event: dict[str, Any]) -> TrialRow:
         name = _field(event, "trial", str)

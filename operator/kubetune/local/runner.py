@@ -61,6 +61,7 @@ from kubetune.local.results import ResultsFile
 from kubetune.metrics.follow import Follower
 from kubetune.metrics.lines import MALFORMED, BadValue, LineParser, build_parser
 from kubetune.metrics.sources import build_follower
+from kubetune.tracking.diff import StudyTrack
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -83,6 +84,9 @@ class RunOptions:
     gpus: list[str]
     #: Earlier studies' trials to learn from (`spec.warmStart.studies`, `local.warm_start`).
     prior: tuple[TrialRecord, ...] = ()
+    #: Where the study is logged besides the results file (MLflow), when it is: made once
+    #: the results file knows who the study is (its first session's start).
+    tracking: Callable[[ResultsFile], StudyTrack] | None = None
 
 
 class LocalRunner:
@@ -125,6 +129,7 @@ class LocalRunner:
         #: When each trial's first attempt of this session started (the deadline counts from it).
         self.first_start: dict[str, float] = {}
         self.guard: Guard | None = None
+        self.track: StudyTrack | None = None
         self._signal: int | None = None  # a stop asked for, not yet acted on
         self._waiting = False  # True only while the loop blocks: the one place to raise
 
@@ -142,6 +147,8 @@ class LocalRunner:
                 self.clock(),
                 manifest=self.study.model_dump(mode="json", by_alias=True, exclude_none=True),
             )
+            if self.options.tracking is not None:
+                self.track = self.options.tracking(self.results)
             return self._loop()
         except KeyboardInterrupt as stop:
             self._interrupt(stop)
@@ -171,9 +178,12 @@ class LocalRunner:
         while True:
             if self._signal is not None:
                 raise Stopped(self._signal)
-            decision = decide(self.spec, self.history(), self.clock())
+            history = self.history()
+            decision = decide(self.spec, history, self.clock())
+            self._track(history, decision)
             acted = self._act(decision)
             if decision.finish is not None and not self.processes:
+                self._track(self.history(), decision, finished=True)
                 self.results.write(
                     "study_finished",
                     self.clock(),
@@ -187,6 +197,12 @@ class LocalRunner:
             self.progress.update(self.results.rows(), decision.best)
             if not acted:
                 self._wait()
+
+    def _track(self, history: History, decision: Decision, finished: bool = False) -> None:
+        track = self.track
+        if track is not None:
+            finish = decision.finish if finished else None
+            track.observe(history, self.clock(), finish, decision.best, len(decision.front))
 
     def _act(self, decision: Decision) -> bool:
         now = self.clock()
@@ -393,6 +409,9 @@ class LocalRunner:
                 self.guard.forget(process.popen.pid)
         name = signal.Signals(stop.signum).name if isinstance(stop, Stopped) else "SIGINT"
         self.results.write("interrupted", self.clock(), signal=name)
+        if self.track is not None:
+            self.track.observe(self.history(), self.clock())
+            self.track.interrupted(self.clock())
 
 
 def _check_command(study: Study, workdir: Path) -> None:

@@ -1,0 +1,157 @@
+"""`BackgroundSink`: records written by a thread of their own, so that a tracking server that
+is slow, down or refusing never slows or stops a study.
+
+`put` never blocks: records wait in a bounded queue (the oldest is dropped, and counted, when
+it is full). The thread writes them in order through a `Writer`; a write that fails for a
+reason that may pass (the server unreachable, a 5xx) is retried after a backoff that doubles
+up to `MAX_BACKOFF`; one the server refuses for good (a bad value) is dropped and counted.
+`close(deadline)` gives the queue that long to drain, then counts what is left as lost:
+`Summary` says how many records were written and lost, and the first reason.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from kubetune.tracking.records import Record
+
+MAX_QUEUED = 50_000
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+
+
+class PermanentError(Exception):
+    """A record the tracking server will never take (retrying cannot help)."""
+
+
+class Writer(Protocol):
+    def write(self, record: Record) -> None:
+        """Write one record; raise PermanentError to drop it, anything else to retry it."""
+        ...
+
+
+@dataclass(frozen=True)
+class Summary:
+    written: int
+    lost: int
+    #: Why the first lost record was lost (and, while it failed, why writing did).
+    reason: str | None
+
+
+class BackgroundSink:
+    def __init__(
+        self,
+        writer: Writer,
+        name: str = "tracking",
+        max_queued: int = MAX_QUEUED,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.queue: deque[Record] = deque()
+        self.max_queued = max_queued
+        self.written = 0
+        self.lost = 0
+        self.reason: str | None = None
+        #: Set while writes fail: the latest reason (a Warning event, a status line).
+        self.failing: str | None = None
+        self._wake = threading.Condition()
+        self._closing = False
+        self._stop = threading.Event()
+        self._sleep = sleep
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def put(self, record: Record) -> None:
+        with self._wake:
+            if self._closing:
+                self._lose(f"{type(record).__name__} after the sink was closed")
+                return
+            if len(self.queue) >= self.max_queued:
+                self.queue.popleft()
+                self._lose(f"more than {self.max_queued} records waiting for the server")
+            self.queue.append(record)
+            self._wake.notify()
+
+    def close(self, deadline: float = 10.0) -> Summary:
+        """Let the queue drain for up to `deadline` seconds while the server takes what it
+        is sent; a server that is failing is not waited for. What is left is lost."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        end = time.monotonic() + max(0.0, deadline)
+        while self.thread.is_alive() and time.monotonic() < end and self.failing is None:
+            self.thread.join(timeout=0.05)
+        self._stop.set()
+        with self._wake:
+            left = len(self.queue)
+            self.queue.clear()
+            if left:
+                self._lose(
+                    f"{left} records still waiting after {deadline:g} s"
+                    + (f" ({self.failing})" if self.failing else ""),
+                    left,
+                )
+        return Summary(self.written, self.lost, self.reason)
+
+    def summary(self) -> Summary:
+        with self._wake:
+            return Summary(self.written, self.lost, self.reason)
+
+    def _lose(self, why: str, count: int = 1) -> None:
+        self.lost += count
+        if self.reason is None:
+            self.reason = why
+
+    def _next(self) -> Record | None:
+        with self._wake:
+            while not self.queue:
+                if self._closing:
+                    return None
+                self._wake.wait()
+            return self.queue[0]
+
+    def _run(self) -> None:
+        backoff = FIRST_BACKOFF
+        while not self._stop.is_set():
+            record = self._next()
+            if record is None:
+                return
+            try:
+                self.writer.write(record)
+            except PermanentError as refused:
+                self._done(record, str(refused))
+            except Exception as error:  # any failure of the server is retried
+                self.failing = f"{type(error).__name__}: {error}"[:300]
+                if self._pause(backoff):
+                    return
+                backoff = min(MAX_BACKOFF, backoff * 2)
+                continue
+            else:
+                self._done(record, None)
+            backoff = FIRST_BACKOFF
+
+    def _done(self, record: Record, refused: str | None) -> None:
+        with self._wake:
+            if self.queue and self.queue[0] is record:
+                self.queue.popleft()
+            if refused is None:
+                self.written += 1
+                self.failing = None
+            else:
+                self._lose(f"the server refused a {type(record).__name__}: {refused}"[:300])
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait before a retry; True when the sink is being stopped meanwhile."""
+        if self._sleep is not None:
+            self._sleep(seconds)
+            return self._stop.is_set()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._stop.wait(min(0.1, deadline - time.monotonic())):
+                return True
+        return False
