@@ -12,13 +12,15 @@ ARG PIP_INDEX_URL
 # there. PIP_INDEX_URL lets a build behind a mirror reach the package index. The dependencies
 # go in first, in a layer keyed by pyproject.toml alone, so that a change to the code or the
 # README rebuilds in seconds. Left out: matplotlib and the libraries only it needs (about
-# 85 MB), which draw `kubetune run`'s plots, never used in pods. The chart's dashboard is
-# this image too (its Plotly is a file in the package).
+# 85 MB), which draw `kubetune run`'s plots, never used in pods. In: MLflow's client (the
+# `mlflow` extra, mlflow-skinny), for the operator's `mlflow.trackingUri`. The chart's
+# dashboard is this image too (its Plotly is a file in the package).
 COPY pyproject.toml ./
 RUN python3 -m venv /opt/kubetune \
  && python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 deps = p["dependencies"]; \
-print("\n".join(d for d in deps if not d.startswith("matplotlib")))' > /tmp/requirements.txt \
+extras = p["optional-dependencies"]["mlflow"]; \
+print("\n".join([d for d in deps if not d.startswith("matplotlib")] + extras))' > /tmp/requirements.txt \
  && /opt/kubetune/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
 COPY README.md ./
 COPY operator ./operator

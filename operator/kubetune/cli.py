@@ -450,6 +450,7 @@ def _operator_settings(args: argparse.Namespace, secret: bytes | None) -> Operat
         )
         secret = os.urandom(32)
     given: dict[str, Any] = {"secret": secret, "namespaces": tuple(args.namespace or ())}
+    given["mlflow_tracking_uri"] = os.environ.get("MLFLOW_TRACKING_URI") or None
     if args.collector_address:
         given["collector_address"] = parse_address(args.collector_address)
     if args.metrics_address is not None:

@@ -22,8 +22,10 @@ from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.studies import StudyLoop
 from kubetune.controller.telemetry import Telemetry
 from kubetune.controller.ticker import Ticker
+from kubetune.controller.tracking import open_study_tracking
 from kubetune.controller.workloads import registry
 from kubetune.controller.workloads.kind import Room
+from kubetune.tracking.setup import TrackingUnavailableError
 
 log = logging.getLogger("kubetune.operator")
 
@@ -71,7 +73,12 @@ class Operator:
 def build_operator(settings: OperatorSettings, kube: Kube, telemetry: Telemetry) -> Operator:
     locks = TrialLocks()
     phases = TrialPhases(kube, telemetry, locks)
-    studies = StudyLoop(kube, settings, telemetry, phases)
+    try:
+        tracking = open_study_tracking(kube, settings.mlflow_tracking_uri)
+    except TrackingUnavailableError as error:
+        log.warning("%s", error)
+        tracking = None
+    studies = StudyLoop(kube, settings, telemetry, phases, tracking=tracking)
     intake = ReportIntake(kube, settings, telemetry, locks, phases)
     workloads = registry.build_rooms(kube, phases)
     phases.studies = studies

@@ -43,3 +43,6 @@ class OperatorSettings:
     #: The workload kinds trials may run as here (its RBAC must allow each): kinds known by
     #: name, and any other as RESOURCE.VERSION.GROUP; a Study naming another is refused.
     workloads: frozenset[str] = frozenset({"Job", "JobSet", "TrainJob"})
+    #: Where every study is logged besides its status (MLflow's MLFLOW_TRACKING_URI, the
+    #: chart's mlflow.trackingUri); None: nowhere.
+    mlflow_tracking_uri: str | None = None

@@ -32,6 +32,7 @@ from kubetune.controller.manifests import prometheus_url
 from kubetune.controller.phases import Recent, TrialPhases
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.telemetry import Telemetry
+from kubetune.controller.tracking import StudyTracking
 from kubetune.controller.warm_start import WAIT_SECONDS, Waiting, WarmStartReader
 from kubetune.controller.workloads import registry
 from kubetune.controller.workqueue import WorkQueue
@@ -48,6 +49,7 @@ class StudyLoop:
         telemetry: Telemetry,
         phases: TrialPhases,
         clock: Callable[[], float] = time.time,
+        tracking: StudyTracking | None = None,
     ) -> None:
         self.kube = kube
         self.settings = settings
@@ -71,6 +73,8 @@ class StudyLoop:
         self.warm = WarmStartReader(kube)
         #: Workloads still to do after a refused Job: retried by the next pass.
         self.lose_job: Callable[[Obj, list[Obj]], None] | None = None
+        #: The studies in MLflow, when the operator has a tracking URI.
+        self.tracking = tracking
 
     # ----- what the handlers and the other rooms call ------------------------------------------
 
@@ -140,6 +144,8 @@ class StudyLoop:
     def study_deleted(self, namespace: str, name: str, uid: str | None = None) -> None:
         if uid is not None:
             self._generations.pop(uid, None)
+            if self.tracking is not None:
+                self.tracking.forget(uid)
         self._studies.pop((namespace, name), None)
         self._heal.discard((namespace, name))
         self.queue.forget((namespace, name))
@@ -261,6 +267,8 @@ class StudyLoop:
         self.telemetry.record_study(namespace, name, new_status)
         if _differs(previous, new_status):
             self.kube.patch_study_status(namespace, name, new_status)
+        if self.tracking is not None:
+            self.tracking.observe(obj, study, history, decision, now)
         if decision.kill:
             # The killed trials' own events are no news (seen), so finish in one more pass.
             self.queue.add((namespace, name))

@@ -17,6 +17,9 @@ one), so `Tuner.from_results("kubetune-runs/STUDY")` continues a `kubetune run` 
 `kubetune run --resume` continues one a Tuner wrote. Values are checked before they are
 recorded: a NaN, an infinity or a string is refused with an error and the trial stays open.
 
+With MLFLOW_TRACKING_URI set (or `tracking_uri=`), the study is logged in MLflow as
+`kubetune run` logs it, from a thread of its own; `tuner.close()` waits for the last records.
+
 `spec.warmStart` works as in `kubetune run`: hand-given trials are asked first, and earlier
 studies are read from `RUNS/NAME/results.jsonl` (`runs_dir`; by default the folder that holds
 this study's results folder, or `kubetune-runs` when the Tuner keeps its trials in memory), so
@@ -25,7 +28,9 @@ a notebook learns from what `kubetune run` or another Tuner wrote there.
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +47,9 @@ from kubetune.local.documents import parse_documents
 from kubetune.local.results import ResultsFile, TrialRow
 from kubetune.local.warm_start import load_prior
 from kubetune.metrics.lines import BadValue, parse_number
+from kubetune.tracking import setup
+from kubetune.tracking.diff import StudyTrack
+from kubetune.tracking.sink import BackgroundSink, Summary
 
 
 class StudyFinishedError(RuntimeError):
@@ -63,6 +71,7 @@ class Tuner:
         clock: Callable[[], float] = time.time,
         results: ResultsFile | None = None,
         runs_dir: str | Path | None = None,
+        tracking_uri: str | None = None,
     ) -> None:
         self.spec = spec
         self.study = study
@@ -83,6 +92,45 @@ class Tuner:
         }
         # A new session: trials the last one left open run again, under the same names.
         self.results.write("study", clock(), manifest=manifest)
+        self.sink, self.track = self._open_tracking(tracking_uri, manifest)
+
+    def _open_tracking(
+        self, uri: str | None, manifest: dict[str, Any]
+    ) -> tuple[BackgroundSink | None, StudyTrack | None]:
+        """MLflow at `uri`, else at MLFLOW_TRACKING_URI when set (its client an extra)."""
+        environ = {setup.URI_VARIABLE: uri} if uri else os.environ
+        sink = setup.open_sink(environ)  # TrackingUnavailableError when the client is missing
+        if sink is None:
+            return None, None
+        where = self.results.path
+        key = (
+            f"local:{where.resolve()}@{self.results.opened_at}"
+            if where is not None
+            else f"memory:{uuid.uuid4().hex}"
+        )
+        tags = {"kubetune.results": str(where.resolve())} if where is not None else {}
+        return sink, setup.open_track(load_study(manifest), key, sink, tags)
+
+    def _tracked(self, finished: bool = False) -> None:
+        if self.track is None:
+            return
+        history = self.history
+        if not finished:
+            self.track.observe(history, self.clock())
+            return
+        decision = self._decide()
+        finish = decision.finish if not history.active else None
+        self.track.observe(history, self.clock(), finish, decision.best, len(decision.front))
+
+    def close(self, deadline: float = 10.0) -> Summary | None:
+        """Let the tracking server take what is still queued (up to `deadline` seconds, not
+        waiting for one that is down); how many records were written and lost, or None when
+        nothing is tracked. The Tuner keeps working without tracking afterwards."""
+        if self.sink is None:
+            return None
+        summary = self.sink.close(deadline)
+        self.sink = self.track = None
+        return summary
 
     @classmethod
     def from_manifest(
@@ -178,6 +226,7 @@ class Tuner:
         if waiting:
             row = waiting[0]
             self.results.write("started", now, trial=row.name, attempt=row.attempt)
+            self._tracked()
             return Asked(row.name, dict(row.params), row.budget)
         open_count = len(self.history.active)
         budget = self.spec.budget.model_copy(update={"parallelism": open_count + 1})
@@ -188,6 +237,7 @@ class Tuner:
         new = decision.create[0]
         self.results.created(now, new)
         self.results.write("started", now, trial=new.name)
+        self._tracked()
         return Asked(new.name, dict(new.params), new.budget)
 
     def report(self, name: str, step: int, **metrics: float) -> StopDecision | None:
@@ -202,7 +252,9 @@ class Tuner:
                 self.results.finished_trial(
                     self.clock(), name, TrialState.EARLY_STOPPED, stop.reason, stop=stop
                 )
+                self._tracked(finished=True)
                 return stop
+        self._tracked()
         return None
 
     def tell(
@@ -227,6 +279,7 @@ class Tuner:
             outcome.objective,
             values=outcome.values,
         )
+        self._tracked(finished=True)
 
     def _open(self, name: str) -> TrialRow:
         row = self.results.trials.get(name)

@@ -57,6 +57,8 @@ class BackgroundSink:
         self.written = 0
         self.lost = 0
         self.reason: str | None = None
+        #: Lost records by their study's key, and the first reason for each.
+        self.lost_by_key: dict[str, tuple[int, str]] = {}
         #: Set while writes fail: the latest reason (a Warning event, a status line).
         self.failing: str | None = None
         self._wake = threading.Condition()
@@ -69,11 +71,11 @@ class BackgroundSink:
     def put(self, record: Record) -> None:
         with self._wake:
             if self._closing:
-                self._lose(f"{type(record).__name__} after the sink was closed")
+                self._lose(f"{type(record).__name__} after the sink was closed", record)
                 return
             if len(self.queue) >= self.max_queued:
-                self.queue.popleft()
-                self._lose(f"more than {self.max_queued} records waiting for the server")
+                dropped = self.queue.popleft()
+                self._lose(f"more than {self.max_queued} records waiting for the server", dropped)
             self.queue.append(record)
             self._wake.notify()
 
@@ -88,24 +90,29 @@ class BackgroundSink:
             self.thread.join(timeout=0.05)
         self._stop.set()
         with self._wake:
-            left = len(self.queue)
-            self.queue.clear()
-            if left:
-                self._lose(
-                    f"{left} records still waiting after {deadline:g} s"
-                    + (f" ({self.failing})" if self.failing else ""),
-                    left,
-                )
+            why = f"{len(self.queue)} records still waiting when the study ended" + (
+                f" ({self.failing})" if self.failing else ""
+            )
+            while self.queue:
+                self._lose(why, self.queue.popleft())
         return Summary(self.written, self.lost, self.reason)
 
     def summary(self) -> Summary:
         with self._wake:
             return Summary(self.written, self.lost, self.reason)
 
-    def _lose(self, why: str, count: int = 1) -> None:
-        self.lost += count
+    def lost_for(self, key: str) -> tuple[int, str | None]:
+        """How many records of the study `key` were lost, and why the first was."""
+        with self._wake:
+            count, why = self.lost_by_key.get(key, (0, ""))
+            return count, why or None
+
+    def _lose(self, why: str, record: Record) -> None:
+        self.lost += 1
         if self.reason is None:
             self.reason = why
+        count, first = self.lost_by_key.get(record.key, (0, why))
+        self.lost_by_key[record.key] = (count + 1, first)
 
     def _next(self) -> Record | None:
         with self._wake:
@@ -143,7 +150,7 @@ class BackgroundSink:
                 self.written += 1
                 self.failing = None
             else:
-                self._lose(f"the server refused a {type(record).__name__}: {refused}"[:300])
+                self._lose(f"the server refused a {type(record).__name__}: {refused}"[:300], record)
 
     def _pause(self, seconds: float) -> bool:
         """Wait before a retry; True when the sink is being stopped meanwhile."""
