@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test browser unit lint format crds manifests images bench bench-mo clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test browser mlflow-server unit lint format crds manifests images bench bench-mo clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,13 @@ demo: venv
 	$(BIN)/kubetune run examples/quickstart.yaml --fresh
 
 ## test: lint, build the local cluster's binaries (cached after the first run), install
-## Debian's chromium for the dashboard's browser tests when missing, every test
-test: lint cluster-build browser
+## Debian's chromium for the dashboard's browser tests and the MLflow server the tracking
+## tests log to when missing, every test
+test: lint cluster-build browser mlflow-server
 	$(BIN)/python -m pytest
+
+mlflow-server:
+	hack/mlflow-server.sh >/dev/null
 
 browser:
 	hack/browser.sh >/dev/null

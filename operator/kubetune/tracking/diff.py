@@ -27,6 +27,8 @@ from kubetune.tracking.records import (
 
 _ENDED = (TrialState.SUCCEEDED, TrialState.FAILED, TrialState.EARLY_STOPPED, TrialState.KILLED)
 _WAITING = (TrialState.PENDING, TrialState.QUEUED)
+#: A trial's state in its run when the shell stopped before it ended.
+INTERRUPTED = "Interrupted"
 
 
 @dataclass
@@ -77,10 +79,15 @@ class StudyTrack:
             )
 
     def interrupted(self, now: float) -> None:
-        """The shell stops before the study is over (it will resume): the study's run ends
-        as killed, to be reopened by the next session."""
-        if self.announced and not self.closed:
-            self.emit(StudyClosed(self.opened.key, now, None))
+        """The shell stops before the study is over (it will resume): the runs of the study
+        and of its open trials end as killed, to be reopened by the next session."""
+        if not self.announced or self.closed:
+            return
+        for trial, sent in self.trials.items():
+            if not sent.closed:
+                reason = "interrupted; runs again when the study resumes"
+                self.emit(TrialClosed(self.opened.key, trial, INTERRUPTED, reason, None, now))
+        self.emit(StudyClosed(self.opened.key, now, None))
 
     def _trial(self, trial: TrialRecord, now: float) -> None:
         key = self.opened.key

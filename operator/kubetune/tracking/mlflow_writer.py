@@ -56,6 +56,7 @@ class _TrialRun:
     #: Points the run had before this writer wrote to it (loaded once per metric).
     had: dict[str, set[tuple[int, float]]] = field(default_factory=dict)
     found: bool = False
+    status: str = "RUNNING"
 
 
 @dataclass
@@ -84,7 +85,10 @@ class MlflowWriter:
             self.opened[record.key] = record
             self._study(record.key)
         elif isinstance(record, TrialOpened):
-            self._trial(record.key, record.trial, record.params, record.time)
+            run = self._trial(record.key, record.trial, record.params, record.time)
+            if run.status != "RUNNING":  # ended by an interruption, running again
+                self.client.update_run(run.run_id, status="RUNNING")
+                run.status = "RUNNING"
         elif isinstance(record, Reported):
             self._report(record)
         elif isinstance(record, TrialClosed):
@@ -102,10 +106,10 @@ class MlflowWriter:
         if opened is None:
             raise PermanentError(f"no StudyOpened for {key} before its records")
         experiment = self._experiment(opened.experiment)
-        found = self._search(experiment, f"tags.`{KEY_TAG}` = '{_quoted(key)}'")
+        found = list(self._search(experiment, f"tags.`{KEY_TAG}` = '{_quoted(key)}'"))
         parent = next((r for r in found if r.data.tags.get(KIND_TAG) == "study"), None)
         trials = {
-            r.data.tags[TRIAL_TAG]: _TrialRun(r.info.run_id, found=True)
+            r.data.tags[TRIAL_TAG]: _TrialRun(r.info.run_id, found=True, status=r.info.status)
             for r in found
             if r.data.tags.get(KIND_TAG) == "trial" and TRIAL_TAG in r.data.tags
         }
@@ -202,6 +206,7 @@ class MlflowWriter:
         self.client.log_batch(run.run_id, tags=tags)
         status = _STATUSES.get(record.state, "KILLED")
         self.client.set_terminated(run.run_id, status=status, end_time=_ms(record.time))
+        run.status = status
 
     def _close_study(self, record: StudyClosed) -> None:
         runs = self._study(record.key)

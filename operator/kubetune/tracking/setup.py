@@ -28,6 +28,9 @@ def open_sink(environ: Mapping[str, str]) -> BackgroundSink | None:
     uri = environ.get(URI_VARIABLE)
     if not uri:
         return None
+    # MLflow's client prints a link to stdout for each run it ends: from the sink's thread,
+    # into `kubetune run --output json` or a notebook's cells. A value the user set wins.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     try:
         from kubetune.tracking.mlflow_writer import MlflowWriter  # noqa: PLC0415
     except ImportError:

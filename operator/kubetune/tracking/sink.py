@@ -5,8 +5,10 @@ is slow, down or refusing never slows or stops a study.
 it is full). The thread writes them in order through a `Writer`; a write that fails for a
 reason that may pass (the server unreachable, a 5xx) is retried after a backoff that doubles
 up to `MAX_BACKOFF`; one the server refuses for good (a bad value) is dropped and counted.
-`close(deadline)` gives the queue that long to drain, then counts what is left as lost:
-`Summary` says how many records were written and lost, and the first reason.
+`close(deadline)` cuts a backoff short for one more try at once, gives the queue up to
+`deadline` to drain while the server takes what it is sent (a server that fails that try is
+not waited for), then counts what is left as lost: `Summary` says how many records were
+written and lost, and the first reason.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class BackgroundSink:
         self._wake = threading.Condition()
         self._closing = False
         self._stop = threading.Event()
+        self._hurry = threading.Event()
+        self._failed_since_close = 0
         self._sleep = sleep
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
@@ -85,8 +89,11 @@ class BackgroundSink:
         with self._wake:
             self._closing = True
             self._wake.notify()
+        self._hurry.set()  # a retry waiting out its backoff goes now
         end = time.monotonic() + max(0.0, deadline)
-        while self.thread.is_alive() and time.monotonic() < end and self.failing is None:
+        while self.thread.is_alive() and time.monotonic() < end:
+            if self.failing is not None and self._failed_since_close:
+                break  # it failed again once asked to hurry: the server is down
             self.thread.join(timeout=0.05)
         self._stop.set()
         with self._wake:
@@ -134,7 +141,9 @@ class BackgroundSink:
                 self._done(record, str(refused))
             except Exception as error:  # any failure of the server is retried
                 self.failing = f"{type(error).__name__}: {error}"[:300]
-                if self._pause(backoff):
+                if self._hurry.is_set():
+                    self._failed_since_close += 1
+                if self._pause(FIRST_BACKOFF if self._hurry.is_set() else backoff):
                     return
                 backoff = min(MAX_BACKOFF, backoff * 2)
                 continue
@@ -158,7 +167,10 @@ class BackgroundSink:
             self._sleep(seconds)
             return self._stop.is_set()
         deadline = time.monotonic() + seconds
+        hurried = self._hurry.is_set()
         while time.monotonic() < deadline:
             if self._stop.wait(min(0.1, deadline - time.monotonic())):
                 return True
+            if self._hurry.is_set() and not hurried:
+                return False  # closing: one more try at once
         return False

@@ -19,6 +19,8 @@ parser.add_argument("--mode", default="ok")
 parser.add_argument("--steps", type=int, default=1)
 parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--cost", action="store_true", help="also report cost = 10 x")
+parser.add_argument("--gate", help="trials from --gate-from on wait for this file to exist")
+parser.add_argument("--gate-from", type=int, default=0)
 args = parser.parse_args()
 
 
@@ -49,6 +51,9 @@ if args.mode == "orphan":
 if args.mode == "silent":
     print("training done, forgot to report", flush=True)
     sys.exit(0)
+index = int(os.environ.get("KUBETUNE_TRIAL", "x-0").rsplit("-", 1)[1])
+while args.gate and index >= args.gate_from and not os.path.exists(args.gate):
+    time.sleep(0.05)  # held until the test opens the gate (a condition, not a duration)
 device = os.environ.get("CUDA_VISIBLE_DEVICES")
 extra = {"device": float(device)} if device not in (None, "") else {}
 if args.cost:
