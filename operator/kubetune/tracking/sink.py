@@ -68,6 +68,8 @@ class BackgroundSink:
         self._stop = threading.Event()
         self._hurry = threading.Event()
         self._failed_since_close = 0
+        #: The record the thread has in hand (taken off the queue), until written or lost.
+        self._writing: Record | None = None
         self._sleep = sleep
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
@@ -97,11 +99,14 @@ class BackgroundSink:
             self.thread.join(timeout=0.05)
         self._stop.set()
         with self._wake:
-            why = f"{len(self.queue)} records still waiting when the study ended" + (
+            left = list(self.queue) + ([self._writing] if self._writing is not None else [])
+            self.queue.clear()
+            self._writing = None
+            why = f"{len(left)} records still waiting when the study ended" + (
                 f" ({self.failing})" if self.failing else ""
             )
-            while self.queue:
-                self._lose(why, self.queue.popleft())
+            for record in left:
+                self._lose(why, record)
         return Summary(self.written, self.lost, self.reason)
 
     def summary(self) -> Summary:
@@ -127,14 +132,13 @@ class BackgroundSink:
                 if self._closing:
                     return None
                 self._wake.wait()
-            return self.queue[0]
+            self._writing = self.queue.popleft()
+            return self._writing
 
     def _run(self) -> None:
         backoff = FIRST_BACKOFF
-        while not self._stop.is_set():
-            record = self._next()
-            if record is None:
-                return
+        record = self._next()
+        while record is not None:
             try:
                 self.writer.write(record)
             except PermanentError as refused:
@@ -144,17 +148,19 @@ class BackgroundSink:
                 if self._hurry.is_set():
                     self._failed_since_close += 1
                 if self._pause(FIRST_BACKOFF if self._hurry.is_set() else backoff):
-                    return
+                    return  # stopped: close() counts the record in hand as lost
                 backoff = min(MAX_BACKOFF, backoff * 2)
                 continue
             else:
                 self._done(record, None)
             backoff = FIRST_BACKOFF
+            if self._stop.is_set():
+                return
+            record = self._next()
 
     def _done(self, record: Record, refused: str | None) -> None:
         with self._wake:
-            if self.queue and self.queue[0] is record:
-                self.queue.popleft()
+            self._writing = None
             if refused is None:
                 self.written += 1
                 self.failing = None
