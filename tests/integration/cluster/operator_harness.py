@@ -34,11 +34,17 @@ class Operator:
     """`kubetune operator` as a subprocess watching one namespace."""
 
     def __init__(
-        self, cluster: Cluster, namespace: str, log_dir: Path, extra_args: tuple[str, ...] = ()
+        self,
+        cluster: Cluster,
+        namespace: str,
+        log_dir: Path,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.extra_args = extra_args
+        self.env = env or {}
         self.collector_port = free_port()
         self.metrics_port = free_port()
         self.collector = f"http://127.0.0.1:{self.collector_port}"
@@ -51,6 +57,7 @@ class Operator:
             **os.environ,
             "KUBECONFIG": str(self.cluster.kubeconfig),
             "KUBETUNE_COLLECTOR_SECRET": SECRET,
+            **self.env,
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
