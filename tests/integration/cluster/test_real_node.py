@@ -522,3 +522,60 @@ def test_a_trainjob_trial_runs_real_nodes_with_the_runtimes_sidecar(
         60,
         "the Study's TrainJobs to be gone",
     )
+
+
+ENV_REPORTER = """
+import json, os, kubetune
+seen = {k: v for k, v in os.environ.items() if k.startswith("KUBETUNE_")}
+print("trainer environment: " + json.dumps(seen, sort_keys=True), flush=True)
+with open(os.environ["KUBETUNE_METRICS_FILE"], "a") as out:
+    out.write(json.dumps({"step": 1, "accuracy": 0.5}) + "\\n")
+"""
+
+
+def test_a_trainer_on_the_real_node_sees_the_same_variables_as_under_kubetune_run(
+    cluster: Cluster, operator: None, studies: str
+) -> None:
+    document = reporter_study(
+        "env", ENV_REPORTER, budget={"maxTrials": 1}, metrics={"file": {"format": "json"}}
+    )
+    cluster.apply(document, namespace=studies)
+    assert finished(cluster, studies, "env", 180)["phase"] == "Succeeded"
+    pod = cluster.get("pods", "-l", "kubetune.io/trial=env-0", namespace=studies)["items"][0]
+    logs = cluster.kubectl("logs", pod["metadata"]["name"], "-c", "trainer", namespace=studies)
+    line = next(x for x in logs.stdout.splitlines() if x.startswith("trainer environment: "))
+    seen = json.loads(line.split(": ", 1)[1])
+    assert seen == {
+        "KUBETUNE_STUDY": "env",
+        "KUBETUNE_TRIAL": "env-0",
+        "KUBETUNE_METRICS_FILE": "/kubetune/metrics.log",
+    }
+    assert trials_of(cluster, studies, "env")[0]["status"]["objective"] == 0.5
+
+
+@pytest.mark.parametrize(("example", "trials"), [("tensorboard.yaml", 6), ("metrics-file.yaml", 4)])
+def test_the_examples_trainers_write_real_event_files_and_metrics_files_on_the_node(
+    cluster: Cluster, operator: None, studies: str, example: str, trials: int
+) -> None:
+    """The trainer image's real TensorBoard writer (the one PyTorch's SummaryWriter wraps)
+    and a JSON-lines file, read by the native sidecar; asha stops tensorboard.yaml's weak
+    trials at the rungs from the event files' own steps."""
+    document = on_the_real_node(
+        yaml.safe_load((ROOT / "examples" / example).read_text()), max_trials=trials
+    )
+    document["spec"]["budget"]["parallelism"] = 2
+    name = document["metadata"]["name"]
+    cluster.apply(document, namespace=studies)
+    status = finished(cluster, studies, name, 420)
+    assert status["phase"] == "Succeeded", status
+    assert status["bestTrial"]["objective"] > 0.9
+    done = trials_of(cluster, studies, name)
+    assert all(t["status"]["phase"] in ("Succeeded", "EarlyStopped") for t in done), [
+        (t["metadata"]["name"], t["status"].get("reason")) for t in done
+    ]
+    for trial in done:
+        steps = [r["step"] for r in trial["status"]["reports"] if "accuracy" in r["metrics"]]
+        assert steps == list(range(1, len(steps) + 1)) and steps
+    if example == "tensorboard.yaml":
+        stopped = [t for t in done if t["status"]["phase"] == "EarlyStopped"]
+        assert stopped and {t["status"]["stop"]["step"] for t in stopped} <= {1, 3, 9}
