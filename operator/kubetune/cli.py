@@ -293,7 +293,11 @@ def _close_tracking(sink: Any) -> None:
 
     if sink is None:
         return
-    lost = setup.describe_losses(sink.close())
+
+    def waiting(left: int) -> None:
+        print(f"kubetune: waiting for MLflow to take {left} more records", file=sys.stderr)
+
+    lost = setup.describe_losses(sink.close(setup.CLOSE_SECONDS, waiting))
     if lost is not None:
         print(f"kubetune: {lost}", file=sys.stderr)
 

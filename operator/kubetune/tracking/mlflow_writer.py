@@ -16,9 +16,10 @@ except what the server refuses for good (`PermanentError`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -34,6 +35,8 @@ from kubetune.tracking.records import (
 )
 from kubetune.tracking.sink import PermanentError
 
+TrialRecord = TrialOpened | Reported | TrialClosed
+
 KEY_TAG = "kubetune.key"
 KIND_TAG = "kubetune.kind"
 TRIAL_TAG = "kubetune.trial"
@@ -42,7 +45,8 @@ PARENT_TAG = "mlflow.parentRunId"
 _REFUSALS = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE", "RESOURCE_DOES_NOT_EXIST"}
 #: A trial's end as a run's status.
 _STATUSES = {"Succeeded": "FINISHED", "EarlyStopped": "FINISHED", "Failed": "FAILED"}
-_TEXT_LIMIT = 5000  # a tag's value; MLflow takes 8000
+_TEXT_LIMIT = 5000
+WORKERS = 4  # a tag's value; MLflow takes 8000
 _PARAM_LIMIT = 6000
 
 
@@ -57,6 +61,8 @@ class _TrialRun:
     had: dict[str, set[tuple[int, float]]] = field(default_factory=dict)
     found: bool = False
     status: str = "RUNNING"
+    #: Params not sent yet: they go with the run's next metrics or tags (one request less).
+    params: list[Param] = field(default_factory=list)
 
 
 @dataclass
@@ -71,30 +77,78 @@ class MlflowWriter:
         self.client = MlflowClient(tracking_uri=tracking_uri)
         self.studies: dict[str, _StudyRuns] = {}
         self.opened: dict[str, StudyOpened] = {}
+        #: Trials are written side by side: a run's requests wait on the server, not the CPU.
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="mlflow")
 
-    def write(self, record: Record) -> None:
+    def write(self, records: Sequence[Record]) -> None:
+        """In order for each trial, trials side by side: the study's run first (it is every
+        trial run's parent), then each trial's records on `WORKERS` threads (a trial's
+        metrics gathered into one request, sent with its end), then the study's end.
+        Idempotent: a retry of the same records skips what a run already has."""
         try:
-            self._write(record)
+            for record in records:
+                if isinstance(record, StudyOpened):
+                    self.opened[record.key] = record
+            for key in dict.fromkeys(r.key for r in records):
+                self._study(key)
+            trials: dict[tuple[str, str], list[TrialRecord]] = {}
+            for record in records:
+                if isinstance(record, TrialOpened | Reported | TrialClosed):
+                    trials.setdefault((record.key, record.trial), []).append(record)
+            for _ in self.pool.map(self._write_trial, trials.values()):
+                pass  # raises the first failure
+            for record in records:
+                if isinstance(record, StudyClosed):
+                    self._close_study(record)
         except MlflowException as error:
             if getattr(error, "error_code", None) in _REFUSALS:
                 raise PermanentError(f"{error.error_code}: {error.message}"[:300]) from None
             raise
 
-    def _write(self, record: Record) -> None:
-        if isinstance(record, StudyOpened):
-            self.opened[record.key] = record
-            self._study(record.key)
-        elif isinstance(record, TrialOpened):
-            run = self._trial(record.key, record.trial, record.params, record.time)
-            if run.status != "RUNNING":  # ended by an interruption, running again
-                self.client.update_run(run.run_id, status="RUNNING")
-                run.status = "RUNNING"
-        elif isinstance(record, Reported):
-            self._report(record)
-        elif isinstance(record, TrialClosed):
-            self._close_trial(record)
-        else:
-            self._close_study(record)
+    def _write_trial(self, records: list[TrialRecord]) -> None:
+        first = records[0]
+        run = self._trial(first.key, first.trial, {}, None, create=False)
+        pending: list[Metric] = []
+        for record in records:
+            if isinstance(record, TrialOpened):
+                run = self._trial(record.key, record.trial, record.params, record.time)
+                if run.status != "RUNNING":  # ended by an interruption, running again
+                    self.client.update_run(run.run_id, status="RUNNING")
+                    run.status = "RUNNING"
+                continue
+            run = run or self._trial(record.key, record.trial, {}, None)
+            if isinstance(record, Reported):
+                pending += self._new_points(run, record)
+            else:
+                self._close_trial(run, record, pending)
+                pending = []
+        if run is not None and (pending or run.params):
+            self._flush(run, pending)
+
+    def _new_points(self, run: _TrialRun, record: Reported) -> list[Metric]:
+        points = []
+        for name, value in record.metrics.items():
+            if run.found and name not in run.had:
+                history = self.client.get_metric_history(run.run_id, name)
+                run.had[name] = {(m.step, m.value) for m in history}
+            if (record.step, value) in run.had.get(name, ()):
+                continue
+            points.append(Metric(name, value, _ms(record.time), record.step))
+        return points
+
+    def _flush(self, run: _TrialRun, metrics: list[Metric], tags: Sequence[RunTag] = ()) -> None:
+        """The metrics (in requests of at most 1000, MLflow's limit) and tags; each sent
+        point is remembered, so a retry of the batch skips it."""
+        chunks = [metrics[at : at + 1000] for at in range(0, len(metrics), 1000)] or [[]]
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            if chunk or run.params or (last and tags):
+                self.client.log_batch(
+                    run.run_id, metrics=chunk, params=run.params, tags=list(tags) if last else []
+                )
+                run.params = []
+            for metric in chunk:
+                run.had.setdefault(metric.key, set()).add((metric.step, metric.value))
 
     # ----- runs, found or made -------------------------------------------------------------
 
@@ -154,12 +208,27 @@ class MlflowWriter:
             if not token:
                 return
 
+    @overload
     def _trial(
         self, key: str, trial: str, params: Mapping[str, Any], start: float | None
-    ) -> _TrialRun:
+    ) -> _TrialRun: ...
+    @overload
+    def _trial(
+        self, key: str, trial: str, params: Mapping[str, Any], start: float | None, create: bool
+    ) -> _TrialRun | None: ...
+    def _trial(
+        self,
+        key: str,
+        trial: str,
+        params: Mapping[str, Any],
+        start: float | None,
+        create: bool = True,
+    ) -> _TrialRun | None:
+        """The trial's run: known, found, or (`create`) made now, without params when the
+        record that opened it was lost."""
         runs = self._study(key)
         known = runs.trials.get(trial)
-        if known is not None:
+        if known is not None or not create:
             return known
         tags = {
             PARENT_TAG: runs.run_id,
@@ -175,35 +244,18 @@ class MlflowWriter:
             run_name=trial,
         )
         made = runs.trials[trial] = _TrialRun(run.info.run_id)
-        if params:
-            self.client.log_batch(
-                made.run_id, params=[Param(k, str(v)[:_PARAM_LIMIT]) for k, v in params.items()]
-            )
+        made.params = [Param(k, str(v)[:_PARAM_LIMIT]) for k, v in params.items()]
         return made
 
     # ----- what happens to them --------------------------------------------------------------
 
-    def _report(self, record: Reported) -> None:
-        run = self._trial(record.key, record.trial, {}, None)
-        metrics = []
-        for name, value in record.metrics.items():
-            if run.found and name not in run.had:
-                history = self.client.get_metric_history(run.run_id, name)
-                run.had[name] = {(m.step, m.value) for m in history}
-            if (record.step, value) in run.had.get(name, ()):
-                continue
-            metrics.append(Metric(name, value, _ms(record.time), record.step))
-        if metrics:
-            self.client.log_batch(run.run_id, metrics=metrics)
-
-    def _close_trial(self, record: TrialClosed) -> None:
-        run = self._trial(record.key, record.trial, {}, None)
+    def _close_trial(self, run: _TrialRun, record: TrialClosed, metrics: list[Metric]) -> None:
         tags = [RunTag("kubetune.state", record.state)]
         if record.reason:
             tags.append(RunTag("kubetune.reason", record.reason[:_TEXT_LIMIT]))
         if record.objective is not None:
             tags.append(RunTag("kubetune.objective", repr(record.objective)))
-        self.client.log_batch(run.run_id, tags=tags)
+        self._flush(run, metrics, tags)
         status = _STATUSES.get(record.state, "KILLED")
         self.client.set_terminated(run.run_id, status=status, end_time=_ms(record.time))
         run.status = status

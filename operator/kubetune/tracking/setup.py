@@ -17,6 +17,9 @@ from kubetune.tracking.records import StudyOpened
 from kubetune.tracking.sink import BackgroundSink, Summary
 
 URI_VARIABLE = "MLFLOW_TRACKING_URI"
+#: How long `kubetune run` waits at the end for a server that is taking its records (one that
+#: is down is not waited for).
+CLOSE_SECONDS = 120.0
 
 
 class TrackingUnavailableError(RuntimeError):

@@ -16,13 +16,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from kubetune.tracking.records import Record
 
 MAX_QUEUED = 50_000
+#: Records handed to the writer at once (it batches each run's metrics into one request).
+BATCH = 500
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 
@@ -32,8 +34,10 @@ class PermanentError(Exception):
 
 
 class Writer(Protocol):
-    def write(self, record: Record) -> None:
-        """Write one record; raise PermanentError to drop it, anything else to retry it."""
+    def write(self, records: Sequence[Record]) -> None:
+        """Write these records, in order, all or raise: PermanentError when the server
+        refuses one for good, anything else to have them retried. A retry sends the same
+        records again, so a write must be idempotent (what was written is skipped)."""
         ...
 
 
@@ -68,8 +72,8 @@ class BackgroundSink:
         self._stop = threading.Event()
         self._hurry = threading.Event()
         self._failed_since_close = 0
-        #: The record the thread has in hand (taken off the queue), until written or lost.
-        self._writing: Record | None = None
+        #: The records the thread has in hand (taken off the queue), until written or lost.
+        self._writing: list[Record] = []
         self._sleep = sleep
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
@@ -85,23 +89,32 @@ class BackgroundSink:
             self.queue.append(record)
             self._wake.notify()
 
-    def close(self, deadline: float = 10.0) -> Summary:
+    def close(
+        self, deadline: float = 10.0, waiting: Callable[[int], None] | None = None
+    ) -> Summary:
         """Let the queue drain for up to `deadline` seconds while the server takes what it
-        is sent; a server that is failing is not waited for. What is left is lost."""
+        is sent; a server that is failing is not waited for. What is left is lost.
+        `waiting` is told how many records are left, every few seconds of waiting."""
         with self._wake:
             self._closing = True
             self._wake.notify()
         self._hurry.set()  # a retry waiting out its backoff goes now
-        end = time.monotonic() + max(0.0, deadline)
-        while self.thread.is_alive() and time.monotonic() < end:
+        began = time.monotonic()
+        told = began
+        while self.thread.is_alive() and time.monotonic() < began + max(0.0, deadline):
             if self.failing is not None and self._failed_since_close:
                 break  # it failed again once asked to hurry: the server is down
             self.thread.join(timeout=0.05)
+            if waiting is not None and time.monotonic() - told >= 3:
+                told = time.monotonic()
+                with self._wake:
+                    count = len(self.queue) + len(self._writing)
+                waiting(count)
         self._stop.set()
         with self._wake:
-            left = list(self.queue) + ([self._writing] if self._writing is not None else [])
+            left = self._writing + list(self.queue)
             self.queue.clear()
-            self._writing = None
+            self._writing = []
             why = f"{len(left)} records still waiting when the study ended" + (
                 f" ({self.failing})" if self.failing else ""
             )
@@ -126,46 +139,63 @@ class BackgroundSink:
         count, first = self.lost_by_key.get(record.key, (0, why))
         self.lost_by_key[record.key] = (count + 1, first)
 
-    def _next(self) -> Record | None:
+    def _next(self) -> list[Record]:
         with self._wake:
             while not self.queue:
                 if self._closing:
-                    return None
+                    return []
                 self._wake.wait()
-            self._writing = self.queue.popleft()
-            return self._writing
+            count = min(BATCH, len(self.queue))
+            self._writing = [self.queue.popleft() for _ in range(count)]
+            return list(self._writing)
 
     def _run(self) -> None:
         backoff = FIRST_BACKOFF
-        record = self._next()
-        while record is not None:
+        batch = self._next()
+        while batch:
             try:
-                self.writer.write(record)
-            except PermanentError as refused:
-                self._done(record, str(refused))
+                self._write(batch)
             except Exception as error:  # any failure of the server is retried
                 self.failing = f"{type(error).__name__}: {error}"[:300]
                 if self._hurry.is_set():
                     self._failed_since_close += 1
                 if self._pause(FIRST_BACKOFF if self._hurry.is_set() else backoff):
-                    return  # stopped: close() counts the record in hand as lost
+                    return  # stopped: close() counts the records in hand as lost
                 backoff = min(MAX_BACKOFF, backoff * 2)
                 continue
-            else:
-                self._done(record, None)
             backoff = FIRST_BACKOFF
             if self._stop.is_set():
                 return
-            record = self._next()
+            batch = self._next()
 
-    def _done(self, record: Record, refused: str | None) -> None:
+    def _write(self, batch: list[Record]) -> None:
+        """The batch at once; when the server refuses one of it for good, record by record,
+        so that only that one is dropped."""
+        try:
+            self.writer.write(batch)
+        except PermanentError:
+            for record in batch:
+                try:
+                    self.writer.write([record])
+                except PermanentError as refused:
+                    self._done([record], str(refused))
+                else:
+                    self._done([record], None)
+        else:
+            self._done(batch, None)
+
+    def _done(self, records: list[Record], refused: str | None) -> None:
         with self._wake:
-            self._writing = None
+            gone = {id(r) for r in records}
+            self._writing = [r for r in self._writing if id(r) not in gone]
             if refused is None:
-                self.written += 1
+                self.written += len(records)
                 self.failing = None
             else:
-                self._lose(f"the server refused a {type(record).__name__}: {refused}"[:300], record)
+                for record in records:
+                    self._lose(
+                        f"the server refused a {type(record).__name__}: {refused}"[:300], record
+                    )
 
     def _pause(self, seconds: float) -> bool:
         """Wait before a retry; True when the sink is being stopped meanwhile."""

@@ -4,6 +4,7 @@ blocks, retries what may pass, drops what cannot, bounds its queue, says what it
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from kubetune.engine import Best, Finish, History, Report, TrialRecord, TrialState
@@ -102,15 +103,15 @@ class Writer:
         self.release.set()
         self.entered = threading.Event()
 
-    def write(self, record: Record) -> None:
+    def write(self, records: Sequence[Record]) -> None:
         self.entered.set()
         self.release.wait(30)
-        if self.refuse is not None and isinstance(record, self.refuse):
+        if self.refuse is not None and any(isinstance(r, self.refuse) for r in records):
             raise PermanentError("no")
         if self.failures:
             self.failures -= 1
             raise ConnectionError("down")
-        self.written.append(record)
+        self.written.extend(records)
 
 
 def opened(key: str = "k") -> StudyOpened:
