@@ -335,11 +335,7 @@ def command_convert(args: argparse.Namespace) -> int:
         problems = [f"the converted Study: {p}" for p in invalid.problems]
     else:
         text = render_study(converted.study, converted.notes, str(path))
-        if args.output:
-            Path(args.output).write_text(text)
-            print(f"wrote {args.output} ({len(converted.notes)} notes)", file=sys.stderr)
-        else:
-            print(text, end="")
+        _write_out(text, args.output, f"{len(converted.notes)} notes")
         return 0
     for problem in problems:
         print(f"{path}: {problem}", file=sys.stderr)
@@ -648,12 +644,20 @@ def command_export(args: argparse.Namespace) -> int:
         text = export_csv(snapshot.study, snapshot.trials)
     else:
         text = export_json(snapshot.study, snapshot.trials, time.time()) + "\n"
-    if args.file:
-        Path(args.file).write_text(text)
-        print(f"wrote {len(snapshot.trials)} trials to {args.file}", file=sys.stderr)
-    else:
-        print(text, end="")
+    _write_out(text, args.file, f"{len(snapshot.trials)} trials")
     return 0
+
+
+def _write_out(text: str, file: str | None, what: str) -> None:
+    """`text` into `file` (saying so on stderr), or onto standard output."""
+    if not file:
+        print(text, end="")
+        return
+    try:
+        Path(file).write_text(text)
+    except OSError as error:
+        raise UsageError(f"{file}: cannot write it ({error.strerror})") from None
+    print(f"wrote {what} to {file}", file=sys.stderr)
 
 
 def _export_tensorboard(args: argparse.Namespace) -> int:

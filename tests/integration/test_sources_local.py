@@ -33,6 +33,10 @@ def finished(out: Path) -> dict[str, dict[str, Any]]:
     return {e["trial"]: e for e in events(out) if e["event"] == "finished"}
 
 
+def reports_of(out: Path, trial: str) -> list[dict[str, Any]]:
+    return [e for e in events(out) if e["event"] == "report" and e.get("trial") == trial]
+
+
 def test_a_trainer_sees_its_study_trial_and_folder_as_variables_and_placeholders(
     kubetune: Kubetune, tmp_path: Path
 ) -> None:
@@ -62,12 +66,8 @@ def test_a_torn_record_is_waited_for_and_a_corrupt_one_fails_its_trial_alone(
     code, summary, stderr = kubetune.run_json("run", str(torn), "--out", "torn")
     assert code == 0, stderr
     assert summary["counts"]["Succeeded"] == 2
-    for trial in finished(tmp_path / "torn").values():
-        steps = [
-            e["step"]
-            for e in events(tmp_path / "torn")
-            if e.get("trial") == trial["trial"] and e["event"] == "report"
-        ]
+    for trial in finished(tmp_path / "torn"):
+        steps = [e["step"] for e in reports_of(tmp_path / "torn", trial)]
         assert steps == [1, 2, 3]  # the torn last record was read once whole
     corrupt = kubetune.write(writer_study("corrupt"), "corrupt.yaml")
     code, summary, stderr = kubetune.run_json("run", str(corrupt), "--out", "corrupt")
@@ -118,13 +118,8 @@ def test_a_json_metrics_file_is_read_as_the_trainer_appends_to_it(
     trial = seen["KUBETUNE_TRIAL"]
     assert seen["KUBETUNE_METRICS_FILE"] == str(tmp_path / "o" / "trials" / trial / "scores.jsonl")
     assert "KUBETUNE_TENSORBOARD_DIR" not in seen
-    for row in finished(tmp_path / "o").values():
-        steps = [
-            e["step"]
-            for e in events(tmp_path / "o")
-            if e.get("trial") == row["trial"] and e["event"] == "report"
-        ]
-        assert steps == [1, 2, 3]
+    for trial in finished(tmp_path / "o"):
+        assert [e["step"] for e in reports_of(tmp_path / "o", trial)] == [1, 2, 3]
 
 
 @pytest.mark.slow
@@ -139,9 +134,7 @@ def test_the_tensorboard_example_stops_trials_at_rungs_from_the_event_files_step
     stops = [e["stop"] for e in finished(tmp_path / "tb").values() if e["stop"]]
     assert {s["step"] for s in stops} <= {1, 3, 9}
     for trial in finished(tmp_path / "tb"):
-        reports = [
-            e for e in events(tmp_path / "tb") if e.get("trial") == trial and e["event"] == "report"
-        ]
+        reports = reports_of(tmp_path / "tb", trial)
         for metric in ("accuracy", "loss"):  # each epoch's scalar read once, in order
             steps = [r["step"] for r in reports if metric in r["metrics"]]
             assert steps == list(range(1, len(steps) + 1)) and steps, (trial, metric, steps)

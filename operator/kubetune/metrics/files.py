@@ -13,11 +13,8 @@ from collections.abc import Collection
 from pathlib import Path
 
 from kubetune.api.sources import MetricsSource
-from kubetune.metrics.follow import Batch, Polled
+from kubetune.metrics.follow import Batch, Polled, read_chunk
 from kubetune.metrics.lines import MALFORMED, BadValue, build_parser, json_parser
-
-#: The most read in one poll: a trainer that writes faster is caught up with over polls.
-CHUNK_BYTES = 4 << 20
 
 
 class MetricsFileFollower:
@@ -39,9 +36,7 @@ class MetricsFileFollower:
             size = self.path.stat().st_size
             if size < self.offset:
                 self.offset, self.partial = 0, b""
-            with self.path.open("rb") as stream:
-                stream.seek(self.offset)
-                chunk = stream.read(CHUNK_BYTES)
+            chunk = read_chunk(self.path, self.offset)
         except FileNotFoundError:
             return batch.done()
         except OSError as error:

@@ -10,12 +10,22 @@ returns the reports found since the last one and, at most once, an error that fa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from kubetune.engine.history import Report
 
 #: How often the shells poll a follower while its trainer runs (seconds).
 POLL_SECONDS = 0.5
+#: The most read of a file in one go: a trainer that writes faster is caught up with later.
+CHUNK_BYTES = 4 << 20
+
+
+def read_chunk(path: Path, offset: int) -> bytes:
+    """What `path` holds from `offset` on, at most CHUNK_BYTES (OSError when unreadable)."""
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        return stream.read(CHUNK_BYTES)
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubetune.metrics.event_proto import BadEventError, Event, decode_event
-from kubetune.metrics.follow import Batch, Polled
+from kubetune.metrics.follow import CHUNK_BYTES, Batch, Polled, read_chunk
 from kubetune.metrics.lines import BadValue, parse_number
 from kubetune.metrics.tfrecord import read_records
 
-CHUNK_BYTES = 4 << 20
 _TIMESTAMP = re.compile(r"tfevents\.(\d+)")
 
 
@@ -74,9 +73,7 @@ class EventDirFollower:
         name = path.relative_to(self.directory)
         while True:
             try:
-                with path.open("rb") as stream:
-                    stream.seek(state.offset)
-                    chunk = stream.read(CHUNK_BYTES)
+                chunk = read_chunk(path, state.offset)
             except OSError:
                 return None
             records = read_records(chunk)

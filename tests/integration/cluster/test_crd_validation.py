@@ -20,6 +20,19 @@ pytestmark = pytest.mark.cluster
 SERVER_CASES = [c for c in CASES if c[4] is not None]
 
 
+def dry_run(cluster: Cluster, document: dict[str, Any], namespace: str) -> Any:
+    """What the API server says of `document` (`kubectl apply --dry-run=server`)."""
+    return cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "-f",
+        "-",
+        stdin=json.dumps(document),
+        namespace=namespace,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def studies_crd(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", str(ROOT / "crds"))
@@ -38,15 +51,7 @@ def test_the_api_server_refuses_it_naming_the_field(
 ) -> None:
     bad = manifest()
     mutate(bad)
-    refused = cluster.kubectl(
-        "apply",
-        "--dry-run=server",
-        "-f",
-        "-",
-        stdin=json.dumps(bad),
-        namespace=namespace,
-        check=False,
-    )
+    refused = dry_run(cluster, bad, namespace)
     assert refused.returncode != 0, f"accepted:\n{refused.stdout}"
     assert server_path in refused.stderr, refused.stderr
 
@@ -63,15 +68,7 @@ def test_the_api_server_accepts_a_good_one(
     cluster: Cluster, studies_crd: None, namespace: str, document: dict[str, Any]
 ) -> None:
     """The factory's manifest and every example (examples/conditional.yaml's `when`s too)."""
-    accepted = cluster.kubectl(
-        "apply",
-        "--dry-run=server",
-        "-f",
-        "-",
-        stdin=json.dumps(document),
-        namespace=namespace,
-        check=False,
-    )
+    accepted = dry_run(cluster, document, namespace)
     assert accepted.returncode == 0, accepted.stderr
 
 
@@ -81,13 +78,5 @@ def test_the_api_server_accepts_every_study_kubetune_convert_makes(
 ) -> None:
     study = convert_experiment(build()).study
     study["metadata"]["namespace"] = namespace
-    accepted = cluster.kubectl(
-        "apply",
-        "--dry-run=server",
-        "-f",
-        "-",
-        stdin=json.dumps(study),
-        namespace=namespace,
-        check=False,
-    )
+    accepted = dry_run(cluster, study, namespace)
     assert accepted.returncode == 0, accepted.stderr
