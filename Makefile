@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test browser mlflow-server unit lint format crds manifests images bench bench-mo clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test browser mlflow-server unit lint format crds manifests images bench bench-mo bench-tracking clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-mo: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python benchmarks/multi_objective.py --out benchmarks/results/multi-objective.json
 	$(BENCH_VENV)/bin/python benchmarks/mo_stopping.py --out benchmarks/results/mo-stopping.json
 	$(BENCH_VENV)/bin/python benchmarks/warm_start.py --out benchmarks/results/warm-start.json
+
+## bench-tracking: what MLflow tracking adds to a 200-trial kubetune run (instant trials and
+## 2-second ones; with, without, and with the server down; a real mlflow server)
+bench-tracking: venv mlflow-server
+	$(BIN)/python benchmarks/tracking.py --out benchmarks/results/tracking-instant.json
+	$(BIN)/python benchmarks/tracking.py --trial-seconds 2 --out benchmarks/results/tracking-2s.json
 
 ## cluster-up: the local Kubernetes cluster (etcd, apiserver, controller manager, scheduler,
 ## kwok with 2 CPU + 2 GPU fake nodes, and one real node: containerd, kubelet, kube-proxy,

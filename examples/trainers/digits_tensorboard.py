@@ -26,8 +26,9 @@ class EventWriter:
     """add_scalar/flush/close as SummaryWriter has them, on TensorBoard's own writer."""
 
     def __init__(self, logdir: str) -> None:
-        from tensorboard.compat.proto import event_pb2
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        # Imported here: with torch installed, this writer is never made.
+        from tensorboard.compat.proto import event_pb2  # noqa: PLC0415
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter  # noqa: PLC0415
 
         self.event = event_pb2.Event
         self.writer = EventFileWriter(logdir)
@@ -46,7 +47,7 @@ class EventWriter:
 
 def summary_writer(logdir: str):  # type: ignore[no-untyped-def]
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # noqa: PLC0415 (torch is optional)
     except ImportError:
         return EventWriter(logdir)
     return SummaryWriter(logdir)
