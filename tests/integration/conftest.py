@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from factories import manifest
+from mlflow_server import MlflowServer
 from waiting import wait_for
 
 __all__ = ["wait_for"]
@@ -67,3 +69,13 @@ class Kubetune:
 @pytest.fixture
 def kubetune(tmp_path: Path) -> Kubetune:
     return Kubetune(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real MLflow server for every tracking test, local and on the cluster (each test
+    logs to experiments of its own; a test that stops it starts it again)."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
+    server.start()
+    yield server
+    server.stop()

@@ -14,8 +14,9 @@ from katib_experiments import CONVERTIBLE, experiment
 def test_the_output_is_a_study_validate_accepts_with_what_changed_as_comments(
     kubetune: Kubetune, tmp_path: Path
 ) -> None:
-    for name, build in CONVERTIBLE.items():
-        source = kubetune.write(build(), f"{name}.yaml")
+    # (every convertible Experiment is loaded as a Study in the unit tests; three by the CLI)
+    for name in ("stdout-random", "tensorflow-event", "pytorchjob"):
+        source = kubetune.write(CONVERTIBLE[name](), f"{name}.yaml")
         done = kubetune.run("convert", str(source), "-o", f"{name}-study.yaml")
         assert done.returncode == 0, done.stderr
         text = (tmp_path / f"{name}-study.yaml").read_text()

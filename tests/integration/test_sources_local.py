@@ -126,7 +126,7 @@ def test_a_json_metrics_file_is_read_as_the_trainer_appends_to_it(
 def test_the_tensorboard_example_stops_trials_at_rungs_from_the_event_files_steps(
     kubetune: Kubetune, tmp_path: Path
 ) -> None:
-    document = example_with_budget("tensorboard.yaml", 9)
+    document = example_with_budget("tensorboard.yaml", 6)
     code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "tb")
     assert code == 0, stderr
     assert summary["counts"]["EarlyStopped"] > 0 and summary["counts"]["Succeeded"] > 0
@@ -144,7 +144,7 @@ def test_the_tensorboard_example_stops_trials_at_rungs_from_the_event_files_step
 def test_the_metrics_file_example_tunes_from_its_json_lines(
     kubetune: Kubetune, tmp_path: Path
 ) -> None:
-    document = example_with_budget("metrics-file.yaml", 8)
+    document = example_with_budget("metrics-file.yaml", 4)
     code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "mf")
     assert code == 0, stderr
     assert summary["counts"]["Failed"] == 0

@@ -10,24 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from kubetune.local.tuner import Tuner
 
 from conftest import Kubetune, events, toy_study, wait_for
 from mlflow_server import MlflowServer
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
-    server.start()
-    yield server
-    server.stop()
 
 
 def run_tracked(
@@ -53,6 +42,7 @@ def test_a_study_is_a_parent_run_and_each_trial_a_nested_run(
     document = toy_study(
         name="tracked", args=["--steps=3"], budget={"maxTrials": 4, "parallelism": 2}
     )
+    document["spec"]["tracking"] = {"mlflow": {"experiment": "team/tracked"}}
     document["spec"]["earlyStopping"] = {
         "name": "median",
         "settings": {"startStep": 2, "minTrials": 1},
@@ -61,7 +51,7 @@ def test_a_study_is_a_parent_run_and_each_trial_a_nested_run(
     assert code == 0, stderr
     assert f"logging to MLflow at {mlflow_server.uri}" in stderr
     assert "could not be logged" not in stderr
-    runs = mlflow_server.runs("tracked")
+    runs = mlflow_server.runs("team/tracked")  # the experiment the Study names
     parent = runs.pop("tracked")
     assert parent.info.status == "FINISHED"
     assert parent.data.params["algorithm.name"] == "random"
@@ -95,38 +85,17 @@ def test_a_study_is_a_parent_run_and_each_trial_a_nested_run(
         assert run.info.end_time >= run.info.start_time > 0
 
 
-def test_the_experiment_can_be_named_in_the_study(
-    kubetune: Kubetune, mlflow_server: MlflowServer
+def test_a_server_that_is_down_never_stops_the_study_and_the_loss_is_said(
+    kubetune: Kubetune,
 ) -> None:
-    document = toy_study(name="named", budget={"maxTrials": 1, "parallelism": 1})
-    document["spec"]["tracking"] = {"mlflow": {"experiment": "team/lr-sweeps"}}
-    code, _, stderr, _ = run_tracked(kubetune, document, mlflow_server.uri, "named")
+    """(What it costs in time is measured, not asserted: benchmarks/tracking.py.)"""
+    document = toy_study(name="down", budget={"maxTrials": 3, "parallelism": 2})
+    code, summary, stderr, _ = run_tracked(kubetune, document, "http://127.0.0.1:9", "down")
     assert code == 0, stderr
-    assert set(mlflow_server.runs("team/lr-sweeps")) == {"named", "named-0"}
-
-
-def test_a_server_that_is_down_never_slows_the_study_and_the_loss_is_said(
-    kubetune: Kubetune, tmp_path: Path, mlflow_server: MlflowServer
-) -> None:
-    document = toy_study(
-        name="down", args=["--steps=2", "--sleep=0.3"], budget={"maxTrials": 6, "parallelism": 2}
-    )
-    code, summary, stderr, untracked = run_tracked(
-        kubetune, document, "http://127.0.0.1:9", "plain"
-    )
-    assert code == 0, stderr
-    assert summary["counts"]["Succeeded"] == 6
+    assert summary["counts"]["Succeeded"] == 3
     lost = [line for line in stderr.splitlines() if "could not be logged" in line]
-    assert (
-        len(lost) == 1
-        and lost[0].startswith("kubetune: MLflow: ")
-        and " records could not be logged (" in lost[0]
-    )
-    document["metadata"]["name"] = "up"
-    code, _, stderr, tracked = run_tracked(kubetune, document, mlflow_server.uri, "up")
-    assert code == 0 and "could not be logged" not in stderr
-    # no timed assert: both wall times go to the note (measured by benchmarks/tracking.py)
-    assert untracked > 0 and tracked > 0
+    assert len(lost) == 1 and lost[0].startswith("kubetune: MLflow: "), stderr
+    assert " records could not be logged (" in lost[0]
 
 
 def test_a_server_stopped_mid_study_loses_nothing_once_it_is_back(
@@ -150,12 +119,14 @@ def test_a_server_stopped_mid_study_loses_nothing_once_it_is_back(
     results = tmp_path / "flaky" / "results.jsonl"
     wait_for(lambda: results.exists() and '"report"' in results.read_text(), 60, "the first report")
     mlflow_server.stop()
-    wait_for(
-        lambda: results.read_text().count('"finished"') >= 4,
-        120,
-        "4 trials to end while the server is down",
-    )
-    mlflow_server.start()
+    try:
+        wait_for(
+            lambda: results.read_text().count('"finished"') >= 4,
+            120,
+            "4 trials to end while the server is down",
+        )
+    finally:
+        mlflow_server.start()  # for the other tests too, whatever happened
     gate.touch()
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
@@ -178,7 +149,7 @@ def test_a_resumed_study_writes_into_its_runs_without_duplicates(
     kubetune: Kubetune, tmp_path: Path, mlflow_server: MlflowServer
 ) -> None:
     document = toy_study(
-        name="resumed", args=["--steps=4", "--sleep=0.3"], budget={"maxTrials": 4, "parallelism": 2}
+        name="resumed", args=["--steps=3", "--sleep=0.2"], budget={"maxTrials": 4, "parallelism": 2}
     )
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server.uri}
     study = kubetune.write(document, "resumed.yaml")

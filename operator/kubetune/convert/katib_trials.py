@@ -275,6 +275,13 @@ def _conditions_kind(
         "spec.trialTemplate.trialSpec.kind",
         f"{kind} runs by its conditions; the {first} replica's pod reports the metrics",
     )
+    replicas_of_first = spec[replicas_field][first].get("replicas", 1)
+    if isinstance(replicas_of_first, int) and replicas_of_first > 1:
+        conversion.note(
+            f"spec.trialTemplate.trialSpec.spec.{replicas_field}.{first}.replicas",
+            f"{replicas_of_first} pods of {first} each run the metrics sidecar and each "
+            "reports: have one of them report (rank 0), or make the reporting replica one pod",
+        )
     return {"apiVersion": api, "kind": kind, "workload": workload, **body}
 
 

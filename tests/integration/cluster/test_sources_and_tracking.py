@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,7 @@ def test_the_sidecar_reads_event_files_and_metrics_files_into_the_trials(
     trainer: Any,
 ) -> None:
     cluster.apply(
-        study("sourced", metrics=metrics, budget={"maxTrials": 3, "parallelism": 2}),
+        study("sourced", metrics=metrics, budget={"maxTrials": 2, "parallelism": 2}),
         namespace=namespace,
     )
     player = Player(cluster, namespace, operator, "sourced")
@@ -135,22 +134,15 @@ def test_the_sidecar_reads_event_files_and_metrics_files_into_the_trials(
         assert status["objective"] == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.fixture
-def mlflow(tmp_path: Path) -> Iterator[MlflowServer]:
-    server = MlflowServer(tmp_path / "mlflow")
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_the_operator_logs_each_study_to_mlflow_and_says_when_it_cannot(
-    cluster: Cluster, crds: None, namespace: str, tmp_path: Path, mlflow: MlflowServer
+    cluster: Cluster, crds: None, namespace: str, tmp_path: Path, mlflow_server: MlflowServer
 ) -> None:
+    mlflow = mlflow_server
     operator = Operator(cluster, namespace, tmp_path, env={"MLFLOW_TRACKING_URI": mlflow.uri})
     operator.start()
     try:
         asha = {"name": "asha", "settings": {"minBudget": 1, "maxBudget": 3, "reductionFactor": 3}}
-        document = study("logged", earlyStopping=asha, budget={"maxTrials": 6, "parallelism": 2})
+        document = study("logged", earlyStopping=asha, budget={"maxTrials": 4, "parallelism": 2})
         document["spec"]["tracking"] = {"mlflow": {"experiment": f"{namespace}-logged"}}
         cluster.apply(document, namespace=namespace)
         player = Player(cluster, namespace, operator, "logged")
@@ -207,3 +199,5 @@ def test_the_operator_logs_each_study_to_mlflow_and_says_when_it_cannot(
             assert mlflow.history(run, "score") == reported
     finally:
         operator.stop()
+        if mlflow.process is None:
+            mlflow.start()  # the other tracking tests share it

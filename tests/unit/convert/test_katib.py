@@ -362,6 +362,8 @@ def test_primary_pod_labels_pick_the_replica_that_reports() -> None:
         spec_of(document)["trialTemplate"]["workload"]["podTemplates"][0]
         == "spec.pytorchReplicaSpecs.Worker.template"
     )
+    notes = "\n".join(convert(document).notes)
+    assert "2 pods of Worker each run the metrics sidecar" in notes
 
 
 def test_a_config_map_template_is_read_through_the_reader() -> None:
