@@ -3,10 +3,12 @@ cached environment, and reads of what it holds through MLflow's own client."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,71 @@ class MlflowServer:
     def history(self, run: Any, metric: str) -> list[tuple[int, float]]:
         points = self.client().get_metric_history(run.info.run_id, metric)
         return sorted((m.step, m.value) for m in points)
+
+
+class Outage:
+    """A TCP door in front of a server that a test shuts (connections refused, as from a
+    server that is down) and opens again at once: the client sees the server go and come
+    back, without the server's own restart time."""
+
+    def __init__(self, target_port: int, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.target = target_port
+        self.port = _free_port()
+        self.listener: socket.socket | None = None
+        self.open: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        self.up()
+
+    @property
+    def uri(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        if self.listener is not None:
+            self.listener.close()  # new connections are refused from now on
+            self.listener = None
+        with self.lock:  # and the kept-alive ones end, as a stopped server's would
+            for connection in self.open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self.open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # shut
+            threading.Thread(target=self._pipe_both, args=(client,), daemon=True).start()
+
+    def _pipe_both(self, client: socket.socket) -> None:
+        try:
+            server = socket.create_connection((self.host, self.target), timeout=30)
+        except OSError:
+            client.close()
+            return
+        with self.lock:
+            self.open |= {client, server}
+        threading.Thread(target=_pipe, args=(server, client), daemon=True).start()
+        _pipe(client, server)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)

@@ -19,7 +19,7 @@ from tensorboard.summary.writer.event_file_writer import EventFileWriter
 from .conftest import Cluster, wait_until
 from .operator_harness import Operator, Player, score
 from .test_operator import events, study, trials_of
-from mlflow_server import MlflowServer
+from mlflow_server import MlflowServer, Outage
 
 pytestmark = pytest.mark.cluster
 SIDECAR = "kubetune-metrics"
@@ -93,52 +93,54 @@ def file_trainer(params: dict[str, Any]) -> Any:
     return write
 
 
-@pytest.mark.parametrize(
-    ("metrics", "trainer"),
-    [
-        ({"tensorboard": {"tags": {"score": "val/score"}}}, tensorboard_trainer),
-        ({"file": {"path": "/var/log/trainer/scores.jsonl", "format": "json"}}, file_trainer),
-    ],
-    ids=["tensorboard", "file"],
-)
+SOURCES = {
+    "tensorboard": ({"tensorboard": {"tags": {"score": "val/score"}}}, tensorboard_trainer),
+    "file": ({"file": {"path": "/var/log/trainer/scores.jsonl", "format": "json"}}, file_trainer),
+}
+
+
 def test_the_sidecar_reads_event_files_and_metrics_files_into_the_trials(
-    cluster: Cluster,
-    namespace: str,
-    operator: Operator,
-    tmp_path: Path,
-    metrics: dict[str, Any],
-    trainer: Any,
+    cluster: Cluster, namespace: str, operator: Operator, tmp_path: Path
 ) -> None:
-    cluster.apply(
-        study("sourced", metrics=metrics, budget={"maxTrials": 2, "parallelism": 2}),
-        namespace=namespace,
-    )
-    player = Player(cluster, namespace, operator, "sourced")
+    """Two studies at once, one per source, each trial's pod played by the real sidecar."""
+    for name, (metrics, _) in SOURCES.items():
+        document = study(name, metrics=metrics, budget={"maxTrials": 2, "parallelism": 2})
+        cluster.apply(document, namespace=namespace)
+    players = {name: Player(cluster, namespace, operator, name) for name in SOURCES}
 
     def behave(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
         trial = pod["metadata"]["labels"]["kubetune.io/trial"]
         env = trainer_env(pod)
-        assert env["KUBETUNE_STUDY"] == "sourced" and env["KUBETUNE_TRIAL"] == trial
+        assert env["KUBETUNE_STUDY"] == player.study and env["KUBETUNE_TRIAL"] == trial
         place = env.get("KUBETUNE_TENSORBOARD_DIR") or env.get("KUBETUNE_METRICS_FILE")
         assert place in ("/kubetune/tensorboard", "/var/log/trainer/scores.jsonl")
-        run_sidecar(pod, tmp_path / trial, operator.collector, trainer(params))
+        writer = SOURCES[player.study][1](params)
+        run_sidecar(pod, tmp_path / trial, operator.collector, writer)
         player.finish(pod)
 
-    player.play(behave, timeout=240)
-    assert player.phase() == "Succeeded"
-    for trial in trials_of(cluster, namespace, "sourced"):
-        status = trial["status"]
-        assert status["phase"] == "Succeeded", status
-        assert [r["step"] for r in status["reports"]] == [1, 2, 3]
-        expected = score(trial["spec"]["params"])
-        assert status["objective"] == pytest.approx(expected, rel=1e-6)
+    def both() -> bool:
+        for player in players.values():
+            for pod in list(player.running_pods()):
+                behave(player, pod, player.params(pod))
+        return all(p.phase() in ("Succeeded", "Failed") for p in players.values())
+
+    wait_until(both, 240, "both studies to finish")
+    for name in SOURCES:
+        assert players[name].phase() == "Succeeded"
+        for trial in trials_of(cluster, namespace, name):
+            status = trial["status"]
+            assert status["phase"] == "Succeeded", status
+            assert [r["step"] for r in status["reports"]] == [1, 2, 3]
+            expected = score(trial["spec"]["params"])
+            assert status["objective"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_the_operator_logs_each_study_to_mlflow_and_says_when_it_cannot(
     cluster: Cluster, crds: None, namespace: str, tmp_path: Path, mlflow_server: MlflowServer
 ) -> None:
     mlflow = mlflow_server
-    operator = Operator(cluster, namespace, tmp_path, env={"MLFLOW_TRACKING_URI": mlflow.uri})
+    door = Outage(mlflow.port)  # the operator's way to the server, shut for part of the study
+    operator = Operator(cluster, namespace, tmp_path, env={"MLFLOW_TRACKING_URI": door.uri})
     operator.start()
     try:
         asha = {"name": "asha", "settings": {"minBudget": 1, "maxBudget": 3, "reductionFactor": 3}}
@@ -150,7 +152,7 @@ def test_the_operator_logs_each_study_to_mlflow_and_says_when_it_cannot(
 
         def behave(player: Player, pod: dict[str, Any], params: dict[str, Any]) -> None:
             if len(done) == 2:
-                mlflow.stop()  # the rest of the study runs while the server is down
+                door.down()  # the rest of the study runs while the server cannot be reached
             reports = [
                 {"seq": s, "step": s, "metrics": {"score": score(params) * s / 3}}
                 for s in (1, 2, 3)
@@ -169,7 +171,7 @@ def test_the_operator_logs_each_study_to_mlflow_and_says_when_it_cannot(
             60,
             "a Warning event saying MLflow cannot be reached",
         )
-        mlflow.start()
+        door.up()
         trials = trials_of(cluster, namespace, "logged")
 
         def logged() -> bool:
@@ -199,5 +201,4 @@ def test_the_operator_logs_each_study_to_mlflow_and_says_when_it_cannot(
             assert mlflow.history(run, "score") == reported
     finally:
         operator.stop()
-        if mlflow.process is None:
-            mlflow.start()  # the other tracking tests share it
+        door.down()
