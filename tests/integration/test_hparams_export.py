@@ -34,15 +34,18 @@ def hparams_content(folder: Path) -> plugin_data_pb2.HParamsPluginData:
     return plugin_data_pb2.HParamsPluginData.FromString(content)
 
 
-@pytest.fixture
-def exported(kubetune: Kubetune, tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """One study run and exported for both tests."""
+    folder = tmp_path_factory.mktemp("hparams")
+    kubetune = Kubetune(folder)
     document = toy_study(parameters=PARAMETERS, args=["--steps=3"])
     document["spec"]["budget"] = {"maxTrials": 4, "parallelism": 2}
     assert kubetune.run("run", str(kubetune.write(document)), "--out", "out").returncode == 0
     done = kubetune.run("export", "out", "--tensorboard", "tb")
     assert done.returncode == 0, done.stderr
     assert "wrote 4 trials of toy to tb" in done.stderr
-    return tmp_path / "tb", events(tmp_path / "out")
+    return folder / "tb", events(folder / "out")
 
 
 def test_the_export_reads_back_with_tensorboards_reader(
