@@ -143,21 +143,20 @@ def test_every_page_renders_its_plots_with_the_recorded_points(
     watched.screenshot("local-list")
 
     page = watched.open(f"#/study/{KEY}")
-    page.wait_for_selector("#plot-slice-y[data-rendered]")
+    page.wait_for_selector("#plot-slice[data-rendered]")
     # One point per trial (each reported; stopped ones at their stop value), plus the star.
     assert watched.points("plot-objective") == 16
     assert page.locator("#plot-objective .scatterlayer .point").count() == 16 + 1
     reports = sum(t["reports"] for t in trials.values())
     assert watched.points("plot-curves") == reports + states["EarlyStopped"]
     assert watched.points("plot-parallel") == succeeded
-    assert watched.points("plot-slice-x") == succeeded == watched.points("plot-slice-y")
+    assert watched.points("plot-slice") == succeeded
+    assert watched.points("plot-contour") > 0
     if succeeded >= MIN_TRIALS:  # how many ASHA let finish depends on the trials' timing
         assert watched.points("plot-importance") == 2
-        assert watched.points("plot-contour") > 0
-        assert "Method: main-effect share" in page.inner_text("#note-importance")
+        assert "Method: PED-ANOVA" in page.inner_text("#note-importance")
     else:
         assert "needs at least 8 finished trials" in page.inner_text("#plot-importance")
-        assert "needs two rated parameters" in page.inner_text("#plot-contour")
     best_trial = max(
         (t for t in trials.values() if t["state"] == "Succeeded"), key=lambda t: t["objective"]
     )["trial"]
@@ -200,6 +199,11 @@ def test_every_page_renders_its_plots_with_the_recorded_points(
     record = page.inner_text("#stop-record")
     assert "asha" in record and f"{stopped['stop']['threshold']:.5g}"[:5] in record
     assert watched.points("plot-series") == stopped["reports"] * 2  # score and x
+    # The threshold it failed is drawn as a line across the plot, named with its rule.
+    threshold = page.evaluate(
+        "document.getElementById('plot-series').data.find((t) => t.name.startsWith('threshold'))"
+    )
+    assert threshold["y"] == [stopped["stop"]["threshold"]] * 2 and "asha" in threshold["name"]
     page.wait_for_function("!document.getElementById('logs').textContent.includes('loading')")
     assert f"trial {stopped['trial']} x=" in page.inner_text("#logs")
     reasons = page.locator("#events td:nth-child(3)").all_inner_texts()
@@ -220,7 +224,7 @@ def test_plots_are_sketched_with_the_same_points_before_and_without_plotly(
     page = watched.page
     page.route("**/plotly-cartesian.min.js", lambda route: route.abort())
     page.goto(f"{watched.base}#/study/{KEY}")
-    page.wait_for_selector("#plot-slice-y[data-sketched]", timeout=30_000)
+    page.wait_for_selector("#plot-slice[data-sketched]", timeout=30_000)
     page.wait_for_selector("#plotly-missing")
 
     def sketched(plot_id: str) -> int:
@@ -232,7 +236,13 @@ def test_plots_are_sketched_with_the_same_points_before_and_without_plotly(
     assert sketched("plot-curves") == reports + states["EarlyStopped"]
     succeeded = states["Succeeded"]
     assert sketched("plot-parallel") == succeeded * 3  # a vertex per axis: x, y, score
-    assert sketched("plot-slice-x") == succeeded == sketched("plot-slice-y")
+    assert sketched("plot-slice") == succeeded
+    # The parallel plot's axis names are in the sketch too.
+    assert {"x", "y", "score"} <= set(
+        page.locator("#plot-parallel svg.sketch text[font-weight]").evaluate_all(
+            "nodes => nodes.map((n) => n.textContent)"
+        )
+    )
     assert "score per trial" in (page.text_content("#plot-objective svg") or "")
     watched.screenshot("local-study-sketched")
     stopped = next(n for n, t in trials.items() if t["state"] == "EarlyStopped")
@@ -311,14 +321,14 @@ def test_export_and_a_self_contained_report_that_opens_with_no_server(
     assert len(done.stdout.splitlines()) == 17
 
     out = study_dir / "toy.html"
-    done = cli("report", "runs/toy", "-o", str(out), cwd=study_dir)
+    done = cli("report", "runs/toy", "--file", str(out), cwd=study_dir)
     assert done.returncode == 0, done.stderr
     html = out.read_text()
     assert "http://" not in html.split("window.KUBETUNE_REPORT")[1][:2000]
     assert '<script src="' not in html and '<link rel="stylesheet" href' not in html
     watched = Watched(browser, out.as_uri())
     page = watched.open("")
-    page.wait_for_selector("#plot-slice-y[data-rendered]")
+    page.wait_for_selector("#plot-slice[data-rendered]")
     assert watched.points("plot-objective") == 16
     assert page.locator("#trials tr[data-trial]").count() == 16
     stopped = next(n for n, t in trials.items() if t["state"] == "EarlyStopped")

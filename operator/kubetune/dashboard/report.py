@@ -16,7 +16,11 @@ from urllib.parse import quote
 from kubetune.dashboard import assets
 from kubetune.dashboard.export import export_csv, export_json
 from kubetune.dashboard.sources import Snapshot
-from kubetune.dashboard.views import study_view, summary, trial_row, trial_view
+from kubetune.dashboard.views import pair_contour, study_view, summary, trial_row, trial_view
+
+#: A report keeps the contours of every pair of this many parameters (the first in the space):
+#: 12 parameters are 132 ordered pairs, each a few kilobytes.
+CONTOUR_PARAMETERS = 12
 
 
 def _path(key: str, *rest: str) -> str:
@@ -33,6 +37,11 @@ def responses(snapshot: Snapshot, now: float) -> dict[str, Any]:
         _path(snapshot.key, "trials") + "?format=csv": export_csv(study, trials),
         _path(snapshot.key, "trials") + "?format=json": export_json(study, trials, now),
     }
+    names = [p["name"] for p in study["spec"]["parameters"]][:CONTOUR_PARAMETERS]
+    for i, first in enumerate(names):  # every pair the page's pickers offer, both ways round
+        for second in names[i + 1 :]:
+            for pair in ((first, second), (second, first)):
+                kept[_path(snapshot.key, "contour", *pair)] = pair_contour(study, trials, pair)
     for trial in trials:
         view = trial_view(study, trial)
         view["events"] = []

@@ -31,7 +31,7 @@ from kubetune import __version__
 from kubetune.dashboard import assets
 from kubetune.dashboard.export import export_csv, export_json
 from kubetune.dashboard.sources import Snapshot, SourceError, Sources
-from kubetune.dashboard.views import study_view, summary, trial_row, trial_view
+from kubetune.dashboard.views import pair_contour, study_view, summary, trial_row, trial_view
 
 #: Where the browser may fetch from: this server only (so a CDN could not sneak in), and
 #: `unsafe-eval` for Plotly's WebGL plots (regl compiles its shader wrappers at run time).
@@ -195,6 +195,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, app.study_body(snapshot), "application/json", etag=etag)
         elif rest == ["trials"]:
             self._trials(snapshot, query.get("format", ""), etag)
+        elif len(rest) == 3 and rest[0] == "contour":
+            pair = rest[1:]
+            body = app.views.get(
+                snapshot,
+                f"contour:{pair[0]}:{pair[1]}",
+                lambda: pair_contour(snapshot.study, snapshot.trials, pair),
+            )
+            self._send(HTTPStatus.OK, body, "application/json", etag=etag)
         elif len(rest) == 2 and rest[0] == "trials":
             trial = _find(snapshot, rest[1])
             if trial is None:

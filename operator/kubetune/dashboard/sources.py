@@ -176,9 +176,23 @@ def _local_event(event: Obj) -> Obj:
         "time": event.get("time"),
         "type": "Normal" if event.get("state") in (None, "Succeeded") else "Warning",
         "reason": str(event.get("event", "")).capitalize(),
-        "message": ", ".join(f"{k}={v}" for k, v in sorted(detail.items()) if v is not None),
+        "message": "; ".join(
+            f"{k}: {_readable(v)}" for k, v in sorted(detail.items()) if v is not None
+        ),
         "object": "results.jsonl",
     }
+
+
+def _readable(value: Any) -> str:
+    """A results-file value as a person reads it: `accuracy 0.9761, loss 0.1`, not a Python
+    dict's repr."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_readable(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def _tail(path: Path) -> str | None:

@@ -168,6 +168,16 @@ def robust_range(values: Sequence[float], keep: Sequence[float] = ()) -> list[fl
     return [lo - pad, hi + pad]
 
 
+def _onto(values: Sequence[float], yrange: list[float] | None) -> tuple[list[float], int]:
+    """Values moved onto the edge of `yrange` where they lie outside it, and how many did:
+    every trial is drawn, and the caption says how many sit on an edge."""
+    if yrange is None:
+        return list(values), 0
+    low, high = yrange
+    shown = [min(max(v, low), high) for v in values]
+    return shown, sum(1 for v, w in zip(values, shown, strict=True) if v != w)
+
+
 def objective_plot(
     trials: Sequence[Obj], metric: str, maximize: bool, spec: Obj | None = None
 ) -> dict[str, Any]:
@@ -399,13 +409,15 @@ def _scored(trials: Sequence[Obj]) -> list[Obj]:
 
 def slice_plots(study: Obj, scored: Sequence[Obj]) -> list[dict[str, Any]]:
     """One plot per parameter: objective against the value, coloured by trial order (where
-    the sampler spends its trials as the study goes on); log axes where the space is log."""
+    the sampler spends its trials as the study goes on); log axes where the space is log.
+    The y-range is robust; trials outside it are drawn on its edge (`value` keeps the truth)."""
     sign = -1.0 if _goal(study)[1] else 1.0
     sample = _best_and_sample(
         scored, lambda t: sign * float(t["status"]["objective"]), MAX_SLICE_POINTS
     )
     values = [float(t["status"]["objective"]) for t in sample]
     yrange = robust_range(values)
+    shown, _ = _onto(values, yrange)
     plots = []
     for parameter in _parameters(study):
         name = parameter["name"]
@@ -417,10 +429,13 @@ def slice_plots(study: Obj, scored: Sequence[Obj]) -> list[dict[str, Any]]:
             {
                 **_axis(parameter),
                 "x": xs,
-                "y": [values[i] for i in having],
+                "y": [shown[i] for i in having],
+                "value": [values[i] for i in having],
                 "order": [sample[i]["spec"]["index"] for i in having],
                 "trial": [sample[i]["metadata"]["name"] for i in having],
                 "yrange": yrange,
+                "clipped": sum(1 for i in having if shown[i] != values[i]),
+                "trials": sum(1 for t in scored if name in t["spec"]["params"]),
             }
         )
     return plots
@@ -472,28 +487,33 @@ def parallel_plot(study: Obj, scored: Sequence[Obj]) -> dict[str, Any]:
         dimensions.append(dimension)
     objective = [float(t["status"]["objective"]) for t in scored]
     metric, _ = _goal(study)
-    dimensions.append(
-        {"label": metric, "values": objective, "range": robust_range(objective) or [0, 1]}
-    )
+    yrange = robust_range(objective) or [0.0, 1.0]
+    shown, clipped = _onto(objective, yrange)
+    dimensions.append({"label": metric, "values": shown, "raw": objective, "range": yrange})
     return {
         "dimensions": dimensions,
         "lines": len(scored),
         "trials": total,
+        "clipped": clipped,
         "trial": [t["metadata"]["name"] for t in scored],
     }
 
 
-def contour_plot(study: Obj, scored: Sequence[Obj], ranked: Sequence[str]) -> dict[str, Any] | None:
-    """Mean objective on a grid of the two most important parameters (empty cells null);
-    numeric axes are cut in equal steps (of log10 for log parameters)."""
-    if len(ranked) < 2 or len(scored) < 4:
+def contour_plot(study: Obj, scored: Sequence[Obj], pair: Sequence[str]) -> dict[str, Any] | None:
+    """Mean objective on a grid of two parameters (empty cells null); numeric axes are cut in
+    equal steps (of log10 for log parameters). Objectives outside the robust range count as
+    its edge in the means, and the colour scale is that range: a few diverged trials would
+    otherwise set every cell's colour."""
+    if len(pair) < 2 or pair[0] == pair[1] or len(scored) < 4:
         return None
     space = {p["name"]: p for p in _parameters(study)}
-    scored = [t for t in scored if all(n in t["spec"]["params"] for n in ranked[:2])]
+    if not all(name in space for name in pair[:2]):
+        return None
+    scored = [t for t in scored if all(n in t["spec"]["params"] for n in pair[:2])]
     if len(scored) < 4:  # the two are conditional and rarely active together
         return None
     axes = []
-    for name in ranked[:2]:
+    for name in pair[:2]:
         parameter = space[name]
         raw = [t["spec"]["params"].get(name) for t in scored]
         if parameter["type"] == "categorical":
@@ -512,11 +532,13 @@ def contour_plot(study: Obj, scored: Sequence[Obj], ranked: Sequence[str]) -> di
         axes.append({**_axis(parameter), "centers": [10**c if log else c for c in centers]})
         axes[-1]["cells"] = cells
     x, y = axes
+    objective = [float(t["status"]["objective"]) for t in scored]
+    zrange = robust_range(objective)
+    shown, clipped = _onto(objective, zrange)
     sums = np.zeros((len(y["centers"]), len(x["centers"])))
     counts = np.zeros_like(sums)
-    for i, trial in enumerate(scored):
-        sums[y["cells"][i], x["cells"][i]] += float(trial["status"]["objective"])
-        counts[y["cells"][i], x["cells"][i]] += 1
+    np.add.at(sums, (y["cells"], x["cells"]), shown)
+    np.add.at(counts, (y["cells"], x["cells"]), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
     grid = [[None if not math.isfinite(v) else float(v) for v in row] for row in means]
@@ -528,6 +550,9 @@ def contour_plot(study: Obj, scored: Sequence[Obj], ranked: Sequence[str]) -> di
         "x": {k: v for k, v in x.items() if k != "cells"},
         "y": {k: v for k, v in y.items() if k != "cells"},
         "z": grid,
+        "zrange": zrange,
+        "clipped": clipped,
+        "trials": len(scored),
         "points": {
             "x": [_plain(t["spec"]["params"].get(x["name"]), x) for t in sample],
             "y": [_plain(t["spec"]["params"].get(y["name"]), y) for t in sample],
@@ -564,6 +589,38 @@ def spending(trials: Sequence[Obj]) -> dict[str, Any]:
     }
 
 
+def distribution(study: Obj, scored: Sequence[Obj]) -> dict[str, Any]:
+    """The objective's empirical distribution, for comparing studies: for each value, the share
+    of finished trials at least as good (at most `MAX_SLICE_POINTS` points, the ends kept)."""
+    _, maximize = _goal(study)
+    values = sorted((float(t["status"]["objective"]) for t in scored), reverse=maximize)
+    count = len(values)
+    keep = (
+        sorted({round(i * (count - 1) / (MAX_SLICE_POINTS - 1)) for i in range(MAX_SLICE_POINTS)})
+        if count > MAX_SLICE_POINTS
+        else range(count)
+    )
+    return {
+        "x": [values[i] for i in keep],
+        "y": [(i + 1) / count for i in keep],
+        "trials": count,
+        "range": robust_range(values),
+    }
+
+
+def pair_contour(study: Obj, trials: Sequence[Obj], pair: Sequence[str]) -> dict[str, Any] | None:
+    """The contour of a pair the user picked (`GET .../contour/X/Y`)."""
+    return contour_plot(study, _scored(trials), pair)
+
+
+def default_pair(study: Obj, ranked: Sequence[str]) -> list[str]:
+    """The contour's two parameters until the user picks: the two most important, else the
+    first two of the space."""
+    names = [p["name"] for p in _parameters(study)]
+    chosen = [*ranked[:2], *(n for n in names if n not in ranked[:2])]
+    return chosen[:2]
+
+
 def study_view(study: Obj, trials: Sequence[Obj], now: float) -> dict[str, Any]:
     """Everything the study page draws, but the trial table (fetched on its own)."""
     metric, maximize = _goal(study)
@@ -585,7 +642,8 @@ def study_view(study: Obj, trials: Sequence[Obj], now: float) -> dict[str, Any]:
             "missing": [n for n in names if n not in scores],
             "trials": len(scored),
         },
-        "contour": contour_plot(study, scored, ranked),
+        "contour": contour_plot(study, scored, default_pair(study, ranked)),
+        "distribution": distribution(study, scored),
         "pareto": pareto_plot(study, trials),
         "spending": spending(trials),
         "states": dict(counts),

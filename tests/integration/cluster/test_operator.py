@@ -459,7 +459,7 @@ def test_a_timeout_ends_the_study_and_kills_running_trials(
 
 
 def kubetune_cli(
-    cluster: Cluster, *args: str, kubeconfig: str | None = None
+    cluster: Cluster, *args: str, kubeconfig: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -471,6 +471,7 @@ def kubetune_cli(
         text=True,
         env=env,
         timeout=60,
+        cwd=cwd,
     )
 
 
@@ -484,6 +485,7 @@ def test_the_cli_shows_status_trials_and_best_and_says_what_is_missing(
 
     status = kubetune_cli(cluster, "status", "shown", "-n", namespace)
     assert status.returncode == 0, status.stderr
+    assert f"kubetune: Study shown in namespace {namespace} on the cluster" in status.stderr
     assert (
         "Succeeded (MaxTrialsReached)" in status.stdout
         and best["metadata"]["name"] in status.stdout
@@ -512,6 +514,22 @@ def test_the_cli_shows_status_trials_and_best_and_says_what_is_missing(
     assert no_logs.returncode == 2 and "no Trial 'nope-0'" in no_logs.stderr
     no_config = kubetune_cli(cluster, "status", "shown", kubeconfig=str(tmp_path / "absent"))
     assert no_config.returncode == 2 and "kubeconfig" in no_config.stderr
+
+    # A study that is not on the cluster but in ./kubetune-runs is the local one, said so.
+    local = manifest(budget={"maxTrials": 2, "parallelism": 1})
+    local["metadata"]["name"] = "here"
+    container = local["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container.update(command=["python", "-c", "print('accuracy=0.5')"], args=[])
+    (tmp_path / "here.yaml").write_text(yaml.safe_dump(local))
+    ran = kubetune_cli(cluster, "run", "here.yaml", "--no-plot", "--quiet", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    found = kubetune_cli(cluster, "status", "here", "-n", namespace, cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert (
+        f"the local study in kubetune-runs/here/ (no Study 'here' in namespace '{namespace}' "
+        "on the cluster)" in found.stderr
+    )
+    assert "2/2" in found.stdout
 
 
 def test_reaching_the_target_kills_the_running_trials_and_finishes_at_once(

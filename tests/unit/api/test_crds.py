@@ -11,7 +11,7 @@ import yaml
 
 from kubetune.api import load_study
 from kubetune.api.crd import render_crds
-from kubetune.cli import render_yaml
+from kubetune.cli.serving import render_yaml
 
 from factories import manifest
 from schema_check import api_server_problems

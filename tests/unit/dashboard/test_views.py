@@ -11,7 +11,7 @@ import numpy as np
 
 from kubetune.dashboard import views
 from kubetune.dashboard.export import export_csv
-from kubetune.dashboard.importance import epsilon_squared, importance, ranks
+from kubetune.dashboard.importance import importance
 
 PARAMS = [
     {"name": "lr", "type": "float", "min": 1e-4, "max": 1.0, "log": True},
@@ -118,13 +118,42 @@ def test_importance_finds_the_parameter_that_matters_and_ignores_noise() -> None
     scores = importance(study(), trials)
     assert scores["lr"] > 0.5
     assert scores["width"] < 0.1 and scores["kind"] < 0.1
+    assert abs(sum(scores.values()) - 1.0) < 1e-3
     assert importance(study(), trials[:5]) == {}  # too few to say
 
 
-def test_epsilon_squared_is_zero_for_no_effect_and_one_for_a_perfect_split() -> None:
-    groups = np.array([0, 0, 1, 1] * 10)
-    assert epsilon_squared(groups, np.array([1.0, 1.0, 5.0, 5.0] * 10)) == 1.0
-    assert epsilon_squared(groups, np.array([1.0, 5.0, 1.0, 5.0] * 10)) == 0.0
+def unit_cube_study(names: list[str]) -> dict[str, Any]:
+    document = study()
+    document["spec"]["parameters"] = [
+        {"name": n, "type": "float", "min": 0.0, "max": 1.0} for n in names
+    ]
+    return document
+
+
+def test_importances_are_shares_that_match_a_function_whose_importances_are_known() -> None:
+    """f = (a - 1/2)^2 + (b - 1/2)^2: a and b matter equally by symmetry, c not at all; with
+    f's a-term weighted 4 times, a's share must be clearly larger than b's."""
+    rng = np.random.default_rng(7)
+    points = rng.random((1000, 3))
+    names = ["a", "b", "c"]
+
+    def scored(weight_a: float) -> list[dict[str, Any]]:
+        return [
+            trial(
+                i,
+                weight_a * (a - 0.5) ** 2 + (b - 0.5) ** 2,
+                params=dict(zip(names, (a, b, c), strict=True)),
+            )
+            for i, (a, b, c) in enumerate(points)
+        ]
+
+    even = importance(unit_cube_study(names), scored(1.0))
+    assert abs(sum(even.values()) - 1.0) < 1e-3
+    assert abs(even["a"] - even["b"]) < 0.1 and even["a"] > 0.4 and even["b"] > 0.4
+    assert even["c"] < 0.05
+    leaning = importance(unit_cube_study(names), scored(4.0))
+    assert abs(sum(leaning.values()) - 1.0) < 1e-3
+    assert leaning["a"] > leaning["b"] + 0.2 > leaning["c"] + 0.2
 
 
 def test_the_contour_is_a_grid_of_means_on_the_two_most_important_parameters() -> None:
@@ -169,11 +198,6 @@ def test_the_study_view_and_the_csv_export_agree_on_the_trials() -> None:
     assert rows[10]["objective"] == ""
 
 
-def test_ranks_share_ties_as_scipy_does() -> None:
-    assert list(ranks([3.0, 1.0, 2.0, 1.0, 3.0, 3.0])) == [5.0, 1.5, 3.0, 1.5, 5.0, 5.0]
-    assert list(ranks([])) == []
-
-
 def test_a_conditional_parameter_is_drawn_where_trials_have_it_and_judged_on_them() -> None:
     document = study()
     parameters = [*PARAMS, {"name": "momentum", "type": "float", "min": 0.0, "max": 1.0,
@@ -196,9 +220,11 @@ def test_a_conditional_parameter_is_drawn_where_trials_have_it_and_judged_on_the
     low = axis["range"][0]
     assert axis["ticktext"][0] == "none" and axis["tickvals"][0] == low < 0.0
     assert sum(v == low for v in axis["values"]) == 30 and None not in axis["values"]
-    # importance over the trials that have it: momentum decides their loss entirely
+    # Judged over the trials that have it, momentum decides which of them are best; kind
+    # matters as much (every best trial is of kind b); width not at all.
     scores = importance(document, trials)
-    assert scores["momentum"] > 0.5 and max(scores, key=scores.__getitem__) == "momentum"
+    assert scores["momentum"] > 0.2 and scores["kind"] > 0.2
+    assert scores["width"] < 0.1 and "lr" not in scores  # lr took one value only
     assert view["contour"] is None or all(
         None not in view["contour"]["points"][k] for k in ("x", "y")
     )

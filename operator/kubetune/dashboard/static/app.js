@@ -171,7 +171,10 @@ async function renderList(app) {
   const select = (name, values) => el("select", { id: `filter-${name}`, onchange: (e) => { listState[name] = e.target.value; draw(); } },
     el("option", { value: "" }, `every ${name}`), values.map((v) => el("option", { value: v }, v)));
   const text = el("input", { id: "filter-text", placeholder: "filter by name", value: listState.text, oninput: (e) => { listState.text = e.target.value; draw(); } });
-  const filters = el("div", { class: "filters" }, select("namespace", namespaces), select("phase", phases), text);
+  const chosen = new Set();
+  const compare = el("a", { class: "button", id: "compare", href: "#/compare" }, "compare the ticked studies");
+  const tick = () => { compare.href = `#/compare/${[...chosen].map(encodeURIComponent).join("/")}`; compare.classList.toggle("disabled", chosen.size < 2); };
+  const filters = el("div", { class: "filters" }, select("namespace", namespaces), select("phase", phases), text, compare);
   const table = el("table", { id: "studies" });
   app.append(el("h1", {}, "Studies"), filters, table);
   document.getElementById("filter-namespace").value = listState.namespace;
@@ -180,8 +183,10 @@ async function renderList(app) {
   function draw() {
     const shown = rows.filter((s) => (!listState.namespace || (s.namespace ?? "(local)") === listState.namespace)
       && (!listState.phase || s.phase === listState.phase) && s.name.includes(listState.text));
-    table.replaceChildren(el("tr", {}, ["Study", "Namespace", "Phase", "Progress", "Best", "Metric", "Algorithm", "Early stopping", "Age"].map((h) => el("th", {}, h))),
+    table.replaceChildren(el("tr", {}, ["", "Study", "Namespace", "Phase", "Progress", "Best", "Metric", "Algorithm", "Early stopping", "Age"].map((h) => el("th", {}, h))),
       ...shown.map((s) => el("tr", { "data-key": s.key },
+        el("td", {}, el("input", { type: "checkbox", class: "pick", "data-key": s.key, checked: chosen.has(s.key) ? "" : null,
+          onchange: (e) => { if (e.target.checked) chosen.add(s.key); else chosen.delete(s.key); tick(); } })),
         el("td", {}, el("a", { href: studyHref(s.key) }, s.name)),
         el("td", { title: s.source }, s.namespace ?? "(local)"),
         el("td", {}, phase(s.phase)),
@@ -189,10 +194,41 @@ async function renderList(app) {
         el("td", { class: "num" }, s.best ? fmt(s.best.objective) : "–"),
         el("td", {}, `${s.goal === "maximize" ? "max" : "min"} ${s.metric}`),
         el("td", {}, s.algorithm), el("td", {}, s.earlyStopping), el("td", {}, age(s.age)))));
-    if (!shown.length) table.append(el("tr", {}, el("td", { colspan: 9, class: "muted" }, rows.length ? "no study matches the filters" : "no studies found")));
+    if (!shown.length) table.append(el("tr", {}, el("td", { colspan: 10, class: "muted" }, rows.length ? "no study matches the filters" : "no studies found")));
   }
   draw();
+  tick();
   poll(async () => { rows = (await api("api/studies")).body; draw(); });
+}
+
+// ----- several studies side by side ----------------------------------------------------------
+
+const STUDY_COLOURS = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#4b5563"];
+
+async function renderCompare(app, keys) {
+  document.getElementById("where").textContent = `comparing ${keys.length} studies`;
+  const views = await Promise.all(keys.map((key) => api(apiPath(key)).then((r) => r.body)));
+  const metrics = [...new Set(views.map((v) => `${v.summary.goal} ${v.summary.metric}`))];
+  const best = el("div", { class: "plot", id: "plot-compare-best" });
+  const edf = el("div", { class: "plot", id: "plot-compare-distribution" });
+  const legend = el("table", { id: "compared" }, el("tr", {}, ["", "study", "objective", "trials", "best"].map((h) => el("th", {}, h))),
+    views.map((v, i) => el("tr", { "data-key": keys[i] }, el("td", {}, el("span", { class: "swatch", style: `background:${STUDY_COLOURS[i % STUDY_COLOURS.length]}` })),
+      el("td", {}, el("a", { href: studyHref(keys[i]) }, keys[i])), el("td", {}, `${v.summary.goal} ${v.summary.metric}`),
+      el("td", { class: "num" }, v.distribution.trials), el("td", { class: "num" }, v.summary.best ? fmt(v.summary.best.objective) : "–"))));
+  app.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← every study")), el("h1", {}, "Compare studies"),
+    ...(metrics.length > 1 ? [el("div", { class: "error", id: "compare-warning" }, `These studies optimise different things (${metrics.join("; ")}): their values share an axis but may not be comparable.`)] : []),
+    el("div", { class: "card" }, legend),
+    el("div", { class: "grid" }, el("div", { class: "card" }, best, el("p", { class: "note", id: "note-compare-best" }, "The best objective so far against the trial's index, each study in its colour.")),
+      el("div", { class: "card" }, edf, el("p", { class: "note", id: "note-compare-distribution" }, "For each value, the share of a study's finished trials at least as good (an empirical distribution): a curve further towards good values means more of that study's trials were good. The axis spans the studies' robust ranges (3 IQR past the quartiles): a curve that ends below 1 has trials beyond it."))));
+  const colour = (i) => STUDY_COLOURS[i % STUDY_COLOURS.length];
+  plot(best, views.map((v, i) => ({ type: "scatter", mode: "lines", name: keys[i], x: v.objective.bestSoFar.x, y: v.objective.bestSoFar.y,
+    line: { shape: "hv", color: colour(i), width: 2 }, hovertemplate: `${keys[i]}: trial %{x} best %{y}<extra></extra>` })),
+  { title: { text: "best so far" }, xaxis: { title: { text: "trial" } }, yaxis: { title: { text: metrics.length === 1 ? views[0].summary.metric : "objective" } } });
+  const ranges = views.map((v) => v.distribution.range).filter(Boolean);
+  const span = ranges.length ? [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))] : undefined;
+  plot(edf, views.map((v, i) => ({ type: "scatter", mode: "lines", name: keys[i], x: v.distribution.x, y: v.distribution.y,
+    line: { shape: "hv", color: colour(i), width: 2 }, hovertemplate: `${keys[i]}: %{y:.0%} of trials at least as good as %{x}<extra></extra>` })),
+  { title: { text: "distribution of the objective" }, xaxis: { title: { text: metrics.length === 1 ? views[0].summary.metric : "objective" }, range: span }, yaxis: { title: { text: "share of trials at least as good" }, range: [0, 1.02] } });
 }
 
 // ----- one study ---------------------------------------------------------------------------
@@ -269,14 +305,17 @@ function drawParallel(div, data, goal, key) {
     line: { color: VIRIDIS[i], width: 1 }, opacity: 0.55, hovertemplate: "%{customdata}<extra></extra>" }));
   const annotations = [];
   dims.forEach((d, j) => {
-    annotations.push({ x: j, y: 1.08, text: `<b>${d.label}</b>`, showarrow: false, yanchor: "bottom" });
+    // The axis name above its axis, in paper coordinates: Plotly drops an annotation whose
+    // data coordinates lie outside the axis range.
+    annotations.push({ x: j, y: 1, xref: "x", yref: "paper", text: `<b>${d.label}</b>`, showarrow: false, yanchor: "bottom", yshift: 6 });
     const ticks = d.tickvals ? d.tickvals.map((v, k) => [scale[j](v), d.ticktext[k]]) : [[0, fmt(d.range[0])], [1, fmt(d.range[1])]];
     for (const [y, text] of ticks) annotations.push({ x: j, y, text, showarrow: false, xanchor: "right", xshift: -4, font: { size: 10, color: "#6b7280" } });
   });
   const axes = dims.map((d, j) => ({ type: "line", x0: j, x1: j, y0: 0, y1: 1, line: { color: "#9ca3af", width: 1 } }));
   plot(div, traces, { title: { text: "parallel coordinates (finished trials)" }, margin: { l: 60, r: 30, t: 70, b: 20 },
     xaxis: { visible: false, range: [-0.4, dims.length - 0.8] }, yaxis: { visible: false, range: [-0.05, 1.05] }, shapes: axes, annotations }, key, p.lines);
-  return `${p.lines === p.trials ? p.lines : `${p.lines} of ${p.trials}`} trials${p.lines < p.trials ? " (the best third and an even sample)" : ""}; brighter is better.`;
+  const clipped = p.clipped ? ` ${p.clipped} trial(s) with ${dims[dims.length - 1].label} outside the robust range (3 IQR past the quartiles) end on its edge.` : "";
+  return `${p.lines === p.trials ? p.lines : `${p.lines} of ${p.trials}`} trials${p.lines < p.trials ? " (the best third and an even sample)" : ""}; brighter is better.${clipped}`;
 }
 
 function drawImportance(div, data) {
@@ -284,26 +323,50 @@ function drawImportance(div, data) {
   if (!imp.values.length) { div.replaceChildren(el("p", { class: "muted" }, `parameter importance needs at least 8 finished trials (${imp.trials} so far)`)); return ""; }
   const values = [...imp.values].reverse();
   plot(div, [{ type: "bar", orientation: "h", x: values.map((v) => v.value), y: values.map((v) => v.param), marker: { color: "#2563eb" } }],
-    { title: { text: "parameter importance" }, margin: { l: 120, r: 20, t: 36, b: 40 }, xaxis: { rangemode: "tozero" } });
-  return `Method: ${imp.method}. ${imp.missing.length ? `Not rated (one value only): ${imp.missing.join(", ")}.` : ""}`;
+    { title: { text: "parameter importance (shares of 1)" }, margin: { l: 120, r: 20, t: 36, b: 40 }, xaxis: { rangemode: "tozero", title: { text: "share" } } });
+  return `Method: ${imp.method}; over ${imp.trials} finished trials. ${imp.missing.length ? `Not rated (one value only): ${imp.missing.join(", ")}.` : ""}`;
 }
 
 function axisLayout(axis) {
   return { title: { text: axis.name }, type: axis.log ? "log" : axis.type === "categorical" ? "category" : "linear" };
 }
 
-function drawContour(div, data, goal, key) {
-  const c = data.contour;
-  if (!c) { div.replaceChildren(el("p", { class: "muted" }, "a contour needs two rated parameters and a few finished trials")); return ""; }
+// The contour's two parameters: the two most important until the user picks others (kept
+// per study while the page lives); another pair is fetched from .../contour/X/Y.
+const contourPick = { key: null, pair: null };
+
+function contourControls(data, key, redraw) {
+  const names = data.parameters.map((p) => p.name);
+  if (contourPick.key !== key) Object.assign(contourPick, { key, pair: data.contour ? [data.contour.x.name, data.contour.y.name] : names.slice(0, 2) });
+  const picker = (id, index) => {
+    const select = el("select", { id, onchange: (e) => { contourPick.pair[index] = e.target.value; redraw(); } },
+      names.map((n) => el("option", { value: n }, n)));
+    select.value = contourPick.pair[index];
+    return select;
+  };
+  return el("div", { class: "filters" }, el("label", {}, "contour of ", picker("contour-x", 0)), el("label", {}, " × ", picker("contour-y", 1)));
+}
+
+async function contourFor(data, key) {
+  const [x, y] = contourPick.pair;
+  if (data.contour && data.contour.x.name === x && data.contour.y.name === y) return data.contour;
+  if (x === y) return null;
+  return (await api(apiPath(key, "contour", x, y))).body;
+}
+
+function drawContour(div, c, goal, key) {
+  if (!c) { div.replaceChildren(el("p", { class: "muted" }, "a contour needs two different parameters that a few finished trials both have")); delete div.dataset.points; return ""; }
   // Interpolating between cells is honest only where most cells hold trials; else each
   // cell is drawn alone (a heatmap), and empty cells stay empty.
   const sparse = c.filled < 0.5 * c.x.centers.length * c.y.centers.length;
   const categorical = sparse || c.x.type === "categorical" || c.y.type === "categorical";
+  const [zmin, zmax] = c.zrange || [undefined, undefined];
   plot(div, [
-    { type: categorical ? "heatmap" : "contour", x: c.x.centers, y: c.y.centers, z: c.z, connectgaps: !categorical, colorscale: "Viridis", reversescale: goal === "minimize", hovertemplate: "%{x}, %{y}: mean %{z}<extra></extra>", contours: categorical ? undefined : { coloring: "heatmap" } },
+    { type: categorical ? "heatmap" : "contour", x: c.x.centers, y: c.y.centers, z: c.z, zmin, zmax, zauto: !c.zrange, connectgaps: !categorical, colorscale: "Viridis", reversescale: goal === "minimize", hovertemplate: "%{x}, %{y}: mean %{z}<extra></extra>", contours: categorical ? undefined : { coloring: "heatmap" } },
     { type: "scatter", mode: "markers", x: c.points.x, y: c.points.y, customdata: c.points.trial, meta: "guide", marker: { size: 4, color: "#fff", line: { color: "#111", width: 1 } }, hovertemplate: "%{customdata}<extra></extra>", showlegend: false },
-  ], { title: { text: `${c.x.name} × ${c.y.name} (the two most important)` }, xaxis: axisLayout(c.x), yaxis: axisLayout(c.y) }, key);
-  return `Mean objective per cell of a ${c.x.centers.length}×${c.y.centers.length} grid (${c.filled} cells hold trials${sparse ? "; too few to interpolate between them" : ""}); dots are trials.`;
+  ], { title: { text: `mean objective over ${c.x.name} × ${c.y.name}` }, xaxis: axisLayout(c.x), yaxis: axisLayout(c.y) }, key);
+  const clipped = c.clipped ? ` ${c.clipped} trial(s) outside the robust range (3 IQR past the quartiles) count as its edge in the means; the colour scale is that range.` : " The colour scale is the robust range of the objective.";
+  return `Mean objective per cell of a ${c.x.centers.length}×${c.y.centers.length} grid over ${c.trials} trials (${c.filled} cells hold trials${sparse ? "; too few to interpolate between them" : ""}); dots are trials.${clipped}`;
 }
 
 // Several objectives: every succeeded trial by the first two, feasible apart from infeasible,
@@ -322,17 +385,38 @@ function drawPareto(div, data, key) {
   return p.objectives > 2 ? `The front is judged on all ${p.objectives} objectives; this plot shows the first two.` : "";
 }
 
+// One slice at a time, of the parameter the user picks (the most important one at first).
+const slicePick = { key: null, name: null };
+
 function drawSlices(container, data, key, lazy) {
-  for (const s of data.slices) {
-    let div = document.getElementById(`plot-slice-${s.name}`);
-    if (!div) { div = el("div", { class: "plot small", id: `plot-slice-${s.name}` }); container.append(div); }
-    lazy(div, () => {
-      plot(div, [{ type: "scatter", mode: "markers", x: s.x, y: s.y, customdata: s.trial,
-        marker: { size: 5, color: s.order, colorscale: "Blues", showscale: false, line: { width: 0.5, color: "#1e3a8a" } },
-        hovertemplate: "%{customdata}: %{x} → %{y}<extra></extra>" }],
-      { title: { text: s.name, font: { size: 13 } }, xaxis: axisLayout(s), yaxis: { range: s.yrange }, margin: { l: 50, r: 10, t: 30, b: 40 }, showlegend: false }, key);
-    });
+  const names = data.slices.map((s) => s.name);
+  if (slicePick.key !== key || !names.includes(slicePick.name)) {
+    const ranked = data.importance.values.map((v) => v.param).filter((n) => names.includes(n));
+    Object.assign(slicePick, { key, name: ranked[0] || names[0] });
   }
+  let select = document.getElementById("slice-param");
+  let div = document.getElementById("plot-slice");
+  let note = document.getElementById("note-slice");
+  if (!select) {
+    select = el("select", { id: "slice-param" }, names.map((n) => el("option", { value: n }, n)));
+    div = el("div", { class: "plot", id: "plot-slice" });
+    note = el("p", { class: "note", id: "note-slice" });
+    container.replaceChildren(el("div", { class: "filters" }, el("label", {}, "parameter ", select)), div, note);
+  }
+  select.value = slicePick.name;
+  const s = data.slices.find((x) => x.name === slicePick.name);
+  const draw = () => {
+    if (!s) { div.replaceChildren(el("p", { class: "muted" }, "no parameter")); return; }
+    plot(div, [{ type: "scatter", mode: "markers", x: s.x, y: s.y, customdata: s.trial,
+      text: s.value.map((v, i) => (v !== s.y[i] ? `${fmt(v)} (off the chart)` : fmt(v))),
+      marker: { size: 6, color: s.order, colorscale: "Blues", showscale: false, line: { width: 0.5, color: "#1e3a8a" } },
+      hovertemplate: "%{customdata}: %{x} → %{text}<extra></extra>" }],
+    { title: { text: `${data.summary.metric} against ${s.name}` }, xaxis: axisLayout(s), yaxis: { title: { text: data.summary.metric }, range: s.yrange }, showlegend: false }, key);
+    const sampled = s.x.length < s.trials ? `${s.x.length} of ${s.trials} trials drawn (the best third and an even sample). ` : `${s.x.length} trials. `;
+    note.textContent = sampled + (s.clipped ? `${s.clipped} trial(s) lie outside the y-range (robust: 3 IQR past the quartiles) and are drawn on its edge; hover for their value.` : "");
+  };
+  select.onchange = (e) => { slicePick.name = e.target.value; drawSlices(container, data, key, (d, f) => f()); };
+  lazy(div, draw);
 }
 
 // Plots are drawn when they come near the viewport (and redrawn there on live updates): a
@@ -366,6 +450,7 @@ function lazyDrawer() {
     mark("kubetune:visible");
     if (!pending.size) mark("kubetune:plots");
   };
+  lazy.now = (div, draw) => { pending.delete(div); observer.unobserve(div); draw(); };
   lazy.stop = () => observer.disconnect();
   return lazy;
 }
@@ -463,14 +548,16 @@ async function renderStudy(app, key) {
   let trials = null;
   const header = el("div");
   const sections = {};
-  const card = (id, cls) => { const div = el("div", { class: `plot ${cls || ""}`, id: `plot-${id}` }); const note = el("p", { class: "note", id: `note-${id}` }); sections[id] = [div, note]; return el("div", { class: "card" }, div, note); };
+  const contourBar = el("div", { id: "contour-controls" });
+  let contourDraw = () => {};  // the contour with the newest data and the picked pair
+  const card = (id, cls) => { const div = el("div", { class: `plot ${cls || ""}`, id: `plot-${id}` }); const note = el("p", { class: "note", id: `note-${id}` }); sections[id] = [div, note]; return el("div", { class: "card" }, id === "contour" ? contourBar : null, div, note); };
   const slices = el("div", { class: "slices", id: "slices" });
   const spend = el("div");
   const table = el("div", { class: "card", id: "trial-table" });
   app.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← every study")), header,
     el("div", { class: "grid" }, ...(study.body.pareto ? [card("pareto")] : []), card("objective"), card("curves"), card("parallel"), card("importance"), card("contour"),
       el("div", { class: "card" }, el("h2", {}, "Where the budget went"), spend)),
-    el("div", { class: "card" }, el("h2", {}, "Slices: objective against each parameter (darker: later trials)"), slices), table);
+    el("div", { class: "card" }, el("h2", {}, "Slice: the objective against one parameter (darker: later trials)"), slices), table);
   function draw() {
     const d = study.body;
     // The header and the table first (a trial that ended shows there at once), then the
@@ -489,7 +576,15 @@ async function renderStudy(app, key) {
     section("curves", (div) => drawCurves(div, d, key));
     section("parallel", (div) => drawParallel(div, d, goal, key));
     section("importance", (div) => drawImportance(div, d));
-    section("contour", (div) => drawContour(div, d, goal, key));
+    lazy(sections.contour[0], () => {
+      const [div, note] = sections.contour;
+      contourDraw = async () => {
+        try { note.textContent = drawContour(div, await contourFor(d, key), goal, key); }
+        catch (error) { note.textContent = `cannot draw that pair: ${error.message}`; }
+      };
+      if (!contourBar.firstChild) contourBar.append(contourControls(d, key, () => contourDraw()));
+      contourDraw();
+    });
     drawSlices(slices, d, key, lazy);
     spend.replaceChildren(spendingTable(d.spending));
     document.body.dataset.revision = study.etag || "report";
@@ -542,10 +637,32 @@ async function renderTrial(app, key, name) {
       (t.events || []).map((e) => el("tr", {}, el("td", {}, typeof e.time === "number" ? new Date(e.time * 1000).toISOString().replace(".000", "") : e.time || ""),
         el("td", {}, e.type || ""), el("td", {}, e.reason || ""), el("td", {}, e.object || ""), el("td", { class: "reason" }, e.message || ""))))),
     el("div", { class: "card" }, el("h2", {}, "Logs"), logs));
-  const traces = Object.entries(t.series).map(([metric, s]) => ({ type: "scatter", mode: "lines+markers", name: metric, x: s.x, y: s.y,
-    yaxis: metric === t.metric ? "y" : "y2", line: { width: metric === t.metric ? 2.5 : 1 } }));
-  if (t.stop) traces.push({ type: "scatter", mode: "markers", name: `stopped (threshold ${fmt(t.stop.threshold)})`, x: [t.stop.step], y: [t.stop.value], meta: "guide", marker: { symbol: "x", size: 12, color: "#ea580c" } });
-  plot(div, traces, { title: { text: "reported metrics" }, xaxis: { title: { text: "step" } }, yaxis: { title: { text: t.metric } }, yaxis2: { overlaying: "y", side: "right", showgrid: false } });
+  // A metric reported once is one point: its value is written beside it, and the axes are
+  // put around it (Plotly would centre a lone point on an arbitrary -1..1 range).
+  const single = (s) => s.y.length === 1;
+  const traces = Object.entries(t.series).map(([metric, s]) => ({ type: "scatter", mode: single(s) ? "markers+text" : "lines+markers", name: metric, x: s.x, y: s.y,
+    text: single(s) ? [`${metric} ${fmt(s.y[0])}`] : undefined, textposition: "top center",
+    yaxis: metric === t.metric ? "y" : "y2", line: { width: metric === t.metric ? 2.5 : 1 }, marker: { size: single(s) ? 10 : 6 } }));
+  const around = (values) => {
+    const finite = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+    if (!finite.length) return undefined;
+    const lo = Math.min(...finite), hi = Math.max(...finite);
+    const pad = hi > lo ? (hi - lo) * 0.15 : Math.abs(hi) * 0.1 || 1;
+    return [lo - pad, hi + pad];
+  };
+  const own = t.series[t.metric] || { x: [], y: [] };
+  const steps = Object.values(t.series).flatMap((s) => s.x).concat(t.stop ? [t.stop.step] : []);
+  const xrange = around(steps);
+  if (t.stop) {
+    const [x0, x1] = xrange || [t.stop.step - 1, t.stop.step + 1];
+    if (Number.isFinite(t.stop.threshold)) traces.push({ type: "scatter", mode: "lines", name: `threshold ${fmt(t.stop.threshold)} (${t.stop.rule})`, x: [x0, x1], y: [t.stop.threshold, t.stop.threshold], meta: "guide",
+      line: { color: "#ea580c", dash: "dash", width: 1.5 }, hovertemplate: `${t.stop.rule} threshold at step ${t.stop.step}: ${fmt(t.stop.threshold)}<extra></extra>` });
+    traces.push({ type: "scatter", mode: "markers", name: `stopped at step ${t.stop.step}`, x: [t.stop.step], y: [t.stop.value], meta: "guide", marker: { symbol: "x", size: 12, color: "#ea580c" } });
+  }
+  const yrange = around(own.y.concat(t.stop ? [t.stop.value, t.stop.threshold] : []));
+  const reports = Object.values(t.series).reduce((n, s) => n + s.y.length, 0);
+  plot(div, traces, { title: { text: "reported metrics" }, xaxis: { title: { text: "step" }, range: xrange }, yaxis: { title: { text: t.metric }, range: yrange }, yaxis2: { overlaying: "y", side: "right", showgrid: false } },
+    undefined, reports);
   if (!REPORT) {
     try { logs.textContent = (await api(`${apiPath(key, "trials", name)}/logs`)).body || "(empty)"; }
     catch (error) { logs.textContent = error.message; }
@@ -561,14 +678,17 @@ async function route() {
   const app = document.getElementById("app");
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   try {
-    if (parts[0] === "study" && parts[2] === "trial") await renderTrial(app, parts[1], parts[3]);
+    if (parts[0] === "compare") {
+      if (parts.length < 3) throw new Error("tick two studies or more in the list to compare them");
+      await renderCompare(app, parts.slice(1));
+    } else if (parts[0] === "study" && parts[2] === "trial") await renderTrial(app, parts[1], parts[3]);
     else if (parts[0] === "study") await renderStudy(app, parts[1]);
     else if (REPORT && REPORT.study) location.hash = studyHref(REPORT.study);
     else await renderList(app);
   } catch (error) {
     app.replaceChildren(el("div", { class: "error" }, error.message), el("a", { href: "#/" }, "every study"));
   }
-  document.body.dataset.page = parts[0] === "study" ? (parts[2] ? "trial" : "study") : "list";
+  document.body.dataset.page = parts[0] === "study" ? (parts[2] ? "trial" : "study") : parts[0] === "compare" ? "compare" : "list";
 }
 
 window.addEventListener("hashchange", route);

@@ -163,7 +163,7 @@
         const colour = scale(t.colorscale, t.reversescale);
         const rawColour = scale(t.colorscale, t.reversescale, true);
         const z = t.z.flat().filter(finite);
-        const [lo, hi] = [Math.min(...z), Math.max(...z)];
+        const [lo, hi] = finite(t.zmin) && finite(t.zmax) ? [t.zmin, t.zmax] : [Math.min(...z), Math.max(...z)];
         const cx = cells(t.x, xa), cy = cells(t.y, yax);
         const uniform = (c) => c.every(([, w]) => Math.abs(w - c[0][1]) < 1);
         if (uniform(cx) && uniform(cy)) {
@@ -238,7 +238,8 @@
     out.push("</svg>");
     for (const a of layout.annotations || []) {
       const anchor = a.xanchor === "right" ? "end" : a.xanchor === "left" ? "start" : "middle";
-      const y = ya.px(a.y) - (a.yanchor === "bottom" ? 4 : -4);
+      const top = a.yref === "paper" ? y0 + (y1 - y0) * a.y : ya.px(a.y);
+      const y = top - (a.yanchor === "bottom" ? 4 + (a.yshift || 0) : -4);
       out.push(`<text x="${xa.px(a.x) + (a.xshift || 0)}" y="${y}" text-anchor="${anchor}" fill="${(a.font && a.font.color) || "#1d2330"}"${/<b>/.test(a.text) ? ' font-weight="600"' : ""}>${esc(a.text)}</text>`);
     }
     out.push("</svg>");
