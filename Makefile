@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test browser mlflow-server unit lint format crds manifests images bench bench-mo bench-tracking clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test docs browser mlflow-server unit lint format crds manifests images bench bench-mo bench-tracking clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: venv
 ## test: lint, build the local cluster's binaries (cached after the first run), install
 ## Debian's chromium for the dashboard's browser tests and the MLflow server the tracking
 ## tests log to when missing, every test
-test: lint cluster-build browser mlflow-server
+test: lint docs cluster-build browser mlflow-server
 	$(BIN)/python -m pytest
 
 mlflow-server:
@@ -35,8 +35,8 @@ unit: venv
 	$(BIN)/python -m pytest tests/unit
 
 lint: venv
-	$(BIN)/ruff check operator tests benchmarks examples hack
-	$(BIN)/ruff format --check operator tests benchmarks examples hack
+	$(BIN)/ruff check operator tests benchmarks examples hack docs
+	$(BIN)/ruff format --check operator tests benchmarks examples hack docs
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -109,3 +109,8 @@ bench-operator: venv cluster-build
 
 clean:
 	rm -rf $(VENV) kubetune-runs .mypy_cache .ruff_cache .pytest_cache
+
+## docs: the documentation site (MkDocs with Material) into site/, warnings as errors: a broken
+## link or anchor between pages fails it
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

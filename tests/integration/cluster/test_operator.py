@@ -275,8 +275,26 @@ def test_changing_the_search_space_is_refused_but_the_budget_may_change(
         30,
         "two more trials after maxTrials grew",
     )
+    # The Study is Running again before the player plays: its status may still say
+    # Succeeded for a moment after the new trials exist (on a loaded machine it did), and
+    # play() ends as soon as it reads a finished phase.
+    wait_until(
+        lambda: (
+            cluster.get("study", "grow", namespace=namespace)["status"].get("phase") == "Running"
+        ),
+        60,
+        "the Study to be Running again",
+    )
     player.play(report_and_finish)
-    assert cluster.get("study", "grow", namespace=namespace)["status"]["progress"] == "4/4"
+    # The trials have ended; the Study's status says so at the operator's next pass, which a
+    # loaded machine may delay: waited for, not read at once.
+    wait_until(
+        lambda: (
+            cluster.get("study", "grow", namespace=namespace)["status"].get("progress") == "4/4"
+        ),
+        60,
+        "the Study's progress to read 4/4",
+    )
 
 
 def test_garbage_fails_one_trial_and_a_forged_report_is_refused(

@@ -37,9 +37,9 @@ def test_each_source_adds_its_place_on_both_shells() -> None:
     assert place_placeholder_problem(file, "trial.metricsFile") is None
 
 
-def test_the_readme_lists_exactly_the_variables_a_trainer_can_rely_on() -> None:
-    """One list, documented once: the README's table is TRAINER_VARIABLES."""
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+def test_the_docs_list_exactly_the_variables_a_trainer_can_rely_on() -> None:
+    """One list, documented once: the docs' table is TRAINER_VARIABLES."""
+    readme = (Path(__file__).resolve().parents[3] / "docs" / "study.md").read_text()
     table = readme.split("**What a trainer can rely on**", 1)[1].split("\n\n", 2)[1]
     rows = [line.split("|")[1].strip(" `") for line in table.splitlines()[2:]]
     assert rows == list(TRAINER_VARIABLES)
