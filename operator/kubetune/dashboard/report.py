@@ -19,8 +19,9 @@ from kubetune.dashboard.sources import Snapshot
 from kubetune.dashboard.views import pair_contour, study_view, summary, trial_row, trial_view
 
 #: A report keeps the contours of every pair of this many parameters (the first in the space):
-#: 12 parameters are 132 ordered pairs, each a few kilobytes.
-CONTOUR_PARAMETERS = 12
+#: 8 parameters are 28 pairs (each computed once, about 0.1 s at 10,000 trials, and kept both
+#: ways round), each a few kilobytes.
+CONTOUR_PARAMETERS = 8
 
 
 def _path(key: str, *rest: str) -> str:
@@ -40,13 +41,28 @@ def responses(snapshot: Snapshot, now: float) -> dict[str, Any]:
     names = [p["name"] for p in study["spec"]["parameters"]][:CONTOUR_PARAMETERS]
     for i, first in enumerate(names):  # every pair the page's pickers offer, both ways round
         for second in names[i + 1 :]:
-            for pair in ((first, second), (second, first)):
-                kept[_path(snapshot.key, "contour", *pair)] = pair_contour(study, trials, pair)
+            contour = pair_contour(study, trials, (first, second))
+            kept[_path(snapshot.key, "contour", first, second)] = contour
+            kept[_path(snapshot.key, "contour", second, first)] = _swapped(contour)
     for trial in trials:
         view = trial_view(study, trial)
         view["events"] = []
         kept[_path(snapshot.key, "trials", trial["metadata"]["name"])] = view
     return kept
+
+
+def _swapped(contour: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The same contour with its axes exchanged (the grid transposed)."""
+    if contour is None:
+        return None
+    points = contour["points"]
+    return {
+        **contour,
+        "x": contour["y"],
+        "y": contour["x"],
+        "z": [list(column) for column in zip(*contour["z"], strict=True)],
+        "points": {"x": points["y"], "y": points["x"], "trial": points["trial"]},
+    }
 
 
 def _script(text: str) -> str:

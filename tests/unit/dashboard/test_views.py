@@ -228,3 +228,28 @@ def test_a_conditional_parameter_is_drawn_where_trials_have_it_and_judged_on_the
     assert view["contour"] is None or all(
         None not in view["contour"]["points"][k] for k in ("x", "y")
     )
+
+
+def test_a_report_keeps_every_pair_of_contours_both_ways_round() -> None:
+    from kubetune.dashboard.report import responses
+    from kubetune.dashboard.sources import Snapshot
+
+    rng = np.random.default_rng(3)
+    trials = [
+        trial(
+            i,
+            float(rng.random()),
+            params={
+                "lr": 10 ** rng.uniform(-4, 0),
+                "width": int(rng.integers(1, 101)),
+                "kind": "a",
+            },
+        )
+        for i in range(40)
+    ]
+    kept = responses(Snapshot("team:s", study(), trials, "1"), now=0.0)
+    for x, y in (("lr", "width"), ("lr", "kind"), ("width", "kind")):
+        there = kept[f"api/studies/team%3As/contour/{x}/{y}"]
+        back = kept[f"api/studies/team%3As/contour/{y}/{x}"]
+        assert back == views.pair_contour(study(), trials, (y, x))
+        assert there["x"]["name"] == x and back["x"]["name"] == y
