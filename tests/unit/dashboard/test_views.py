@@ -12,6 +12,8 @@ import numpy as np
 from kubetune.dashboard import views
 from kubetune.dashboard.export import export_csv
 from kubetune.dashboard.importance import importance
+from kubetune.dashboard.report import responses
+from kubetune.dashboard.sources import Snapshot
 
 PARAMS = [
     {"name": "lr", "type": "float", "min": 1e-4, "max": 1.0, "log": True},
@@ -231,9 +233,6 @@ def test_a_conditional_parameter_is_drawn_where_trials_have_it_and_judged_on_the
 
 
 def test_a_report_keeps_every_pair_of_contours_both_ways_round() -> None:
-    from kubetune.dashboard.report import responses
-    from kubetune.dashboard.sources import Snapshot
-
     rng = np.random.default_rng(3)
     trials = [
         trial(
