@@ -8,12 +8,14 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import toy_study
+from dashboard_browser import Server
 
 NAME = "local-toy"
 
@@ -156,3 +158,18 @@ def test_the_cli_starts_without_the_venv_on_the_path(tmp_path: Path) -> None:
     assert os.access(sys.executable, os.X_OK)
     done = kubetune(tmp_path, "--version")
     assert done.returncode == 0 and done.stdout.startswith("kubetune ")
+
+
+def test_the_dashboard_opens_a_local_study_by_name(
+    ran: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    where, _ = ran
+    server = Server(NAME, cwd=where, env=plain_env(where))
+    try:
+        said = "".join(server.output)
+        assert f"#/study/local:{NAME}" in said, said
+        assert f"the local study in kubetune-runs/{NAME}/ (no usable kubeconfig)" in said
+        with urllib.request.urlopen(f"{server.url}api/studies") as answer:
+            assert [s["name"] for s in json.load(answer)] == [NAME]
+    finally:
+        server.stop()

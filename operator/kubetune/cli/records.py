@@ -154,7 +154,7 @@ def command_dashboard(args: argparse.Namespace) -> int:
             "a kubeconfig"
         )
     every = Sources(sources)
-    studies = every.studies()  # read the results files now, not when the first page asks
+    studies, _ = every.studies()  # read the results files now, not when the first page asks
     try:
         dashboard = Dashboard(every)
         server = dashboard.serve(args.host, args.port)
