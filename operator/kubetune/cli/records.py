@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubetune.cli.finding import RUNS, Found, cluster, find_study
+from kubetune.cli.finding import RUNS, Found, find_study
 from kubetune.cli.usage import UsageError, say, write_out
 
 
@@ -141,9 +141,10 @@ def command_dashboard(args: argparse.Namespace) -> int:
     if named:
         sources.append(ClusterSource(kube, sorted({ns for ns, _ in named})))
     elif args.cluster or not args.targets:
-        try:
-            client, _ = cluster(None)
-            sources.append(ClusterSource(client, args.namespace))
+        from kubetune.controller import kube as kube_module  # noqa: PLC0415
+
+        try:  # every namespace given (or all): no context namespace needed, as in a pod
+            sources.append(ClusterSource(kube_module.Kube(), args.namespace))
         except LookupError as error:
             if args.cluster:
                 raise UsageError(str(error)) from None

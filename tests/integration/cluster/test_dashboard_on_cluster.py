@@ -148,10 +148,10 @@ def test_the_clusters_studies_render_read_only_and_a_trial_that_ends_shows_live(
         assert listed["best"]["trial"] == best["name"]
         watched = Watched(browser, server.url)
         page = watched.open("#/", wait_for="#studies tr[data-key]")
-        assert page.inner_text("#studies tr[data-key] td:nth-child(2)") == namespace
+        assert page.inner_text("#studies tr[data-key] td:nth-child(3)") == namespace  # after tick
         key = f"{namespace}%3Aboard"
         page = watched.open(f"#/study/{key}")
-        page.wait_for_selector("#plot-slice-optimizer[data-rendered]")
+        page.wait_for_selector("#plot-slice[data-rendered]")
         assert watched.points("plot-objective") == TRIALS  # the running one at its last report
         assert watched.points("plot-parallel") == TRIALS - 3
         assert watched.points("plot-curves") == (TRIALS - 3) * 5 + 2 * 2 + 1 + 2

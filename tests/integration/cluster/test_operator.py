@@ -534,7 +534,7 @@ def test_the_cli_shows_status_trials_and_best_and_says_what_is_missing(
     assert no_config.returncode == 2 and "kubeconfig" in no_config.stderr
 
     # A study that is not on the cluster but in ./kubetune-runs is the local one, said so.
-    local = manifest(budget={"maxTrials": 2, "parallelism": 1})
+    local = manifest(budget={"maxTrials": 2, "parallelism": 1}, metrics={"format": "keyvalue"})
     local["metadata"]["name"] = "here"
     container = local["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
     container.update(command=["python", "-c", "print('accuracy=0.5')"], args=[])

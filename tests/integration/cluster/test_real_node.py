@@ -197,7 +197,7 @@ def test_the_charts_dashboard_serves_the_study_and_its_logs_through_its_service(
     with chromium() as browser:
         watched = Watched(browser, base)
         page = watched.open(f"#/study/{key}")
-        page.wait_for_selector("#plot-slice-gamma[data-rendered]")
+        page.wait_for_selector("#plot-slice[data-rendered]")
         assert watched.points("plot-objective") == 6
         watched.screenshot("chart-dashboard-study")
         watched.clean()
