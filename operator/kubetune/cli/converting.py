@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetune.cli.finding import cluster_or_fail
-from kubetune.cli.usage import UsageError, write_out
+from kubetune.cli.usage import UsageError, output_and_file, write_out
 
 
 def command_convert(args: argparse.Namespace) -> int:
@@ -39,7 +39,11 @@ def command_convert(args: argparse.Namespace) -> int:
         problems = [f"the converted Study: {p}" for p in invalid.problems]
     else:
         text = render_study(converted.study, converted.notes, str(path))
-        write_out(text, _file(args), f"{len(converted.notes)} notes")
+        write_out(
+            text,
+            output_and_file(args.output, args.file, ("yaml",))[1],
+            f"{len(converted.notes)} notes",
+        )
         return 0
     for problem in problems:
         print(f"{path}: {problem}", file=sys.stderr)
@@ -63,19 +67,6 @@ def _config_map_reader(args: argparse.Namespace) -> Any:
         return str(data[key])
 
     return read
-
-
-def _file(args: argparse.Namespace) -> str | None:
-    """Where the Study goes: --file, or (as issue 34 first had it, and scripts may still say)
-    `-o STUDY.yaml`; `-o yaml` is the output format, as everywhere."""
-    file: str | None = args.file
-    if args.output in (None, "yaml"):
-        return file
-    if args.file:
-        raise UsageError(f"-o {args.output}: the output format is yaml; the file is --file")
-    if args.output.endswith((".yaml", ".yml")) or "/" in args.output:
-        return str(args.output)
-    raise UsageError(f"-o {args.output}: the output format is yaml; the file to write is --file")
 
 
 def register(commands: Any) -> None:

@@ -59,33 +59,40 @@ def given_results(target: str) -> Path | None:
     return None
 
 
-def find_study(target: str, namespace: str | None) -> Found:
-    """The study `target` names: a path, a Study on the cluster, or kubetune-runs/NAME."""
-    results = given_results(target)
-    if results is not None:
-        return Found(results=results)
+def on_cluster(namespace: str | None, kind: str, name: str) -> Found | str:
+    """`kind` (Study or Trial) `name` on the cluster, said so; else why it is not there (no
+    kubeconfig, an unreachable cluster, or none of that name), for the local fallback."""
     from kubetune.controller.kube import API_ERRORS, describe  # noqa: PLC0415
 
     try:
         kube, where = cluster(namespace)
     except LookupError:
-        why = "no usable kubeconfig"
-    else:
-        try:
-            study = kube.fetch_study(where, target)
-        except API_ERRORS as error:
-            why = f"cannot reach the cluster: {describe(error)}"
-        else:
-            if study is not None:
-                say(f"Study {target} in namespace {where} on the cluster")
-                return Found(kube=kube, namespace=where, study=study)
-            why = f"no Study {target!r} in namespace {where!r} on the cluster"
+        return "no usable kubeconfig"
+    fetch = kube.fetch_study if kind == "Study" else kube.fetch_trial
+    try:
+        found = fetch(where, name)
+    except API_ERRORS as error:
+        return f"cannot reach the cluster: {describe(error)}"
+    if found is None:
+        return f"no {kind} {name!r} in namespace {where!r} on the cluster"
+    say(f"{kind} {name} in namespace {where} on the cluster")
+    return Found(kube=kube, namespace=where, study=found if kind == "Study" else None)
+
+
+def find_study(target: str, namespace: str | None) -> Found:
+    """The study `target` names: a path, a Study on the cluster, or kubetune-runs/NAME."""
+    results = given_results(target)
+    if results is not None:
+        return Found(results=results)
+    found = on_cluster(namespace, "Study", target)
+    if isinstance(found, Found):
+        return found
     local = RUNS / target / "results.jsonl"
     if local.is_file():
-        say(f"the local study in {local.parent}/ ({why})")
+        say(f"the local study in {local.parent}/ ({found})")
         return Found(results=local)
     raise UsageError(
-        f"{why}, and no local study {local.parent}/ here; {typed('run', 'STUDY.yaml')} writes "
+        f"{found}, and no local study {local.parent}/ here; {typed('run', 'STUDY.yaml')} writes "
         "one there (or give a results folder or file)"
     )
 

@@ -10,7 +10,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from kubetune.cli.finding import Found, cluster, find_study, find_trial_log
+from kubetune.cli.finding import Found, find_study, find_trial_log, on_cluster
 from kubetune.cli.usage import UsageError, say, typed
 
 
@@ -74,22 +74,10 @@ _TRIAL_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
 
 def command_logs(args: argparse.Namespace) -> int:
     """The trainer's output: the reporting pod's on the cluster, else the local trial's log."""
-    from kubetune.controller.kube import API_ERRORS, describe  # noqa: PLC0415
-
-    try:
-        kube, namespace = cluster(args.namespace)
-    except LookupError:
-        why = "no usable kubeconfig"
-    else:
-        try:
-            trial = kube.fetch_trial(namespace, args.trial)
-        except API_ERRORS as error:
-            why = f"cannot reach the cluster: {describe(error)}"
-        else:
-            if trial is not None:
-                say(f"Trial {args.trial} in namespace {namespace} on the cluster")
-                return _cluster_logs(kube, namespace, args.trial, args.tail)
-            why = f"no Trial {args.trial!r} in namespace {namespace!r} on the cluster"
+    found = on_cluster(args.namespace, "Trial", args.trial)
+    if isinstance(found, Found):
+        return _cluster_logs(found.kube, found.namespace, args.trial, args.tail)
+    why = found
     log = find_trial_log(args.trial) if _TRIAL_NAME.fullmatch(args.trial) else None
     if log is None:
         raise UsageError(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetune.cli.finding import RUNS, Found, find_study
-from kubetune.cli.usage import UsageError, say, write_out
+from kubetune.cli.usage import UsageError, output_and_file, write_out
 
 
 def _snapshot(args: argparse.Namespace) -> Any:
@@ -38,30 +38,13 @@ def _snapshot(args: argparse.Namespace) -> Any:
     return snapshot
 
 
-def _output_and_file(args: argparse.Namespace, formats: tuple[str, ...]) -> tuple[str, str | None]:
-    """`-o` is the output format (as in kubectl) and `--file` where it goes. A file given to
-    `-o`, as `report` and `convert` once took it, still works and is said to be `--file` now."""
-    given = args.output
-    if given is None or given in formats:
-        return given or formats[0], args.file
-    if "." in given or "/" in given:
-        say(
-            f"-o {given}: -o is the output format ({', '.join(formats)}); writing to the file as "
-            f"--file {given} would"
-        )
-        return formats[0], given
-    raise UsageError(
-        f"-o {given}: the output format is one of {', '.join(formats)}; the file to write is --file"
-    )
-
-
 def command_export(args: argparse.Namespace) -> int:
     from kubetune.dashboard.export import export_csv, export_json  # noqa: PLC0415
 
     if args.tensorboard:
         return _export_tensorboard(args)
     snapshot = _snapshot(args)
-    output, file = _output_and_file(args, ("csv", "json"))
+    output, file = output_and_file(args.output, args.file, ("csv", "json"))
     if output == "csv":
         text = export_csv(snapshot.study, snapshot.trials)
     else:
@@ -95,7 +78,7 @@ def _export_tensorboard(args: argparse.Namespace) -> int:
 def command_report(args: argparse.Namespace) -> int:
     from kubetune.dashboard.report import render_report  # noqa: PLC0415
 
-    _, file = _output_and_file(args, ("html",))
+    _, file = output_and_file(args.output, args.file, ("html",))
     snapshot = _snapshot(args)
     page = render_report(snapshot, time.time())
     out = Path(file or f"{snapshot.study['metadata']['name']}.html")

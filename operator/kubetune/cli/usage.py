@@ -36,6 +36,26 @@ def write_out(text: str, file: str | None, what: str) -> None:
     print(f"wrote {what} to {file}", file=sys.stderr)
 
 
+def output_and_file(
+    output: str | None, file: str | None, formats: tuple[str, ...]
+) -> tuple[str, str | None]:
+    """`-o` is the output format (as in kubectl) and `--file` where it goes. A file given to
+    `-o`, as `report` and `convert` once took it (`convert -o STUDY.yaml` is issue 34's
+    wording), still works and is said to be `--file` now."""
+    if output is None or output in formats:
+        return output or formats[0], file
+    if file is None and ("." in output or "/" in output):
+        say(
+            f"-o {output}: -o is the output format ({', '.join(formats)}); writing the file as "
+            f"--file {output} would"
+        )
+        return formats[0], output
+    raise UsageError(
+        f"-o {output}: the output format is one of {', '.join(formats)}; the file to write is "
+        "--file"
+    )
+
+
 def _script() -> Path | None:
     """The `kubetune` script of the installation this process runs from."""
     argv0 = Path(sys.argv[0])

@@ -210,11 +210,9 @@ def objective_plot(
     density = _density(points, yrange) if len(points) > MAX_MARKERS else None
     drawn = _best_and_sample(points, lambda p: -p["y"] if maximize else p["y"], MAX_MARKERS)
     by_state: dict[str, dict[str, list[Any]]] = {}
-    clipped = sum(1 for p in points if yrange is not None and not yrange[0] <= p["y"] <= yrange[1])
-    for point in drawn:
-        shown = point["y"]
-        if yrange is not None and not yrange[0] <= shown <= yrange[1]:
-            shown = min(max(shown, yrange[0]), yrange[1])
+    _, clipped = _onto(values, yrange)
+    shown_values, _ = _onto([p["y"] for p in drawn], yrange)
+    for point, shown in zip(drawn, shown_values, strict=True):
         series = by_state.setdefault(point["state"], {"x": [], "y": [], "value": [], "trial": []})
         series["x"].append(point["x"])
         series["y"].append(shown)
