@@ -143,6 +143,10 @@ def test_the_user_picks_the_contour_pair_and_the_slice_parameter(
     page = watched.open("#/study/local%3Awild-a")
     watched.points("plot-contour")
     page.select_option("#contour-x", "b")
+    page.select_option("#contour-y", "b")  # no pair: said in place of the plot
+    page.wait_for_function(
+        "document.getElementById('plot-contour').textContent.includes('two different parameters')"
+    )
     page.select_option("#contour-y", "kind")
     page.wait_for_function(
         "document.querySelector('#plot-contour .gtitle')?.textContent.includes('b × kind')"

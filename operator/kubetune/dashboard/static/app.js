@@ -118,6 +118,17 @@ function upgradeNext() {
   setTimeout(upgradeNext, 0);
 }
 
+// A note in place of a plot. A div Plotly drew is purged first: Plotly.react into a div
+// whose plot was removed behind its back draws nothing (a contour pair that cannot be drawn,
+// then one that can, showed an empty plot).
+function message(div, text) {
+  upgrades.delete(div);
+  if (window.Plotly && div.classList.contains("js-plotly-plot")) Plotly.purge(div);
+  div.classList.remove("js-plotly-plot");
+  for (const name of ["points", "rendered", "sketched", "sketchPoints"]) delete div.dataset[name];
+  div.replaceChildren(el("p", { class: "muted" }, text));
+}
+
 function plot(div, traces, layout, key, count) {
   const full = { margin: { l: 60, r: 20, t: 36, b: 46 }, hovermode: "closest", legend: { orientation: "h", y: -0.22 }, ...layout };
   // What was drawn, for people and tests alike: the points of every trace, nulls excluded.
@@ -256,7 +267,7 @@ function drawObjective(div, data, key) {
 
 function drawCurves(div, data, key) {
   const c = data.curves;
-  if (!c.curves) { div.replaceChildren(el("p", { class: "muted" }, "no learning curves: no trial reported a step (kubetune.report(step=..., ...))")); return ""; }
+  if (!c.curves) { message(div, "no learning curves: no trial reported a step (kubetune.report(step=..., ...))"); return ""; }
   const traces = Object.entries(c.states).map(([state, s]) => ({
     type: "scatter", mode: c.shown > 50 ? "lines" : "lines+markers", name: state, x: s.x, y: s.y, customdata: s.trial, connectgaps: false,
     line: { color: COLOURS[state] || "#000", width: 1, dash: state === "EarlyStopped" ? "dot" : "solid" }, marker: { size: 3 }, opacity: 0.75,
@@ -284,7 +295,7 @@ const VIRIDIS = ["#440154", "#414487", "#2a788e", "#22a884", "#7ad151", "#fde725
 // six bands of the objective (brighter is better). Plotly's own parcoords needs WebGL.
 function drawParallel(div, data, goal, key) {
   const p = data.parallel;
-  if (!p.lines) { div.replaceChildren(el("p", { class: "muted" }, "no finished trial yet")); delete div.dataset.points; return ""; }
+  if (!p.lines) { message(div, "no finished trial yet"); return ""; }
   const dims = p.dimensions;
   const objective = dims[dims.length - 1].values;
   const sorted = objective.slice().sort((a, b) => a - b);
@@ -320,7 +331,7 @@ function drawParallel(div, data, goal, key) {
 
 function drawImportance(div, data) {
   const imp = data.importance;
-  if (!imp.values.length) { div.replaceChildren(el("p", { class: "muted" }, `parameter importance needs at least 8 finished trials (${imp.trials} so far)`)); return ""; }
+  if (!imp.values.length) { message(div, `parameter importance needs at least 8 finished trials (${imp.trials} so far)`); return ""; }
   const values = [...imp.values].reverse();
   plot(div, [{ type: "bar", orientation: "h", x: values.map((v) => v.value), y: values.map((v) => v.param), marker: { color: "#2563eb" } }],
     { title: { text: "parameter importance (shares of 1)" }, margin: { l: 120, r: 20, t: 36, b: 40 }, xaxis: { rangemode: "tozero", title: { text: "share" } } });
@@ -355,7 +366,7 @@ async function contourFor(data, key) {
 }
 
 function drawContour(div, c, goal, key) {
-  if (!c) { div.replaceChildren(el("p", { class: "muted" }, "a contour needs two different parameters that a few finished trials both have")); delete div.dataset.points; return ""; }
+  if (!c) { message(div, "a contour needs two different parameters that a few finished trials both have"); return ""; }
   // Interpolating between cells is honest only where most cells hold trials; else each
   // cell is drawn alone (a heatmap), and empty cells stay empty.
   const sparse = c.filled < 0.5 * c.x.centers.length * c.y.centers.length;
@@ -373,7 +384,7 @@ function drawContour(div, c, goal, key) {
 // and the front (non-dominated over all objectives) as a step line.
 function drawPareto(div, data, key) {
   const p = data.pareto;
-  if (!p) { div.replaceChildren(el("p", { class: "muted" }, "one objective: no front")); return ""; }
+  if (!p) { message(div, "one objective: no front"); return ""; }
   const dot = (g, name, colour, symbol) => ({ type: "scatter", mode: "markers", name, x: g.x, y: g.y, customdata: g.trial,
     hovertemplate: "%{customdata}: %{x}, %{y}<extra>" + name + "</extra>", marker: { color: colour, symbol, size: 6 } });
   const traces = [dot(p.points.feasible, "feasible", "#93c5fd", "circle"), dot(p.points.infeasible, "infeasible", "#dc2626", "x-thin-open")];
@@ -406,7 +417,7 @@ function drawSlices(container, data, key, lazy) {
   select.value = slicePick.name;
   const s = data.slices.find((x) => x.name === slicePick.name);
   const draw = () => {
-    if (!s) { div.replaceChildren(el("p", { class: "muted" }, "no parameter")); return; }
+    if (!s) { message(div, "no parameter"); return; }
     plot(div, [{ type: "scatter", mode: "markers", x: s.x, y: s.y, customdata: s.trial,
       text: s.value.map((v, i) => (v !== s.y[i] ? `${fmt(v)} (off the chart)` : fmt(v))),
       marker: { size: 6, color: s.order, colorscale: "Blues", showscale: false, line: { width: 0.5, color: "#1e3a8a" } },
@@ -550,6 +561,7 @@ async function renderStudy(app, key) {
   const sections = {};
   const contourBar = el("div", { id: "contour-controls" });
   let contourDraw = () => {};  // the contour with the newest data and the picked pair
+  let contourAsked = 0;  // picks so far: an answer to an older one is not drawn
   const card = (id, cls) => { const div = el("div", { class: `plot ${cls || ""}`, id: `plot-${id}` }); const note = el("p", { class: "note", id: `note-${id}` }); sections[id] = [div, note]; return el("div", { class: "card" }, id === "contour" ? contourBar : null, div, note); };
   const slices = el("div", { class: "slices", id: "slices" });
   const spend = el("div");
@@ -579,8 +591,13 @@ async function renderStudy(app, key) {
     lazy(sections.contour[0], () => {
       const [div, note] = sections.contour;
       contourDraw = async () => {
-        try { note.textContent = drawContour(div, await contourFor(d, key), goal, key); }
-        catch (error) { note.textContent = `cannot draw that pair: ${error.message}`; }
+        // Two picks in a row fetch two pairs, whose answers may come back in either order:
+        // only the latest pick's answer is drawn.
+        const mine = ++contourAsked;
+        try {
+          const contour = await contourFor(d, key);
+          if (mine === contourAsked) note.textContent = drawContour(div, contour, goal, key);
+        } catch (error) { if (mine === contourAsked) note.textContent = `cannot draw that pair: ${error.message}`; }
       };
       if (!contourBar.firstChild) contourBar.append(contourControls(d, key, () => contourDraw()));
       contourDraw();
