@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test docs browser mlflow-server unit lint format crds manifests images bench bench-mo bench-tracking clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test docs browser mlflow-server unit lint format crds manifests images bench bench-mo bench-tracking bench-tuner clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,11 @@ bench-mo: $(BENCH_STAMP)
 bench-tracking: venv mlflow-server
 	$(BIN)/python benchmarks/tracking.py --out benchmarks/results/tracking-instant.json
 	$(BIN)/python benchmarks/tracking.py --trial-seconds 2 --out benchmarks/results/tracking-2s.json
+
+## bench-tuner: what one more trial costs a long study: the ask/tell Tuner driven for 10,000
+## trials per sampler, and one decision over 500-10,000 finished trials (about 4 minutes)
+bench-tuner: venv
+	$(BIN)/python benchmarks/tuner_bench.py --out benchmarks/results/tuner.json
 
 ## cluster-up: the local Kubernetes cluster (etcd, apiserver, controller manager, scheduler,
 ## kwok with 2 CPU + 2 GPU fake nodes, and one real node: containerd, kubelet, kube-proxy,

@@ -17,9 +17,9 @@ from kubetune.api.study import StudySpec
 from kubetune.engine.decision import Best, Decision, Finish, FrontMember, NewTrial
 from kubetune.engine.encoding import Params, build_space
 from kubetune.engine.history import History, TrialRecord, TrialState
-from kubetune.engine.objectives import Goals
-from kubetune.engine.pareto import crowding, front_mask
+from kubetune.engine.pareto import crowding
 from kubetune.engine.samplers import SAMPLERS
+from kubetune.engine.standing import standing
 from kubetune.engine.stopping import STOPPING_RULES
 
 
@@ -41,48 +41,40 @@ FRONT_LIMIT = 50
 def feasible_results(
     spec: StudySpec, history: History
 ) -> list[tuple[TrialRecord, dict[str, float]]]:
-    """Succeeded trials that reported every objective and broke no constraint."""
-    goals = Goals(spec)
-    found = []
-    for trial in history.by_state(TrialState.SUCCEEDED):
-        values = goals.values(trial)
-        if values is not None and goals.feasible(values):
-            found.append((trial, values))
-    return found
+    """Succeeded trials that reported every objective and broke no constraint, in trial order."""
+    return sorted(standing(spec, history).feasible, key=lambda found: found[0].index)
 
 
 def find_best(spec: StudySpec, history: History) -> Best | None:
     """The best feasible trial by the first objective (the only one, unless several are set:
-    then it is the front's member best on the first objective, for one-number views)."""
-    maximize = spec.primary.goal == "maximize"
-    best: Best | None = None
-    for trial, values in feasible_results(spec, history):
-        value = values[spec.primary.metric]
-        better = best is None or (value > best.objective if maximize else value < best.objective)
-        if better:
-            best = Best(trial=trial.name, params=dict(trial.params), objective=value)
-    return best
+    then it is the front's member best on the first objective, for one-number views); of
+    equal ones, the first."""
+    best = standing(spec, history).best
+    if best is None:
+        return None
+    trial, value = best
+    return Best(trial=trial.name, params=dict(trial.params), objective=value)
 
 
 def find_front(spec: StudySpec, history: History, limit: int = FRONT_LIMIT) -> list[FrontMember]:
     """The feasible trials nothing feasible dominates, in trial order; past `limit`, the
     most crowded are dropped one at a time (the ends of the front always stay)."""
-    goals = Goals(spec)
-    results = feasible_results(spec, history)
-    if not results:
-        return []
-    losses = np.array([goals.losses(values) for _, values in results])
-    members = [int(i) for i in np.flatnonzero(front_mask(losses))]
-    while len(members) > limit:
-        distance = crowding(losses[members])
-        members.pop(int(np.argmin(distance)))
+    found = standing(spec, history)
+    members = sorted(found.front, key=lambda member: member[0].index)
+    if len(members) > limit:
+        losses = np.array([member[2] for member in members])
+        kept = list(range(len(members)))
+        while len(kept) > limit:
+            kept.pop(int(np.argmin(crowding(losses[kept]))))
+        members = [members[i] for i in kept]
+    metrics = found.goals.metrics
     return [
         FrontMember(
-            trial=results[i][0].name,
-            params=dict(results[i][0].params),
-            objectives={m: results[i][1][m] for m in goals.metrics},
+            trial=trial.name,
+            params=dict(trial.params),
+            objectives={m: values[m] for m in metrics},
         )
-        for i in sorted(members, key=lambda i: results[i][0].index)
+        for trial, values, _ in members
     ]
 
 
@@ -92,25 +84,28 @@ def _target_reached(spec: StudySpec, history: History) -> Finish | None:
     targets = [o for o in spec.goals if o.target is not None]
     if not targets:
         return None
-    for trial, values in feasible_results(spec, history):
-        reached = all(
-            values[o.metric] >= o.target if o.goal == "maximize" else values[o.metric] <= o.target
-            for o in targets
-            if o.target is not None
-        )
-        if reached:
-            said = ", ".join(
-                f"{o.metric} {values[o.metric]:.6g} (target {o.target:g})" for o in targets
-            )
-            return Finish("TargetReached", True, f"{trial.name} reached {said}")
-    return None
+    reached = standing(spec, history).reached
+    if reached is None:
+        return None
+    trial, values = reached
+    said = ", ".join(f"{o.metric} {values[o.metric]:.6g} (target {o.target:g})" for o in targets)
+    return Finish("TargetReached", True, f"{trial.name} reached {said}")
+
+
+def _given_trials(spec: StudySpec, history: History, *states: TrialState) -> int:
+    """How many of the hand-given warm-start trials (the first indices) are in `states`:
+    they are the first trials in index order, so only those need reading."""
+    first = len(spec.warm_start.trials)
+    return sum(1 for t in history.trials[:first] if t.index < first and t.state in states)
 
 
 def counted(spec: StudySpec, history: History) -> int:
     """Trials that use up the maxTrials budget: all but those killed by the study itself and
     the hand-given warm-start trials (the first indices), which count toward nothing."""
-    first = len(spec.warm_start.trials)
-    return sum(1 for t in history.trials if t.state != TrialState.KILLED and t.index >= first)
+    kept = [s for s in TrialState if s != TrialState.KILLED]
+    return (
+        len(history.trials) - history.count(TrialState.KILLED) - _given_trials(spec, history, *kept)
+    )
 
 
 def _warm_trials(spec: StudySpec, history: History, fixed: Params, slots: int) -> list[Params]:
@@ -128,8 +123,7 @@ def _early_finish(
     reached = _target_reached(spec, history)
     if reached is not None:
         return reached
-    first = len(spec.warm_start.trials)
-    failed = sum(1 for t in history.by_state(TrialState.FAILED) if t.index >= first)
+    failed = history.count(TrialState.FAILED) - _given_trials(spec, history, TrialState.FAILED)
     if failed > spec.budget.max_failed_trials:
         return Finish(
             "TooManyFailures",
@@ -164,7 +158,10 @@ def _with_pending(history: History, params: list[Params], start: int) -> History
         TrialRecord(trial_name(history.study, start + i), start + i, p, TrialState.PENDING)
         for i, p in enumerate(params)
     )
-    return replace(history, trials=history.trials + pending, next_index=start + len(params))
+    tally = history.tally.with_pending(pending) if history.tally is not None else None
+    return replace(
+        history, trials=history.trials + pending, next_index=start + len(params), tally=tally
+    )
 
 
 def decide(spec: StudySpec, history: History, now: float) -> Decision:

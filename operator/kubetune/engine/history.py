@@ -1,17 +1,23 @@
 """Frozen records of a study's trials and their reports: everything the engine may look at.
 
-A shell rebuilds a `History` from what it stored (Trial objects on the cluster, the results
-file locally) before every decision; the engine keeps nothing between calls.
+A shell hands the engine a `History` of what it stored (Trial objects on the cluster, the
+results file locally) at every decision; the engine keeps nothing between calls. A shell that
+keeps a `TrialLedger` (engine/ledger.py) hands it over with a `Tally`, which spares the engine
+recounting every trial at every decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kubetune.api.parameters import ParamValue
 from kubetune.api.trial import TrialState
 from kubetune.engine.decision import StopDecision
+
+if TYPE_CHECKING:
+    from kubetune.engine.ledger import Tally
 
 __all__ = ["History", "Report", "TrialRecord", "TrialState", "final_objective"]
 
@@ -73,6 +79,17 @@ class History:
     #: study's parameters by the shell: what a model learns from before this study's own.
     #: Never this study's trials: they are not its best, its front, nor its budget.
     prior: tuple[TrialRecord, ...] = ()
+    #: Counts kept by the ledger this history came from, or None: counted when asked.
+    tally: Tally | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        tally = self.tally
+        if tally is not None and (
+            tally.size != len(self.trials)
+            or (self.trials and tally.highest_index != self.trials[-1].index)
+        ):
+            # `dataclasses.replace(history, trials=...)` kept a tally of other trials.
+            object.__setattr__(self, "tally", None)
 
     @property
     def evidence(self) -> tuple[TrialRecord, ...]:
@@ -80,16 +97,29 @@ class History:
         return self.prior + self.trials
 
     def by_state(self, *states: TrialState) -> list[TrialRecord]:
+        if self.tally is not None and all(s.active for s in states):
+            return [t for t in self.tally.active if t.state in states]
         return [t for t in self.trials if t.state in states]
+
+    def count(self, *states: TrialState) -> int:
+        if self.tally is not None:
+            return self.tally.count(*states)
+        return sum(1 for t in self.trials if t.state in states)
 
     @property
     def active(self) -> list[TrialRecord]:
+        """Trials still holding a slot, in index order."""
+        if self.tally is not None:
+            return list(self.tally.active)
         return [t for t in self.trials if t.state.active]
 
     @property
     def next_trial_index(self) -> int:
         """Where new trials are numbered from; also what seeds the next draw."""
-        after_highest = max((t.index for t in self.trials), default=-1) + 1
+        if self.tally is not None:
+            after_highest = self.tally.highest_index + 1
+        else:
+            after_highest = max((t.index for t in self.trials), default=-1) + 1
         return after_highest if self.next_index is None else max(self.next_index, after_highest)
 
 

@@ -123,28 +123,34 @@ class Goals:
         by the objective (one) or by Pareto rank then crowding (several: the lonelier of two
         on one front first, as NSGA-II keeps them), then infeasible ones by how far outside.
         For samplers that use the order only (`tpe`'s split)."""
-        count = len(found)
+        losses = np.array([self.losses(v) for v in found], dtype=float)
+        outside = np.array([self.violation_total(v) for v in found], dtype=float)
+        return self.ranking_keys(losses.reshape(len(found), len(self.metrics)), outside)
+
+    def ranking_keys(self, losses: np.ndarray, outside: np.ndarray) -> np.ndarray:
+        """`ranking_losses` from each trial's losses (rows) and `violation_total` (0 when
+        feasible), for a caller that keeps them as arrays."""
+        count = len(outside)
         keys = np.zeros(count)
-        feasible = np.array([self.feasible(v) for v in found], dtype=bool)
+        feasible = outside == 0
         index = np.flatnonzero(feasible)
         if len(index):
-            losses = np.array([self.losses(found[int(i)]) for i in index])
+            kept = losses[index]
             if not self.multi:
-                order = np.argsort(losses[:, 0], kind="stable")
+                order = np.argsort(kept[:, 0], kind="stable")
             else:
                 # Past a few thousand, only the best fifth is told apart (tpe reads the best
                 # tenth at most); the rest share a rank.
-                ranks = nondominated_ranks(losses, enough=max(50, len(losses) // 5))
+                ranks = nondominated_ranks(kept, enough=max(50, len(kept) // 5))
                 lonely = np.zeros(len(index))
                 for rank in np.unique(ranks):
                     members = ranks == rank
-                    lonely[members] = crowding(losses[members])
+                    lonely[members] = crowding(kept[members])
                 order = np.lexsort((-lonely, ranks))
             keys[index[order]] = np.arange(len(index), dtype=float)
         infeasible = np.flatnonzero(~feasible)
         if len(infeasible):
-            totals = np.array([self.violation_total(found[int(i)]) for i in infeasible])
-            ranked = infeasible[np.argsort(totals, kind="stable")]
+            ranked = infeasible[np.argsort(outside[infeasible], kind="stable")]
             keys[ranked] = len(index) + np.arange(len(ranked), dtype=float)
         return keys
 

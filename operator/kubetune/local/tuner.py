@@ -93,6 +93,7 @@ class Tuner:
         # A new session: trials the last one left open run again, under the same names.
         self.results.write("study", clock(), manifest=manifest)
         self.sink, self.track = self._open_tracking(tracking_uri, manifest)
+        self._asking: tuple[int, StudySpec] | None = None
 
     def _open_tracking(
         self, uri: str | None, manifest: dict[str, Any]
@@ -222,15 +223,14 @@ class Tuner:
         """One trial to run: first any an earlier session left unfinished (same name and
         params), else a new one. Open trials do not block it: parallelism is yours here."""
         now = self.clock()
-        waiting = [r for r in self.results.rows() if r.state == TrialState.PENDING]
+        history = self.history
+        waiting = history.by_state(TrialState.PENDING)
         if waiting:
-            row = waiting[0]
+            row = self.results.trials[waiting[0].name]
             self.results.write("started", now, trial=row.name, attempt=row.attempt)
             self._tracked()
             return Asked(row.name, dict(row.params), row.budget)
-        open_count = len(self.history.active)
-        budget = self.spec.budget.model_copy(update={"parallelism": open_count + 1})
-        decision = self._decide(self.spec.model_copy(update={"budget": budget}))
+        decision = engine_decide(self._asking_spec(len(history.active)), history, now)
         if not decision.create:
             reason = decision.finish.message if decision.finish else "no suggestion available"
             raise StudyFinishedError(reason)
@@ -239,6 +239,17 @@ class Tuner:
         self.results.write("started", now, trial=new.name)
         self._tracked()
         return Asked(new.name, dict(new.params), new.budget)
+
+    def _asking_spec(self, open_count: int) -> StudySpec:
+        """The spec with room for one more trial than are open: parallelism is the caller's.
+        Kept while the count stays the same (a copy of the spec per ask costs more than the
+        decision it feeds)."""
+        cached = self._asking
+        if cached is None or cached[0] != open_count:
+            budget = self.spec.budget.model_copy(update={"parallelism": open_count + 1})
+            cached = (open_count, self.spec.model_copy(update={"budget": budget}))
+            self._asking = cached
+        return cached[1]
 
     def report(self, name: str, step: int, **metrics: float) -> StopDecision | None:
         """Record an intermediate report; returns the stop decision if the trial should end."""

@@ -19,6 +19,7 @@ from kubetune.engine.encoding import INACTIVE, build_space
 from kubetune.engine.samplers import SAMPLERS
 from kubetune.engine.samplers.acquisition import Acquisition
 from kubetune.engine.samplers.bayesian import BayesianSampler
+from kubetune.engine.samplers.observed import observations
 from kubetune.local.processes import build_command
 
 from factories import history, manifest, trial
@@ -174,9 +175,9 @@ def test_the_acquisition_has_no_slope_along_an_inactive_parameter() -> None:
     # fit and reach the Acquisition the way a proposal does
     from kubetune.engine.samplers import bayesian  # noqa: PLC0415
 
-    observed = sampler._observations(history(*trials))
-    units = np.array([space.encode(p) for p, _ in observed])
-    losses = np.array([sampler.goals.losses(values)[0] for _, values in observed])
+    observed = observations(history(*trials), space, sampler.goals, sampler.key)
+    units = observed.units
+    losses = observed.losses[:, 0]
     fit_x = sampler.inputs(units)
     values = bayesian._warp(losses)
     model = bayesian.gp.fit(fit_x, values, sampler.inputs.categorical)

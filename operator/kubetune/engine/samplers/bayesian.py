@@ -61,7 +61,7 @@ from threadpoolctl import threadpool_limits
 
 from kubetune.api.settings import BayesianSettings
 from kubetune.api.study import StudySpec
-from kubetune.engine.encoding import Params, Space
+from kubetune.engine.encoding import Key, Params, Space
 from kubetune.engine.history import History
 from kubetune.engine.objectives import Goals
 from kubetune.engine.samplers import gaussian_process as gp
@@ -71,6 +71,7 @@ from kubetune.engine.samplers.base import start_up_point
 from kubetune.engine.samplers.feasibility import Feasibility
 from kubetune.engine.samplers.front_search import FrontSearch
 from kubetune.engine.samplers.model_inputs import ModelInputs
+from kubetune.engine.samplers.observed import observations, observations_key
 
 FIT_POINTS = 250
 MODEL_POINTS = 800
@@ -92,11 +93,12 @@ class BayesianSampler:
         self.initial = settings.n_initial_points or default_initial_points(space.size)
         self.inputs = ModelInputs(space)
         self.search = AcquisitionSearch(self.inputs)
+        self.key = observations_key("bayesian", space, goals)
 
     def suggest(self, history: History, count: int, rng: np.random.Generator) -> list[Params]:
         if count <= 0:
             return []
-        observed = self._observations(history)
+        observed = observations(history, self.space, self.goals, self.key)
         start = history.next_trial_index
         # The first `initial` trials are random; a batch that straddles that line gets random
         # points up to it and model points after it, once the model has something to stand on
@@ -110,15 +112,17 @@ class BayesianSampler:
         chosen = [self.space.decode(point) for point in starts]
         if randoms == count:
             return chosen
-        units = np.array([self.space.encode(p) for p, _ in observed])
-        found = [values for _, values in observed]
+        units, found = observed.units, observed.values
         running = [self.space.encode(t.params) for t in history.active]
         pending = np.array(running + starts).reshape(-1, self.space.size)
         indices = range(start + randoms, start + count)
         with threadpool_limits(limits=1, user_api="blas"):
+            used = set(observed.keys)
             if not self.goals.multi and not self.goals.constraints:
-                losses = np.array([self.goals.losses(v)[0] for v in found])
-                return chosen + self._propose(units, losses, pending, len(running), indices, rng)
+                losses = observed.losses[:, 0]
+                return chosen + self._propose(
+                    units, losses, pending, len(running), indices, rng, used
+                )
             feasibility = self._feasibility(units, found)
             if self.goals.multi:
                 search = FrontSearch(
@@ -127,10 +131,10 @@ class BayesianSampler:
                 return chosen + search.propose(
                     units, found, pending, len(running), indices, rng, feasibility
                 )
-            feasible = np.array([self.goals.feasible(v) for v in found], dtype=bool)
-            losses = np.array([self.goals.losses(v)[0] for v in found])
+            feasible = observed.outside == 0
+            losses = observed.losses[:, 0]
             return chosen + self._propose(
-                units, losses, pending, len(running), indices, rng, feasible, feasibility
+                units, losses, pending, len(running), indices, rng, used, feasible, feasibility
             )
 
     def _feasibility(self, units: np.ndarray, found: list[dict[str, float]]) -> Feasibility | None:
@@ -145,13 +149,6 @@ class BayesianSampler:
     def _initial_point(self, index: int) -> list[float]:
         return start_up_point(self.seed, index, self.space.size)
 
-    def _observations(self, history: History) -> list[tuple[Params, dict[str, float]]]:
-        return [
-            (dict(t.params), values)
-            for t in history.evidence
-            if (values := self.goals.values(t)) is not None
-        ]
-
     def _propose(
         self,
         units: np.ndarray,
@@ -160,6 +157,7 @@ class BayesianSampler:
         running: int,
         indices: range,
         rng: np.random.Generator,
+        used: set[Key],
         feasible: np.ndarray | None = None,
         feasibility: Feasibility | None = None,
     ) -> list[Params]:
@@ -183,7 +181,7 @@ class BayesianSampler:
         posterior = gp.Posterior(model_x, model_y, self.inputs.categorical, params)
         if len(pending):
             posterior = posterior.with_pending(self.inputs(pending))
-        used = {self.space.key(self.space.decode(row)) for row in [*units, *pending]}
+        used |= {self.space.key(self.space.decode(row)) for row in pending}
         order = np.argsort(losses, kind="stable")
         top = self.inputs(units[order[:BEST_STARTS]])
         real = len(model_y)

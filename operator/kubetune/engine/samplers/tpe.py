@@ -38,6 +38,7 @@ from kubetune.engine.encoding import INACTIVE, Params, Space
 from kubetune.engine.history import History
 from kubetune.engine.objectives import Goals
 from kubetune.engine.samplers.base import start_up_point
+from kubetune.engine.samplers.observed import observations, observations_key
 
 CANDIDATES = 24
 BANDWIDTH = 0.2
@@ -64,16 +65,13 @@ class TpeSampler:
         self.categorical = np.array([d.param.type == "categorical" for d in space.dims])
         #: values per discrete input (0 for continuous ones): an int's bandwidth floor
         self.choices = np.array([d.choices or 0 for d in space.dims])
+        self.key = observations_key("tpe", space, goals)
 
     def suggest(self, history: History, count: int, rng: np.random.Generator) -> list[Params]:
         if count <= 0:
             return []
-        learned = [(t, v) for t in history.evidence if (v := self.goals.values(t)) is not None]
-        ranking = self.goals.ranking_losses([v for _, v in learned])
-        observed = [
-            (self.space.encode(t.params), float(key))
-            for (t, _), key in zip(learned, ranking, strict=True)
-        ]
+        observed = observations(history, self.space, self.goals, self.key)
+        ranking = self.goals.ranking_keys(observed.losses, observed.outside)
         start = history.next_trial_index
         chosen: list[Params] = []
         pending = [self.space.encode(t.params) for t in history.active]
@@ -82,7 +80,7 @@ class TpeSampler:
             if index + warm < self.initial or len(observed) < 2 or self.space.size == 0:
                 point = np.array(start_up_point(self.seed, index, self.space.size))
             else:
-                point = self._pick(observed, pending, rng)
+                point = self._pick(observed.units, ranking, pending, rng)
             params = self.space.decode(list(point))
             chosen.append(params)
             pending.append(self.space.encode(params))
@@ -90,12 +88,11 @@ class TpeSampler:
 
     def _pick(
         self,
-        observed: Sequence[tuple[list[float], float]],
+        finished: np.ndarray,
+        losses: np.ndarray,
         pending: Sequence[list[float]],
         rng: np.random.Generator,
     ) -> np.ndarray:
-        finished = np.array([units for units, _ in observed])
-        losses = np.array([loss for _, loss in observed])
         order = np.argsort(losses, kind="stable")
         below = np.zeros(len(finished), dtype=bool)
         below[order[: below_count(len(finished))]] = True
