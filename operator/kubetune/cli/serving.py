@@ -39,6 +39,7 @@ def command_operator(args: argparse.Namespace) -> int:
     import kopf  # noqa: PLC0415 - only the operator needs kopf loaded
 
     from kubetune.controller import handlers  # noqa: PLC0415 - registers the handlers
+    from kubetune.controller.faults import Faults, KopfRetries  # noqa: PLC0415
     from kubetune.controller.kube import Kube, own_namespace  # noqa: PLC0415
     from kubetune.controller.leader import LeaderElector, default_identity  # noqa: PLC0415
     from kubetune.controller.operator import build_operator, read_secret  # noqa: PLC0415
@@ -47,9 +48,16 @@ def command_operator(args: argparse.Namespace) -> int:
     kopf.configure(verbose=args.verbose)
     if not args.verbose:  # one "Handler ... succeeded." line per watch event drowns the rest
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    # An outage is told once (`Faults`), not by every retry of every call and watch.
+    faults = Faults()
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    for name in ("kopf._cogs.clients.api", "kopf._cogs.clients.watching"):
+        logging.getLogger(name).addFilter(KopfRetries(faults))
     telemetry = Telemetry()
     try:
-        kube = Kube(on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc())
+        kube = Kube(
+            on_call=lambda verb: telemetry.api_requests.labels(verb=verb).inc(), faults=faults
+        )
         home = args.operator_namespace or own_namespace()
         secret = read_secret(
             kube,
@@ -68,7 +76,7 @@ def command_operator(args: argparse.Namespace) -> int:
     operator.serve()  # the collector and /metrics: served by standbys too
     elector = None
     if args.leader_election:
-        elector = LeaderElector(kube, home, args.leader_election)
+        elector = LeaderElector(kube, home, args.leader_election, said=kube.said)
         if not elector.acquire():
             return 0
         # Losing the Lease means another replica may act already: stop at once, mid-work.

@@ -18,7 +18,7 @@ from typing import Any
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
 from kubetune.controller import status, tokens
-from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.kube import API_ERRORS, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import prometheus_url
 from kubetune.controller.phases import TrialLocks, TrialPhases
@@ -54,12 +54,22 @@ class ReportIntake:
         return tokens.read_token(self.settings.secret, namespace, trial, token)
 
     def record(self, namespace: str, name: str, uid: str, body: wire.Body) -> tuple[int, str]:
-        """The collector's handler for an authorized post: (HTTP status, message)."""
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return self._record(namespace, name, uid, body)
-            except ConflictError:
-                self.telemetry.api_requests.labels(verb="conflict").inc()
+        """The collector's handler for an authorized post: (HTTP status, message). The API
+        server's failures are answered 503 for the sidecar to post again, in a line of their
+        own unless an outage already said so (anything else raised is a bug: the collector
+        logs its traceback)."""
+        try:
+            for _ in range(CONFLICT_RETRIES):
+                try:
+                    return self._record(namespace, name, uid, body)
+                except ConflictError:
+                    self.telemetry.api_requests.labels(verb="conflict").inc()
+        except API_ERRORS as error:
+            if not self.kube.said(error):
+                log.warning(
+                    "could not record reports of %s/%s: %s", namespace, name, describe(error)
+                )
+            return 503, "could not record the reports now; retry"
         return 503, "the trial kept changing; retry"
 
     def _record(self, namespace: str, name: str, uid: str, body: wire.Body) -> tuple[int, str]:
@@ -154,11 +164,20 @@ class ReportIntake:
             return None
         name = trial["metadata"]["name"]
         query = prometheus.render_query(source.query, name)
+        faults, kind = self.kube.faults, f"Prometheus at {url}"
         try:
             found = prometheus.fetch_reports(url, query, study.spec.primary.metric)
-        except (OSError, ValueError) as error:
+        except OSError as error:  # unreachable: one line for every trial's query
+            if faults is None:
+                log.warning("Prometheus query for %s failed: %s", name, error)
+            else:
+                faults.failed(kind, str(error)[:160], "each running trial's query at every pull")
+            return None
+        except ValueError as error:
             log.warning("Prometheus query for %s failed: %s", name, error)
             return None
+        if faults is not None:
+            faults.worked(kind)
         bad = next((r for r in found if isinstance(r, BadValue)), None)
         if bad is not None:
             self._fail_bad_value(trial, str(bad))

@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubetune.api.study import GROUP, VERSION
+from kubetune.controller.faults import API_RETRIES, API_SERVER, Faults
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import STUDY_LABEL
 
@@ -70,19 +71,68 @@ def own_namespace() -> str:
 API_TIMEOUT = (5.0, 30.0)
 
 
+def is_outage(error: BaseException) -> bool:
+    """The API server could not answer (unreachable, timed out, overloaded, 5xx): what
+    retrying cures. A 4xx is an answer; anything else raised is a bug."""
+    if isinstance(error, ApiException):
+        return error.status in (0, None, 429) or int(error.status) >= 500
+    return isinstance(error, HTTPError | OSError)
+
+
+def brief(error: BaseException) -> str:
+    """One short phrase for an outage's cause (urllib3's messages run to 300 characters)."""
+    text = str(error).lower()
+    for phrase in ("connection refused", "timed out", "name or service not known", "reset"):
+        if phrase in text:
+            return phrase
+    if isinstance(error, ApiException):
+        return f"HTTP {error.status} {error.reason}"
+    return f"{type(error).__name__}: {str(error)[:120]}"
+
+
+class ApiHealth:
+    """Tells `Faults` how each call to the API server went: an outage starts with the first
+    call that could not be answered and ends with the first that was."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+
+    def answered(self) -> None:
+        self.faults.worked(API_SERVER)
+
+    def failed(self, error: BaseException) -> None:
+        if is_outage(error):
+            self.faults.failed(API_SERVER, brief(error), API_RETRIES)
+        else:
+            self.answered()  # a refusal is an answer: the server is there
+
+
 class _TimedApiClient(client.ApiClient):
-    """The official client with a default timeout on every request."""
+    """The official client with a default timeout on every request, telling `health` how
+    each call went."""
+
+    health: ApiHealth | None = None
 
     def call_api(  # type: ignore[no-untyped-def]
         self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None
     ):
-        return super().call_api(
-            method, url, header_params, body, post_params, _request_timeout or API_TIMEOUT
-        )
+        try:
+            answer = super().call_api(
+                method, url, header_params, body, post_params, _request_timeout or API_TIMEOUT
+            )
+        except API_ERRORS as error:
+            if self.health is not None:
+                self.health.failed(error)
+            raise
+        if self.health is not None:
+            self.health.answered()
+        return answer
 
 
 class Kube:
-    def __init__(self, on_call: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, on_call: Callable[[str], None] | None = None, faults: Faults | None = None
+    ) -> None:
         try:
             config.load_incluster_config()  # type: ignore[no-untyped-call]
         except config.ConfigException:
@@ -95,11 +145,19 @@ class Kube:
         # the default (5 per CPU) made the rest open and drop a TLS connection per call.
         configuration.connection_pool_maxsize = 64
         self.api = _TimedApiClient(configuration)
+        if faults is not None:
+            self.api.health = ApiHealth(faults)
         self.custom = client.CustomObjectsApi(self.api)
         self.batch = client.BatchV1Api(self.api)
         self.core = client.CoreV1Api(self.api)
         self.coordination = client.CoordinationV1Api(self.api)
         self._on_call = on_call
+        #: Where failures are told once (the operator's); None: the callers say them.
+        self.faults = faults
+
+    def said(self, error: BaseException) -> bool:
+        """An outage already reported (`Faults`): the caller retries without a word more."""
+        return self.faults is not None and is_outage(error) and self.faults.failing(API_SERVER)
 
     def _count(self, verb: str) -> None:
         if self._on_call is not None:

@@ -62,10 +62,14 @@ class LeaderElector:
         renew_every: float = 2.0,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        said: Callable[[BaseException], bool] = lambda error: False,
     ) -> None:
+        """`said(error)`: a failure already reported (an outage of the API server, told
+        once by the operator's `Faults`): retried without a line per try."""
         if not renew_every < renew_deadline < duration:
             raise ValueError("need renew_every < renew_deadline < duration")
         self.store = store
+        self.said = said
         self.namespace = namespace
         self.name = name
         self.identity = identity or default_identity()
@@ -146,7 +150,8 @@ class LeaderElector:
                     log.info("%s now leads lease %s/%s", self.identity, self.namespace, self.name)
                     return True
             except Exception as error:  # an unreachable API server: keep trying
-                log.warning("leader election: %s", error)
+                if not self.said(error):
+                    log.warning("leader election: %s", error)
             self._stop.wait(retry_every or self.renew_every)
         return False
 
@@ -162,7 +167,10 @@ class LeaderElector:
                         continue
                     lost_to = self._last_holder
                 except Exception as error:
-                    log.warning("renewing lease %s/%s failed: %s", self.namespace, self.name, error)
+                    if not self.said(error):
+                        log.warning(
+                            "renewing lease %s/%s failed: %s", self.namespace, self.name, error
+                        )
                     lost_to = None
                 if lost_to not in (None, self.identity) or (
                     self._monotonic() - last > self.renew_deadline

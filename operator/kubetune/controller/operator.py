@@ -92,7 +92,7 @@ def build_operator(settings: OperatorSettings, kube: Kube, telemetry: Telemetry)
         workloads[registry.kind_of(template).name].heal(study, trials, *template.resource)
 
     studies.lose_job = heal
-    ticker = Ticker(studies.request, lambda ns, name: None, settings.heal_seconds)
+    ticker = Ticker(studies.request, lambda ns, name: None, settings.heal_seconds, said=kube.said)
     operator = Operator(settings, kube, telemetry, phases, studies, intake, workloads, ticker)
     ticker.pull = operator.pull
     return operator

@@ -57,7 +57,11 @@ class StudyLoop:
         self.phases = phases
         self.clock = clock
         self.queue = WorkQueue(
-            self._pass, settings.study_workers, "study", on_wait=telemetry.queue_seconds.observe
+            self._pass,
+            settings.study_workers,
+            "study",
+            on_wait=telemetry.queue_seconds.observe,
+            said=kube.said,
         )
         #: Parsed specs of the studies served, for the other rooms (dropped with the Study).
         self._studies: dict[tuple[str, str], Study] = {}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetune.api.study import FINISHED_STUDY_PHASES
+from kubetune.controller.kube import API_ERRORS, describe
 
 log = logging.getLogger("kubetune.operator")
 PROMETHEUS_INTERVAL = 2.0  # how often a running Prometheus-backed study's trials are read
@@ -39,11 +40,13 @@ class Ticker:
         pull: Callable[[str, str], None],
         heal_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        said: Callable[[BaseException], bool] = lambda error: False,
     ) -> None:
         """`wake(namespace, name, heal)` requests a pass of the study (`heal`: one that also
         looks for lost workloads); `pull(namespace, name)` reads its running trials from
         Prometheus."""
         self.wake = wake
+        self.said = said
         self.pull = pull
         self.heal_seconds = heal_seconds
         self.clock = clock
@@ -97,7 +100,12 @@ class Ticker:
                         self.pull(namespace, name)
                     else:
                         self.wake(namespace, name, what == "heal")
-                except Exception:  # one study's trouble must not stop the others' clocks
+                except API_ERRORS as error:  # one study's trouble must not stop the others'
+                    if not self.said(error):
+                        log.warning(
+                            "%s of %s/%s failed: %s", what, namespace, name, describe(error)
+                        )
+                except Exception:
                     log.exception("%s of %s/%s failed", what, namespace, name)
 
     def start(self) -> None:

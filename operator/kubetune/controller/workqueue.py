@@ -21,6 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable
 
+from kubetune.controller.kube import API_ERRORS, describe
+
 log = logging.getLogger("kubetune.operator")
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
@@ -34,8 +36,12 @@ class WorkQueue:
         name: str = "work",
         clock: Callable[[], float] = time.monotonic,
         on_wait: Callable[[float], None] | None = None,
+        said: Callable[[BaseException], bool] = lambda error: False,
     ) -> None:
-        """`on_wait(seconds)` is told how long each pass waited from its first request."""
+        """`on_wait(seconds)` is told how long each pass waited from its first request;
+        `said(error)`: the failure is one already reported (an outage of the API server),
+        retried without a line per try."""
+        self._said = said
         self._work = work
         self._clock = clock
         self._on_wait = on_wait
@@ -134,7 +140,11 @@ class WorkQueue:
             failed = False
             try:
                 self._work(key)
-            except Exception:
+            except Exception as error:
                 failed = True
-                log.exception("work on %s failed; retrying later", key)
+                if isinstance(error, API_ERRORS):
+                    if not self._said(error):
+                        log.warning("work on %s failed: %s; retrying", key, describe(error))
+                else:  # a bug: the traceback is what finds it
+                    log.exception("work on %s failed; retrying later", key)
             self._done(key, failed)
