@@ -330,6 +330,64 @@ def slope(samples: list[tuple[int, int]]) -> float:
     return sum((x - mx) * (y - my) for x, y in half) / sum((x - mx) ** 2 for x, _ in half)
 
 
+#: Completions (a study's i-th finished trial) around which the slot waits are summarised, to
+#: show whether a decision costs more as a study grows (a window of 100 around each).
+TRIAL_WINDOWS = (100, 500, 1000, 1900, 5000, 9900)
+
+
+def by_trial(waits: list[tuple[str, float, float]]) -> dict[str, dict[str, float]]:
+    """p50 and p95 of the slot waits of each study's completions 50 either side of each of
+    `TRIAL_WINDOWS` (those the run reached)."""
+    order: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for study_name, at, latency in waits:
+        order[study_name].append((at, latency))
+    ranked = [
+        (i, latency) for rows in order.values() for i, (_, latency) in enumerate(sorted(rows))
+    ]
+    found = {}
+    for window in TRIAL_WINDOWS:
+        near = [latency for i, latency in ranked if abs(i - window) < 50]
+        if len(near) >= 20:
+            found[str(window)] = {
+                "p50": round(percentile(near, 0.5), 3),
+                "p95": round(percentile(near, 0.95), 3),
+            }
+    return found
+
+
+def last_slope(samples: list[tuple[int, int]], trials: int = 1000) -> float:
+    """KiB per trial over the last `trials` finished (least squares)."""
+    if not samples:
+        return float("nan")
+    tail = [s for s in samples if s[0] >= samples[-1][0] - trials]
+    return slope(tail) if len(tail) >= 3 else float("nan")
+
+
+def start_operator(
+    namespace: str, collector_port: int, metrics_port: int, log: Any
+) -> subprocess.Popen[bytes]:
+    """`kubetune operator` as a process of its own on `namespace`, its output into `log`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kubetune.cli",
+            "operator",
+            "--namespace",
+            namespace,
+            "--collector-address",
+            f"127.0.0.1:{collector_port}",
+            "--metrics-address",
+            f"127.0.0.1:{metrics_port}",
+            "--collector-url",
+            f"http://127.0.0.1:{collector_port}",
+        ],
+        env={**os.environ, "KUBETUNE_COLLECTOR_SECRET": SECRET},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def run_shape(
     env: dict[str, str],
     studies: int,
@@ -354,25 +412,7 @@ def run_shape(
     results = ROOT / "benchmarks" / "results"  # not in git: a fresh clone has no such folder
     results.mkdir(parents=True, exist_ok=True)
     log = (results / f"operator-{studies}x{parallelism}x{trials}.log").open("w")
-    operator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kubetune.cli",
-            "operator",
-            "--namespace",
-            namespace,
-            "--collector-address",
-            f"127.0.0.1:{collector_port}",
-            "--metrics-address",
-            f"127.0.0.1:{metrics_port}",
-            "--collector-url",
-            f"http://127.0.0.1:{collector_port}",
-        ],
-        env={**os.environ, "KUBETUNE_COLLECTOR_SECRET": SECRET},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    operator = start_operator(namespace, collector_port, metrics_port, log)
     pids = {
         name: int((Path(env["KUBETUNE_STATE_DIR"]) / "pids" / f"{name}.pid").read_text())
         for name in COMPONENTS
@@ -504,6 +544,8 @@ def run_shape(
             "p95": round(percentile(from_pod, 0.95), 3),
             "n": len(from_pod),
         },
+        "podEndedToNextJobByTrial": by_trial(pairs(harness.pod_done, harness.jobs, parallelism)),
+        "trialEndedToNextJobByTrial": by_trial(pairs(harness.succeeded, harness.jobs, parallelism)),
         "trialEndedToNextJobSeconds": {
             "p50": round(percentile(from_trial, 0.5), 3),
             "p95": round(percentile(from_trial, 0.95), 3),
@@ -521,6 +563,7 @@ def run_shape(
             {"trials": t, "MiB": round(k / 1024, 1)} for t, k in quarter
         ],
         "operatorKiBPerTrialAfterWarmUp": round(slope(memory), 2),
+        "operatorKiBPerTrialLast1000": round(last_slope(memory), 2),
         "harnessFailures": harness.failures[:10],
     }
 
@@ -542,6 +585,14 @@ def render(result: dict[str, Any]) -> str:
         f"  pod ended   -> next Job  p50 {pod['p50']:.3f} s  p95 {pod['p95']:.3f} s  "
         f"(n {pod['n']})",
         f"  Trial ended -> next Job  p50 {trial['p50']:.3f} s  p95 {trial['p95']:.3f} s",
+        "  pod ended -> next Job by a study's trial number: "
+        + (
+            ", ".join(
+                f"#{n} p50 {w['p50']:.3f} s p95 {w['p95']:.3f} s"
+                for n, w in result["podEndedToNextJobByTrial"].items()
+            )
+            or "-"
+        ),
         "  study loop               "
         + "; ".join(
             f"{label} mean {h['mean'] or 0:.3f} s, p50 {_within(h['p50'])}, p95 {_within(h['p95'])}"
@@ -560,7 +611,8 @@ def render(result: dict[str, Any]) -> str:
         + ", ".join(
             f"{q['MiB']} MiB at {q['trials']}" for q in result["operatorMemoryMiBAtQuarters"]
         )
-        + f"; {result['operatorKiBPerTrialAfterWarmUp']} KiB per trial after warm-up",
+        + f"; {result['operatorKiBPerTrialAfterWarmUp']} KiB per trial after warm-up, "
+        + f"{result['operatorKiBPerTrialLast1000']} over the last 1,000",
     ]
     if result["harnessFailures"]:
         lines.append(f"  harness failures: {result['harnessFailures']}")

@@ -68,7 +68,7 @@ def study_event(
         meta = study["metadata"]
         rooms.studies.study_deleted(meta["namespace"], meta["name"], meta.get("uid"))
     else:
-        rooms.studies.study_seen(study)
+        rooms.study_seen(study)
 
 
 @kopf.on.event(GROUP, VERSION, "trials")
@@ -78,7 +78,7 @@ def trial_event(
     if event.get("type") == "DELETED":
         _rooms(memo).trial_deleted(dict(body))
     else:
-        _rooms(memo).studies.trial_changed(dict(body))
+        _rooms(memo).trial_seen(dict(body))
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={manifests.TRIAL_LABEL: kopf.PRESENT})

@@ -18,6 +18,7 @@ from typing import Any
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
 from kubetune.controller import status, tokens
+from kubetune.controller.cache import TrialCache
 from kubetune.controller.kube import API_ERRORS, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import prometheus_url
@@ -39,9 +40,11 @@ class ReportIntake:
         telemetry: Telemetry,
         locks: TrialLocks,
         phases: TrialPhases,
+        trials: TrialCache,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.kube = kube
+        self.trials = trials
         self.settings = settings
         self.telemetry = telemetry
         self.locks = locks
@@ -59,9 +62,9 @@ class ReportIntake:
         own unless an outage already said so (anything else raised is a bug: the collector
         logs its traceback)."""
         try:
-            for _ in range(CONFLICT_RETRIES):
-                try:
-                    return self._record(namespace, name, uid, body)
+            for tries in range(CONFLICT_RETRIES):
+                try:  # after a conflict, the cache was behind: read the Trial fresh
+                    return self._record(namespace, name, uid, body, reread=tries > 0)
                 except ConflictError:
                     self.telemetry.api_requests.labels(verb="conflict").inc()
         except API_ERRORS as error:
@@ -72,9 +75,13 @@ class ReportIntake:
             return 503, "could not record the reports now; retry"
         return 503, "the trial kept changing; retry"
 
-    def _record(self, namespace: str, name: str, uid: str, body: wire.Body) -> tuple[int, str]:
+    def _record(
+        self, namespace: str, name: str, uid: str, body: wire.Body, reread: bool = False
+    ) -> tuple[int, str]:
         with self.locks.of(namespace, name):
-            trial = self.kube.fetch_trial(namespace, name)
+            trial = self.trials.get(namespace, name, fresh=reread)
+            if not reread and trial is not None and trial["metadata"]["uid"] != uid:
+                trial = self.trials.get(namespace, name, fresh=True)  # a new Trial, same name
             if trial is None or trial["metadata"]["uid"] != uid:
                 self.telemetry.reports_refused.labels(reason="unknown-trial").inc()
                 return 404, f"no trial {namespace}/{name} with this token's uid"
@@ -108,8 +115,10 @@ class ReportIntake:
             if phase == TrialState.PENDING:
                 update["phase"] = TrialState.RUNNING.value
                 update["startTime"] = status.now_iso(self.clock())
-            self.kube.patch_trial_status(
-                namespace, name, update, resource_version=trial["metadata"]["resourceVersion"]
+            self.trials.seen(
+                self.kube.patch_trial_status(
+                    namespace, name, update, resource_version=trial["metadata"]["resourceVersion"]
+                )
             )
             self.telemetry.reports_accepted.inc(len(fresh))
             return 200, f"recorded {len(fresh)}"
@@ -194,4 +203,6 @@ class ReportIntake:
         meta = trial["metadata"]
         reports = status.merge_reports(list(current.get("reports", [])), fresh)
         self.telemetry.reports_accepted.inc(len(fresh))
-        return self.kube.patch_trial_status(meta["namespace"], meta["name"], {"reports": reports})
+        return self.trials.seen(
+            self.kube.patch_trial_status(meta["namespace"], meta["name"], {"reports": reports})
+        )

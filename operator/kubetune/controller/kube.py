@@ -188,6 +188,20 @@ class Kube:
         items: list[Obj] = cast(Obj, listing)["items"]
         return items
 
+    def list_trials_with_version(self, namespace: str, study: str) -> tuple[list[Obj], int | None]:
+        """A study's Trials and the list's resourceVersion (what the list is as of), for a
+        cache to tell objects the list missed from objects written after it."""
+        self._count("list_trials")
+        listing = cast(
+            Obj,
+            self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, "trials", label_selector=f"{STUDY_LABEL}={study}"
+            ),
+        )
+        raw = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+        version = int(raw) if raw.isdigit() else None
+        return list(listing["items"]), version
+
     def fetch_trial(self, namespace: str, name: str) -> Obj | None:
         self._count("get_trial")
         return self._fetch("trials", namespace, name)
@@ -228,11 +242,13 @@ class Kube:
             raise
         return cast(Obj, patched)
 
-    def patch_study_status(self, namespace: str, name: str, status: Obj) -> None:
+    def patch_study_status(self, namespace: str, name: str, status: Obj) -> Obj:
+        """Merge-patch a Study's status; the Study as written."""
         self._count("patch_study_status")
-        self.custom.patch_namespaced_custom_object_status(
+        patched = self.custom.patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, "studies", name, {"status": status}
         )
+        return cast(Obj, patched)
 
     # ----- jobs ----------------------------------------------------------------------------
 

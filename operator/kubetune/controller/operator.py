@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubetune.controller.cache import TrialCache
 from kubetune.controller.collector import CollectorServer, serve_collector
 from kubetune.controller.intake import ReportIntake
 from kubetune.controller.kube import Kube, Obj
@@ -62,24 +63,33 @@ class Operator:
         """The ticker's Prometheus read of a study's running trials."""
         study = self.studies.study_of(namespace, name)
         if study is not None and study.spec.metrics.prometheus is not None:
-            self.intake.pull_running(namespace, study, self.kube.list_trials(namespace, name))
+            self.intake.pull_running(namespace, study, self.phases.trials.active(namespace, name))
+
+    def trial_seen(self, trial: Obj) -> None:
+        """A Trial's watch event: kept in the cache, and a pass when it changes a decision."""
+        self.studies.trial_changed(self.phases.trials.seen(trial))
 
     def trial_deleted(self, trial: Obj) -> None:
         meta = trial["metadata"]
+        self.phases.trials.gone(trial)
         self.phases.forget(meta["namespace"], meta["name"])
         self.studies.trial_deleted(trial)
+
+    def study_seen(self, study: Obj) -> None:
+        self.studies.study_seen(self.studies.cache.seen(study))
 
 
 def build_operator(settings: OperatorSettings, kube: Kube, telemetry: Telemetry) -> Operator:
     locks = TrialLocks()
-    phases = TrialPhases(kube, telemetry, locks)
+    trials = TrialCache(kube)
+    phases = TrialPhases(kube, telemetry, locks, trials)
     try:
         tracking = open_study_tracking(kube, settings.mlflow_tracking_uri)
     except TrackingUnavailableError as error:
         log.warning("%s", error)
         tracking = None
     studies = StudyLoop(kube, settings, telemetry, phases, tracking=tracking)
-    intake = ReportIntake(kube, settings, telemetry, locks, phases)
+    intake = ReportIntake(kube, settings, telemetry, locks, phases, trials)
     workloads = registry.build_rooms(kube, phases)
     phases.studies = studies
     phases.pull_final = intake.pull_final

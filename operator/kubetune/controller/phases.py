@@ -1,7 +1,9 @@
 """Where a Trial's phase is written: by its workload's word (`settle`), by the study's
 decision (`end`: stopped early, killed) or because its workload vanished (`lose`).
 
-Every writer goes through here under the trial's lock, and a finished Trial is never written
+Every writer goes through here under the trial's lock, reads the Trial from the watch-fed
+cache and writes with the resourceVersion it read (a conflict means the cache was behind: the
+Trial is read fresh and the write decided again), and a finished Trial is never written
 again: an early stop racing the trial's own end, or a report racing either, cannot turn a
 Succeeded trial back into anything else. Ending a trial also deletes its Job (and, by
 propagation, its pods). The verdict on a workload that ended is the engine's
@@ -21,11 +23,15 @@ from typing import Any, Protocol
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
 from kubetune.controller import status
+from kubetune.controller.cache import TrialCache
 from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.leader import ConflictError
 from kubetune.controller.telemetry import Telemetry
 from kubetune.engine.outcome import trial_outcome
 
 log = logging.getLogger("kubetune.operator")
+#: Writes tried again after a conflict, each with the Trial read fresh.
+WRITE_TRIES = 5
 
 
 class TrialLocks:
@@ -90,9 +96,11 @@ class TrialPhases:
         kube: Kube,
         telemetry: Telemetry,
         locks: TrialLocks,
+        trials: TrialCache,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.kube = kube
+        self.trials = trials
         self.telemetry = telemetry
         self.locks = locks
         self.clock = clock
@@ -125,17 +133,22 @@ class TrialPhases:
         ):
             return
         with self.locks.of(namespace, name):
-            trial = self.kube.fetch_trial(namespace, name)
-            if trial is None:
-                return
-            current = status.trial_phase(trial)
-            if current.finished or current == phase:
-                self.applied.put(key, (workload_uid, current))
-                return
-            update = self._update(trial, phase, reason)
-            if update is None:
-                return
-            patched = self.kube.patch_trial_status(namespace, name, update)
+            for tries in range(WRITE_TRIES):
+                trial = self.trials.get(namespace, name, fresh=tries > 0)
+                if trial is None:
+                    return
+                current = status.trial_phase(trial)
+                if current.finished or current == phase:
+                    self.applied.put(key, (workload_uid, current))
+                    return
+                update = self._update(trial, phase, reason)
+                if update is None:
+                    return
+                patched = self._write(trial, update)
+                if patched is not None:
+                    break
+            else:
+                raise ConflictError(f"trial {namespace}/{name} kept changing")
             settled = TrialState(update["phase"])
             self.applied.put(key, (workload_uid, settled))
         if settled == TrialState.FAILED:
@@ -161,7 +174,7 @@ class TrialPhases:
         if known is not None and known[0] == workload_uid and known[1] == TrialState.QUEUED:
             return
         with self.locks.of(namespace, name):
-            trial = self.kube.fetch_trial(namespace, name)
+            trial = self.trials.get(namespace, name, fresh=True)  # rare: read it fresh
             if trial is None:
                 return
             current = status.trial_phase(trial)
@@ -186,7 +199,7 @@ class TrialPhases:
                 if old.get("pod"):
                     update["earlierPods"] = [*(old.get("earlierPods") or []), old["pod"]][-100:]
                     update["pod"] = None
-            patched = self.kube.patch_trial_status(namespace, name, update)
+            patched = self.trials.seen(self.kube.patch_trial_status(namespace, name, update))
             self.applied.put(key, (workload_uid, TrialState.QUEUED))
         if why is not None:
             self.kube.emit_event(trial, "TrialPreempted", update["reason"], "Warning")
@@ -222,6 +235,19 @@ class TrialPhases:
             }
         return update
 
+    def _write(self, trial: Obj, update: Obj) -> Obj | None:
+        """Patch the Trial's status if it is still as read (its resourceVersion); the Trial as
+        written (kept in the cache), or None when it had changed (the caller reads it fresh)."""
+        meta = trial["metadata"]
+        try:
+            patched = self.kube.patch_trial_status(
+                meta["namespace"], meta["name"], update, resource_version=meta["resourceVersion"]
+            )
+        except ConflictError:
+            self.telemetry.api_requests.labels(verb="conflict").inc()
+            return None
+        return self.trials.seen(patched)
+
     def _study(self, trial: Obj) -> Study | None:
         assert self.studies is not None
         return self.studies.study_of(trial["metadata"]["namespace"], trial["spec"]["study"])
@@ -248,15 +274,18 @@ class TrialPhases:
         meta = trial["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         with self.locks.of(namespace, name):
-            fresh = self.kube.fetch_trial(namespace, name)
-            if fresh is None or fresh["metadata"]["uid"] != meta["uid"]:
-                return None
-            if status.trial_phase(fresh).finished:
-                return None
-            stamp = status.now_iso(self.clock())
-            patched = self.kube.patch_trial_status(
-                namespace, name, {"completionTime": stamp, **update}
-            )
+            for tries in range(WRITE_TRIES):
+                fresh = self.trials.get(namespace, name, fresh=tries > 0)
+                if fresh is None or fresh["metadata"]["uid"] != meta["uid"]:
+                    return None
+                if status.trial_phase(fresh).finished:
+                    return None
+                stamp = status.now_iso(self.clock())
+                patched = self._write(fresh, {"completionTime": stamp, **update})
+                if patched is not None:
+                    break
+            else:
+                raise ConflictError(f"trial {namespace}/{name} kept changing")
             self.applied.put((namespace, name), (None, TrialState(update["phase"])))
         study = self._study(fresh) if self.studies is not None else None
         where = study.spec.trial_template.resource if study is not None else ("batch/v1", "jobs")

@@ -1,9 +1,11 @@
 """The study loop: observe a Study and its Trials -> `decide` -> act -> write the status.
 
 Watch handlers only `request` a study; a few worker threads run the passes (`WorkQueue`: one
-pass per study at a time, bursts coalesced, failures retried with backoff). A pass rebuilds
-everything from the API server (the Study, its own Trials, the stored next trial index), so
-a restart or a missed event loses nothing. Acting:
+pass per study at a time, bursts coalesced, failures retried with backoff). A pass reads the
+Study and its own Trials from the watch-fed caches (`cache.py`: the first pass of a study
+after a start lists its Trials once, and the once-a-minute heal lists them again to catch a
+missed deletion), with the stored next trial index, so a restart or a missed event loses
+nothing and a pass costs no reads. Acting:
 - new trials: their indices are written to the status (`nextTrialIndex`) before any is
   created, so a name never comes back, even after a trial is deleted or a pass dies midway;
   then the Trial, then its Job, then `jobName` on the Trial (the mark that its Job was made);
@@ -26,6 +28,7 @@ from kubetune.api import InvalidStudyError, Study, load_study
 from kubetune.api.study import FINISHED_STUDY_PHASES
 from kubetune.api.trial import TrialState
 from kubetune.controller import manifests, status, tokens
+from kubetune.controller.cache import StudyCache
 from kubetune.controller.kube import API_ERRORS, InvalidObjectError, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import prometheus_url
@@ -36,7 +39,7 @@ from kubetune.controller.tracking import StudyTracking
 from kubetune.controller.warm_start import WAIT_SECONDS, Waiting, WarmStartReader
 from kubetune.controller.workloads import registry
 from kubetune.controller.workqueue import WorkQueue
-from kubetune.engine import Decision, History, decide
+from kubetune.engine import Decision, decide
 
 log = logging.getLogger("kubetune.operator")
 
@@ -50,8 +53,12 @@ class StudyLoop:
         phases: TrialPhases,
         clock: Callable[[], float] = time.time,
         tracking: StudyTracking | None = None,
+        studies: StudyCache | None = None,
     ) -> None:
         self.kube = kube
+        #: The Studies and their Trials as the watches and this operator's writes left them.
+        self.cache = studies if studies is not None else StudyCache(kube.fetch_study)
+        self.trials = phases.trials
         self.settings = settings
         self.telemetry = telemetry
         self.phases = phases
@@ -95,7 +102,7 @@ class StudyLoop:
         known = self._studies.get((namespace, name))
         if known is not None:
             return known
-        obj = self.kube.fetch_study(namespace, name)
+        obj = self.cache.get(namespace, name)
         if obj is None:
             return None
         try:
@@ -121,7 +128,7 @@ class StudyLoop:
         meta = trial["metadata"]
         self._seen.pop(meta["uid"])
         key = (meta["namespace"], trial["spec"]["study"])
-        study = self.kube.fetch_study(*key)
+        study = self.cache.get(*key)
         if study is None or study["metadata"].get("deletionTimestamp"):
             return
         phase = status.trial_phase(trial)
@@ -153,6 +160,8 @@ class StudyLoop:
         self._studies.pop((namespace, name), None)
         self._heal.discard((namespace, name))
         self.queue.forget((namespace, name))
+        self.cache.gone(namespace, name)
+        self.trials.drop_study(namespace, name)
 
     def _fingerprint(self, trial: Obj) -> tuple[Any, int]:
         meta, current = trial["metadata"], trial.get("status") or {}
@@ -174,7 +183,7 @@ class StudyLoop:
     def _one_pass(self, namespace: str, name: str) -> None:
         heal = (namespace, name) in self._heal
         self._heal.discard((namespace, name))
-        obj = self.kube.fetch_study(namespace, name)
+        obj = self.cache.get(namespace, name)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             self.study_deleted(namespace, name)
             return
@@ -192,7 +201,8 @@ class StudyLoop:
         try:
             self._decide_and_act(obj, study, previous, heal)
         except API_ERRORS as error:
-            self._stalled(obj, previous, describe(error))
+            if not self.kube.said(error):  # in an outage nothing can be written; said once
+                self._stalled(obj, previous, describe(error))
             raise
 
     def _load(self, obj: Obj, previous: Mapping[str, Any]) -> Study | None:
@@ -234,18 +244,15 @@ class StudyLoop:
     ) -> None:
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         now = self.clock()
-        trials = [
-            t
-            for t in self.kube.list_trials(namespace, name)
-            if status.owned_by(t, obj["metadata"]["uid"])
-        ]
+        if not self.trials.prime(obj) and heal:
+            self.trials.resync(obj)  # a deletion whose event was missed
         if heal and self.lose_job is not None:
-            self.lose_job(obj, trials)
-        history = status.history_from_trials(obj, trials, now)
+            self.lose_job(obj, self.trials.active(namespace, name))
+        history = self.trials.history(obj, now)
         prior = None
         if study.spec.warm_start.studies:
             try:
-                prior = self.warm.prior(obj, study.spec, begun=bool(trials))
+                prior = self.warm.prior(obj, study.spec, begun=bool(history.trials))
             except Waiting as waiting:
                 self._stalled(obj, previous, str(waiting), "WarmStartWaiting")
                 self.queue.add_after((namespace, name), WAIT_SECONDS)
@@ -254,7 +261,10 @@ class StudyLoop:
         begun = time.perf_counter()
         decision = decide(study.spec, history, now)
         self.telemetry.decision_seconds.observe(time.perf_counter() - begun)
-        history = self._act(obj, study, history, decision, trials)
+        obj = self._act(obj, study, decision)
+        history = self.trials.history(obj, now)
+        if prior is not None:
+            history = replace(history, prior=prior.trials)
         new_status = status.build_study_status(
             previous,
             history,
@@ -270,19 +280,19 @@ class StudyLoop:
         self._announce(obj, previous, new_status, decision)
         self.telemetry.record_study(namespace, name, new_status)
         if _differs(previous, new_status):
-            self.kube.patch_study_status(namespace, name, new_status)
+            self.cache.seen(self.kube.patch_study_status(namespace, name, new_status))
         if self.tracking is not None:
             self.tracking.observe(obj, study, history, decision, now)
         if decision.kill:
             # The killed trials' own events are no news (seen), so finish in one more pass.
             self.queue.add((namespace, name))
 
-    def _act(
-        self, obj: Obj, study: Study, history: History, decision: Decision, trials: list[Obj]
-    ) -> History:
-        """Carry out the decision; returns the history as it now stands."""
-        by_name = {t["metadata"]["name"]: t for t in trials}
-        ended: dict[str, Obj] = {}
+    def _act(self, obj: Obj, study: Study, decision: Decision) -> Obj:
+        """Carry out the decision (every write kept in the caches); returns the Study as it
+        now stands."""
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        active = self.trials.active(namespace, name)
+        by_name = {t["metadata"]["name"]: t for t in active}
         for stop in decision.stop:
             update = {
                 "phase": TrialState.EARLY_STOPPED.value,
@@ -290,40 +300,32 @@ class StudyLoop:
                 "stop": stop.__dict__,
             }
             event = ("TrialStoppedEarly", f"{stop.trial}: {stop.reason}", "Normal")
-            written = self.phases.end(by_name[stop.trial], update, event, tell_study=False)
-            if written is not None:
-                ended[stop.trial] = written
+            self.phases.end(by_name[stop.trial], update, event, tell_study=False)
         for killed in decision.kill:
             assert decision.finish is not None
             reason = f"study finished: {decision.finish.reason}"
             update = {"phase": TrialState.KILLED.value, "reason": reason}
-            written = self.phases.end(by_name[killed], update, tell_study=False)
-            if written is not None:
-                ended[killed] = written
-        records = [
-            status.trial_record(ended[t.name]) if t.name in ended else t for t in history.trials
-        ]
+            self.phases.end(by_name[killed], update, tell_study=False)
         for new in decision.create:
             created = self.kube.create_trial(manifests.build_trial(obj, new))
             if created is None:
                 continue  # the name is taken (an earlier Study's, being deleted): skipped
+            self.trials.seen(created)
             self._seen.put(created["metadata"]["uid"], ("active", 0))  # its ADDED event: no news
             self._start(obj, study, created, fresh=True)
             self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
-            records.append(status.trial_record(created))
         if decision.create:
             # The counter moves past the new trials once they exist, not before: a pass that
             # dies in between leaves no gap in the names (the next one numbers from the
             # highest Trial there is) and the counter still keeps a deleted Trial's name
             # from coming back.
             reserved = max(n.index for n in decision.create) + 1
-            namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-            self.kube.patch_study_status(namespace, name, {"nextTrialIndex": reserved})
-        for trial in trials:  # a pass that died between a Trial and its Job
-            marked = (trial.get("status") or {}).get("jobName")
-            if not marked and status.trial_phase(trial).active:
+            patched = self.kube.patch_study_status(namespace, name, {"nextTrialIndex": reserved})
+            obj = self.cache.seen(patched)
+        for trial in self.trials.active(namespace, name):  # a pass died before its Job
+            if not (trial.get("status") or {}).get("jobName"):
                 self._start(obj, study, trial, fresh=False)
-        return History(history.study, tuple(records), history.started_at, history.next_index)
+        return obj
 
     def _start(self, obj: Obj, study: Study, trial: Obj, fresh: bool) -> None:
         """Create the trial's Job and mark the Trial with its name. A Job the API server
@@ -358,16 +360,18 @@ class StudyLoop:
         mark: Obj = {"jobName": meta["name"]}
         if fresh:  # Pending, unless its pod was faster and already said Running
             try:
-                self.kube.patch_trial_status(
-                    meta["namespace"],
-                    meta["name"],
-                    {**mark, "phase": TrialState.PENDING.value},
-                    resource_version=meta["resourceVersion"],
+                self.trials.seen(
+                    self.kube.patch_trial_status(
+                        meta["namespace"],
+                        meta["name"],
+                        {**mark, "phase": TrialState.PENDING.value},
+                        resource_version=meta["resourceVersion"],
+                    )
                 )
                 return
             except ConflictError:
                 pass
-        self.kube.patch_trial_status(meta["namespace"], meta["name"], mark)
+        self.trials.seen(self.kube.patch_trial_status(meta["namespace"], meta["name"], mark))
 
     # ----- what users see -----------------------------------------------------------------
 
@@ -384,8 +388,10 @@ class StudyLoop:
             or (previous.get("conditions") or [{}])[0].get("message") != message
         ):
             self.kube.emit_event(obj, "InvalidSpec", message, "Warning")
-            self.kube.patch_study_status(
-                obj["metadata"]["namespace"], obj["metadata"]["name"], refused
+            self.cache.seen(
+                self.kube.patch_study_status(
+                    obj["metadata"]["namespace"], obj["metadata"]["name"], refused
+                )
             )
 
     def _stalled(
@@ -408,7 +414,7 @@ class StudyLoop:
         )
         try:
             self.kube.emit_event(obj, "Stalled", message, "Warning")
-            self.kube.patch_study_status(
+            patched = self.kube.patch_study_status(
                 obj["metadata"]["namespace"],
                 obj["metadata"]["name"],
                 {
@@ -418,6 +424,7 @@ class StudyLoop:
                     ]
                 },
             )
+            self.cache.seen(patched)
         except API_ERRORS:
             pass  # the API server is down: the log line is all that can be said now
 

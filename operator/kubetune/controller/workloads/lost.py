@@ -17,7 +17,7 @@ def on_deleted(kube: Kube, phases: TrialPhases, workload: Obj, kind: str) -> Non
     known = phases.applied.get((meta["namespace"], name))
     if known is not None and known[1].finished:
         return  # ended first (by us: a stop, a kill, a failure), then its workload deleted
-    trial = kube.fetch_trial(meta["namespace"], name)
+    trial = phases.trials.get(meta["namespace"], name)
     if trial is None or not status.owned_by(workload, trial["metadata"]["uid"]):
         return  # the Trial went first (the workload is garbage-collected after it)
     if status.trial_phase(trial).active:
