@@ -37,7 +37,11 @@ LABEL org.opencontainers.image.title="kubetune" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="https://github.com/kubetune/kubetune"
 COPY --from=build /opt/kubetune /opt/kubetune
+# MALLOC_ARENA_MAX: the operator's threads (collector, study loop, kopf) each got a glibc
+# arena; with two, its memory grew 108 KiB per finished trial instead of 200 (make
+# bench-operator, one study of 800 and of 2,000 trials).
 ENV PATH=/opt/kubetune/bin:$PATH \
+    MALLOC_ARENA_MAX=2 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MPLCONFIGDIR=/tmp/matplotlib \

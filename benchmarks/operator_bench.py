@@ -382,7 +382,8 @@ def start_operator(
             "--collector-url",
             f"http://127.0.0.1:{collector_port}",
         ],
-        env={**os.environ, "KUBETUNE_COLLECTOR_SECRET": SECRET},
+        # As the image sets it (Dockerfile): one glibc arena per thread otherwise.
+        env={"MALLOC_ARENA_MAX": "2", **os.environ, "KUBETUNE_COLLECTOR_SECRET": SECRET},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -145,39 +145,50 @@ class TrialCache:
 
     def prime(self, study: Obj) -> bool:
         """Make sure the study's trials are here: the first time (or for a new Study of the
-        same name) by one list. True when it listed."""
-        meta = study["metadata"]
-        with self._lock:
-            known = self._studies.get((meta["namespace"], meta["name"]))
-            if known is not None and known.owner == meta["uid"]:
-                return False
-        self.resync(study)
-        return True
-
-    def resync(self, study: Obj) -> None:
-        """List the study's Trials and make the cache agree: newer copies win, and a Trial the
-        list lacks that the cache holds from before the list was taken is gone."""
+        same name) by one list of the whole objects. True when it listed."""
         meta = study["metadata"]
         namespace, name, owner = meta["namespace"], meta["name"], meta["uid"]
-        listed, version = self.kube.list_trials_with_version(namespace, name)
-        names = {t["metadata"]["name"] for t in listed}
         with self._lock:
             known = self._studies.get((namespace, name))
-            if known is None or known.owner != owner:
-                self._studies[(namespace, name)] = StudyTrials(owner)
+            if known is not None and known.owner == owner:
+                return False
+        listed, version = self.kube.list_trials_with_version(namespace, name)
+        with self._lock:
+            self._studies[(namespace, name)] = StudyTrials(owner)
             for trial in listed:
                 key = (namespace, trial["metadata"]["name"])
                 held = self._objects.get(key)
                 if held is None or newer(trial, held[0]):
                     self._store(key, trial)
-            for key, (obj, _) in list(self._objects.items()):
-                if _of(key, obj) != (namespace, name) or key[1] in names:
-                    continue
-                if version is None or (_version(obj) or 0) <= version:
-                    self._forget(key)  # deleted with no event seen
+            self._drop_unlisted(
+                namespace, name, set(t["metadata"]["name"] for t in listed), version
+            )
             for key, (obj, record) in list(self._objects.items()):
                 if _of(key, obj) == (namespace, name):
-                    self._index(key, obj, record)  # a new view holds every trial kept
+                    self._index(key, obj, record)  # the new view holds every trial kept
+        return True
+
+    def resync(self, study: Obj) -> None:
+        """Make the cache agree with the API server (the heal, once a minute): a list of the
+        study's Trials' names and resourceVersions (metadata only, not whole objects); a Trial
+        the cache lacks or holds older is read, and one the list lacks that the cache holds
+        from before the list was taken is gone."""
+        meta = study["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        if self.prime(study):
+            return
+        listed, version = self.kube.list_trial_versions(namespace, name)
+        behind = []
+        with self._lock:
+            for trial, (uid, revision) in listed.items():
+                held = self._objects.get((namespace, trial))
+                kept = None if held is None else held[0]
+                known = kept is not None and kept["metadata"].get("uid") == uid
+                if not known or (revision or 0) > (_version(kept or {}) or 0):
+                    behind.append(trial)
+            self._drop_unlisted(namespace, name, set(listed), version)
+        for trial in behind:  # events not seen yet: read them
+            self.get(namespace, trial, fresh=True)
 
     def history(self, study: Obj, now: float) -> History:
         """The engine's view of the study (`prime` it first): its own trials' records, with
@@ -204,6 +215,16 @@ class TrialCache:
             return len(known.ledger) if known is not None else 0
 
     # ----- inside (called under the lock) ------------------------------------------------------
+
+    def _drop_unlisted(
+        self, namespace: str, name: str, listed: set[str], version: int | None
+    ) -> None:
+        """Forget the study's Trials a list lacks, unless written after the list was taken."""
+        for key, (obj, _) in list(self._objects.items()):
+            if _of(key, obj) != (namespace, name) or key[1] in listed:
+                continue
+            if version is None or (_version(obj) or 0) <= version:
+                self._forget(key)  # deleted with no event seen
 
     def _store(self, key: tuple[str, str], trial: Obj) -> Obj:
         """Keep `trial` (a stub once finished) with its record, parsed here once."""

@@ -32,6 +32,16 @@ Obj = dict[str, Any]
 API_ERRORS: tuple[type[BaseException], ...] = (ApiException, HTTPError, OSError)
 
 
+#: Asks a LIST for its items' metadata only.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+def _revision(raw: Any) -> int | None:
+    """A resourceVersion as etcd's revision (None if the server gives something else)."""
+    text = str(raw or "")
+    return int(text) if text.isdigit() else None
+
+
 class InvalidObjectError(Exception):
     """The API server refused an object as invalid (400, 422): sending it again cannot help."""
 
@@ -198,9 +208,36 @@ class Kube:
                 GROUP, VERSION, namespace, "trials", label_selector=f"{STUDY_LABEL}={study}"
             ),
         )
-        raw = str((listing.get("metadata") or {}).get("resourceVersion") or "")
-        version = int(raw) if raw.isdigit() else None
-        return list(listing["items"]), version
+        return list(listing["items"]), _revision(
+            (listing.get("metadata") or {}).get("resourceVersion")
+        )
+
+    def list_trial_versions(
+        self, namespace: str, study: str
+    ) -> tuple[dict[str, tuple[str, int | None]], int | None]:
+        """Name -> (uid, resourceVersion) of a study's Trials, and the list's resourceVersion:
+        metadata only (a PartialObjectMetadataList), a fraction of the whole objects' bytes,
+        for a cache to find what it missed."""
+        self._count("list_trials")
+        listing = cast(
+            Obj,
+            self.custom.list_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                "trials",
+                label_selector=f"{STUDY_LABEL}={study}",
+                _headers={"Accept": METADATA_ONLY},
+            ),
+        )
+        found = {
+            item["metadata"]["name"]: (
+                str(item["metadata"].get("uid")),
+                _revision(item["metadata"].get("resourceVersion")),
+            )
+            for item in listing.get("items") or []
+        }
+        return found, _revision((listing.get("metadata") or {}).get("resourceVersion"))
 
     def fetch_trial(self, namespace: str, name: str) -> Obj | None:
         self._count("get_trial")

@@ -48,6 +48,15 @@ class FakeApi:
         self.calls.append("list")
         return [copy.deepcopy(t) for t in self.trials.values()], self.version
 
+    def list_trial_versions(
+        self, namespace: str, study: str
+    ) -> tuple[dict[str, tuple[str, int]], int]:
+        self.calls.append("list versions")
+        return {
+            name: (t["metadata"]["uid"], int(t["metadata"]["resourceVersion"]))
+            for name, t in self.trials.items()
+        }, self.version
+
     def fetch_trial(self, namespace: str, name: str) -> Obj | None:
         self.calls.append(f"get {name}")
         found = self.trials.get(name)
@@ -96,16 +105,23 @@ def test_a_miss_reads_through_and_a_stale_copy_is_read_fresh_when_asked() -> Non
     assert cache.get("ns", "demo-missing") is None
 
 
-def test_a_resync_drops_a_missed_deletion_and_keeps_a_trial_written_after_the_list() -> None:
-    api = FakeApi(trial(0, 10, "Succeeded", objective=0.5), trial(1, 11))
+def test_a_resync_drops_a_missed_deletion_reads_a_missed_change_and_keeps_later_writes() -> None:
+    api = FakeApi(trial(0, 10, "Succeeded", objective=0.5), trial(1, 11), trial(3, 12))
     cache = TrialCache(api)  # type: ignore[arg-type]
     cache.prime(study())
     del api.trials["demo-0"]  # deleted; its DELETED event never came
+    api.trials["demo-1"] = trial(1, 40, "Succeeded", objective=0.8)  # its event never came
     api.version = 50
     cache.seen(trial(2, 60))  # created after the list below is taken: the list lacks it
+    api.calls.clear()
     cache.resync(study())
-    names = [t.name for t in cache.history(study(), 0.0).trials]
-    assert names == ["demo-1", "demo-2"]
+    history = cache.history(study(), 0.0)
+    assert [(t.name, t.state) for t in history.trials] == [
+        ("demo-1", TrialState.SUCCEEDED),
+        ("demo-2", TrialState.RUNNING),
+        ("demo-3", TrialState.RUNNING),
+    ]
+    assert api.calls == ["list versions", "get demo-1"]  # only the one behind is read
 
 
 def test_a_finished_trial_keeps_its_record_but_not_its_object() -> None:
