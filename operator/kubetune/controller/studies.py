@@ -27,7 +27,7 @@ from typing import Any, cast
 from kubetune.api import InvalidStudyError, Study, load_study
 from kubetune.api.study import FINISHED_STUDY_PHASES
 from kubetune.api.trial import TrialState
-from kubetune.controller import manifests, status, tokens
+from kubetune.controller import planning, status, tokens
 from kubetune.controller.cache import StudyCache
 from kubetune.controller.kube import API_ERRORS, InvalidObjectError, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
@@ -39,7 +39,7 @@ from kubetune.controller.tracking import StudyTracking
 from kubetune.controller.warm_start import WAIT_SECONDS, Waiting, WarmStartReader
 from kubetune.controller.workloads import registry
 from kubetune.controller.workqueue import WorkQueue
-from kubetune.engine import Decision, decide
+from kubetune.engine import decide
 
 log = logging.getLogger("kubetune.operator")
 
@@ -261,66 +261,44 @@ class StudyLoop:
         begun = time.perf_counter()
         decision = decide(study.spec, history, now)
         self.telemetry.decision_seconds.observe(time.perf_counter() - begun)
-        obj = self._act(obj, study, decision)
-        history = self.trials.history(obj, now)
+        plan = planning.plan_actions(obj, decision)
+        obj = self._write(obj, study, plan)
+        history = self.trials.history(obj, now)  # as the writes left it
         if prior is not None:
             history = replace(history, prior=prior.trials)
-        new_status = status.build_study_status(
-            previous,
-            history,
-            decision,
-            # the hand-given warm-start trials run on top of maxTrials
-            study.spec.budget.max_trials + len(study.spec.warm_start.trials),
-            obj["metadata"].get("generation"),
-            now,
-            study.spec.primary.metric,
+        told = planning.plan_status(
+            obj, study, history, decision, now, prior.status() if prior is not None else None
         )
-        if prior is not None:
-            new_status["warmStart"] = prior.status()
-        self._announce(obj, previous, new_status, decision)
-        self.telemetry.record_study(namespace, name, new_status)
-        if _differs(previous, new_status):
-            self.cache.seen(self.kube.patch_study_status(namespace, name, new_status))
+        for event in told.events:
+            self.kube.emit_event(obj, *event)
+        self.telemetry.record_study(namespace, name, told.status)
+        if told.changed:
+            self.cache.seen(self.kube.patch_study_status(namespace, name, told.status))
         if self.tracking is not None:
             self.tracking.observe(obj, study, history, decision, now)
-        if decision.kill:
-            # The killed trials' own events are no news (seen), so finish in one more pass.
+        if plan.again:
             self.queue.add((namespace, name))
 
-    def _act(self, obj: Obj, study: Study, decision: Decision) -> Obj:
-        """Carry out the decision (every write kept in the caches); returns the Study as it
-        now stands."""
+    def _write(self, obj: Obj, study: Study, plan: planning.Plan) -> Obj:
+        """Carry out a plan (every write kept in the caches); returns the Study as it now
+        stands. A trial that ended meanwhile is not ended again (`TrialPhases.end`); a name
+        already taken (an earlier Study's Trial, being deleted) is skipped."""
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-        active = self.trials.active(namespace, name)
-        by_name = {t["metadata"]["name"]: t for t in active}
-        for stop in decision.stop:
-            update = {
-                "phase": TrialState.EARLY_STOPPED.value,
-                "reason": stop.reason,
-                "stop": stop.__dict__,
-            }
-            event = ("TrialStoppedEarly", f"{stop.trial}: {stop.reason}", "Normal")
-            self.phases.end(by_name[stop.trial], update, event, tell_study=False)
-        for killed in decision.kill:
-            assert decision.finish is not None
-            reason = f"study finished: {decision.finish.reason}"
-            update = {"phase": TrialState.KILLED.value, "reason": reason}
-            self.phases.end(by_name[killed], update, tell_study=False)
-        for new in decision.create:
-            created = self.kube.create_trial(manifests.build_trial(obj, new))
+        by_name = {t["metadata"]["name"]: t for t in self.trials.active(namespace, name)}
+        for ending in plan.endings:
+            self.phases.end(by_name[ending.trial], ending.update, ending.event, tell_study=False)
+        for creation in plan.creations:
+            created = self.kube.create_trial(creation.trial)
             if created is None:
-                continue  # the name is taken (an earlier Study's, being deleted): skipped
+                continue
             self.trials.seen(created)
             self._seen.put(created["metadata"]["uid"], ("active", 0))  # its ADDED event: no news
             self._start(obj, study, created, fresh=True)
-            self.kube.emit_event(obj, "TrialCreated", f"{new.name}: {_render(new.params)}")
-        if decision.create:
-            # The counter moves past the new trials once they exist, not before: a pass that
-            # dies in between leaves no gap in the names (the next one numbers from the
-            # highest Trial there is) and the counter still keeps a deleted Trial's name
-            # from coming back.
-            reserved = max(n.index for n in decision.create) + 1
-            patched = self.kube.patch_study_status(namespace, name, {"nextTrialIndex": reserved})
+            self.kube.emit_event(obj, *creation.event)
+        if plan.reserve is not None:
+            patched = self.kube.patch_study_status(
+                namespace, name, {"nextTrialIndex": plan.reserve}
+            )
             obj = self.cache.seen(patched)
         for trial in self.trials.active(namespace, name):  # a pass died before its Job
             if not (trial.get("status") or {}).get("jobName"):
@@ -428,24 +406,6 @@ class StudyLoop:
         except API_ERRORS:
             pass  # the API server is down: the log line is all that can be said now
 
-    def _announce(
-        self, obj: Obj, previous: Mapping[str, Any], new: Mapping[str, Any], decision: Decision
-    ) -> None:
-        before = (previous.get("bestTrial") or {}).get("name")
-        best = new.get("bestTrial")
-        if best and best["name"] != before:
-            self.kube.emit_event(
-                obj,
-                "BestTrialImproved",
-                f"{best['name']}: objective {best['objective']:.6g} with {_render(best['params'])}",
-            )
-        if new["phase"] in FINISHED_STUDY_PHASES and previous.get("phase") != new["phase"]:
-            assert decision.finish is not None
-            kind = "Normal" if new["phase"] == "Succeeded" else "Warning"
-            self.kube.emit_event(
-                obj, "StudyFinished", f"{decision.finish.reason}: {decision.finish.message}", kind
-            )
-
 
 def _condition(kind: str, reason: str, message: str, now: float) -> dict[str, Any]:
     return {
@@ -455,13 +415,3 @@ def _condition(kind: str, reason: str, message: str, now: float) -> dict[str, An
         "message": message,
         "lastTransitionTime": status.now_iso(now),
     }
-
-
-def _differs(previous: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    return any(previous.get(k) != v for k, v in new.items())
-
-
-def _render(params: Mapping[str, Any]) -> str:
-    return ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
-    )
