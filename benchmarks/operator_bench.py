@@ -364,6 +364,15 @@ def last_slope(samples: list[tuple[int, int]], trials: int = 1000) -> float:
     return slope(tail) if len(tail) >= 3 else float("nan")
 
 
+def requests_by_verb(metrics: str) -> dict[str, float]:
+    """kubetune_api_requests_total by verb, from the operator's /metrics text."""
+    return {
+        line.split('verb="')[1].split('"')[0]: float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("kubetune_api_requests_total{")
+    }
+
+
 def start_operator(
     namespace: str, collector_port: int, metrics_port: int, log: Any
 ) -> subprocess.Popen[bytes]:
@@ -498,11 +507,7 @@ def run_shape(
         print(file=sys.stderr)
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
             metrics = r.read().decode()
-        by_verb = {
-            line.split('verb="')[1].split('"')[0]: float(line.split()[-1])
-            for line in metrics.splitlines()
-            if line.startswith("kubetune_api_requests_total{")
-        }
+        by_verb = requests_by_verb(metrics)
         peak_kib = memory_kib(operator.pid, "VmHWM")
     finally:
         harness.stop.set()

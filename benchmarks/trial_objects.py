@@ -31,7 +31,14 @@ from kubernetes import client, config
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import write_result
-from operator_bench import ROOT, _study, environment, memory_kib, start_operator
+from operator_bench import (
+    ROOT,
+    _study,
+    environment,
+    memory_kib,
+    requests_by_verb,
+    start_operator,
+)
 
 GROUP, VERSION = "kubetune.io", "v1alpha1"
 
@@ -188,11 +195,7 @@ def main() -> int:
         if line.startswith("kubetune_study_pass_seconds_sum")
         or line.startswith("kubetune_study_pass_seconds_count")
     ]
-    requests = {
-        line.split('verb="')[1].split('"')[0]: float(line.split()[-1])
-        for line in metrics.splitlines()
-        if line.startswith("kubetune_api_requests_total{")
-    }
+    requests = requests_by_verb(metrics)
     result = {
         "trials": args.trials,
         "reportsPerTrial": args.reports,

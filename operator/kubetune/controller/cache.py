@@ -28,9 +28,8 @@ resourceVersion, phase), not its object; a study's entry goes with the Study.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from kubetune.controller import status
 from kubetune.controller.kube import Kube, Obj
@@ -209,11 +208,6 @@ class TrialCache:
             found = list(known.active.values()) if known is not None else []
         return sorted(found, key=lambda t: int(t["spec"]["index"]))
 
-    def size(self, namespace: str, name: str) -> int:
-        with self._lock:
-            known = self._studies.get((namespace, name))
-            return len(known.ledger) if known is not None else 0
-
     # ----- inside (called under the lock) ------------------------------------------------------
 
     def _drop_unlisted(
@@ -292,15 +286,3 @@ class StudyCache:
             self.gone(namespace, name)
             return None
         return self.seen(found)
-
-    def keys(self) -> Iterable[tuple[str, str]]:
-        with self._lock:
-            return list(self._objects)
-
-
-def merged_status(study: Obj, written: dict[str, Any] | None) -> Obj:
-    """The Study with a status patch applied as a merge patch applies it (for a write whose
-    answer is not kept)."""
-    if not written:
-        return study
-    return {**study, "status": {**(study.get("status") or {}), **written}}
