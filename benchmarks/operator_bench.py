@@ -286,24 +286,34 @@ def pairs(
     return result
 
 
-def histogram(metrics: str, name: str) -> dict[str, float | None]:
-    """Mean and bucket-bound p50/p95 (the upper bound of the bucket holding them) of one of
-    the operator's Prometheus histograms; None past the largest bucket (JSON has no +Inf)."""
-    buckets: list[tuple[float, float]] = []
+def _histogram_counts(metrics: str, name: str) -> tuple[dict[float, float], float, float]:
+    buckets: dict[float, float] = {}
     total = count = 0.0
     for line in metrics.splitlines():
         if line.startswith(f"{name}_bucket{{"):
             bound = line.split('le="')[1].split('"')[0]
-            buckets.append((float(bound), float(line.split()[-1])))
+            buckets[float(bound)] = float(line.split()[-1])
         elif line.startswith(f"{name}_sum "):
             total = float(line.split()[-1])
         elif line.startswith(f"{name}_count "):
             count = float(line.split()[-1])
+    return buckets, total, count
+
+
+def histogram(metrics: str, name: str, since: str = "") -> dict[str, float | None]:
+    """Mean and bucket-bound p50/p95 (the upper bound of the bucket holding them) of one of
+    the operator's Prometheus histograms; None past the largest bucket (JSON has no +Inf).
+    `since`: an earlier /metrics text, to summarise only what was observed after it."""
+    buckets, total, count = _histogram_counts(metrics, name)
+    if since:
+        earlier, total_before, count_before = _histogram_counts(since, name)
+        buckets = {b: c - earlier.get(b, 0.0) for b, c in buckets.items()}
+        total, count = total - total_before, count - count_before
     if not count:
         return {"mean": None, "p50": None, "p95": None, "n": 0}
 
     def upper(q: float) -> float | None:
-        found = next(b for b, c in sorted(buckets) if c >= q * count)
+        found = next(b for b, c in sorted(buckets.items()) if c >= q * count)
         return found if math.isfinite(found) else None
 
     return {"mean": round(total / count, 3), "p50": upper(0.5), "p95": upper(0.95), "n": count}
@@ -353,6 +363,23 @@ def by_trial(waits: list[tuple[str, float, float]]) -> dict[str, dict[str, float
                 "p50": round(percentile(near, 0.5), 3),
                 "p95": round(percentile(near, 0.95), 3),
             }
+    return found
+
+
+def read_metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text: str = response.read().decode()
+    return text
+
+
+def pass_by_trial(snapshots: dict[int, str]) -> dict[str, dict[str, float | None]]:
+    """The study passes of each stretch between two of `TRIAL_WINDOWS` (trials per study
+    finished): whether a pass costs more as the study grows."""
+    found, before = {}, ""
+    for window in sorted(snapshots):
+        if snapshots[window]:
+            found[str(window)] = histogram(snapshots[window], "kubetune_study_pass_seconds", before)
+            before = snapshots[window]
     return found
 
 
@@ -451,6 +478,7 @@ def run_shape(
     harness = Harness(namespace, f"http://127.0.0.1:{collector_port}", trial_seconds)
     total = studies * trials
     memory: list[tuple[int, int]] = []
+    snapshots: dict[int, str] = {}
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -491,6 +519,10 @@ def run_shape(
                 raise SystemExit(f"study failed: {failed[0]['status']}")
             finished = len(harness.succeeded)
             memory.append((finished, memory_kib(operator.pid, "VmRSS")))
+            reached = [w for w in TRIAL_WINDOWS if finished >= w * studies and w not in snapshots]
+            if reached:  # the passes of the stretch up to this many trials per study
+                snapshots[reached[-1]] = read_metrics(metrics_port)
+                snapshots.update({w: "" for w in reached[:-1]})
             print(
                 f"\r{done}/{studies} studies, {finished}/{total} trials, "
                 f"{time.monotonic() - started:.0f}s",
@@ -505,8 +537,7 @@ def run_shape(
         elapsed = time.monotonic() - started
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         print(file=sys.stderr)
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
-            metrics = r.read().decode()
+        metrics = read_metrics(metrics_port)
         by_verb = requests_by_verb(metrics)
         peak_kib = memory_kib(operator.pid, "VmHWM")
     finally:
@@ -559,6 +590,7 @@ def run_shape(
             "n": len(from_trial),
         },
         "studyPassSeconds": histogram(metrics, "kubetune_study_pass_seconds"),
+        "studyPassSecondsByTrial": pass_by_trial(snapshots),
         "studyQueueSeconds": histogram(metrics, "kubetune_study_queue_seconds"),
         "apiRequestsPerTrial": round(sum(by_verb.values()) / total, 2),
         "apiRequestsPerTrialByVerb": {
@@ -597,6 +629,14 @@ def render(result: dict[str, Any]) -> str:
             ", ".join(
                 f"#{n} p50 {w['p50']:.3f} s p95 {w['p95']:.3f} s"
                 for n, w in result["podEndedToNextJobByTrial"].items()
+            )
+            or "-"
+        ),
+        "  pass by trial number:     "
+        + (
+            ", ".join(
+                f"up to #{n} mean {h['mean'] or 0:.3f} s p95 {_within(h['p95'])}"
+                for n, h in result["studyPassSecondsByTrial"].items()
             )
             or "-"
         ),
