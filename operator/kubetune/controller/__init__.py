@@ -4,7 +4,8 @@ The rooms, each a small module: `studies` (the study loop: observe -> decide -> 
 `workloads/` (a workload's events to its trial's phase, one module per kind), `intake`
 (reports from the collector and Prometheus), with `phases` the one writer of a Trial's phase.
 `handlers` (kopf, thin) hand events to them; `operator` wires them with one frozen
-`settings` object; pure builders in `manifests`, `status`, `tokens`; `kube` is the only module
+`settings` object; pure builders in `manifests`, `outcomes`, `planning`, `tokens` (and the
+Study and Trial records and status models in `kubetune.records`); `kube` is the only module
 that calls the Kubernetes API. What a room keeps in memory is an optimisation the API server
 can rebuild, and it is bounded.
 """

@@ -31,10 +31,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubetune.controller import status
 from kubetune.controller.kube import Kube, Obj
 from kubetune.engine import History, TrialRecord
 from kubetune.engine.ledger import TrialLedger
+from kubetune.records.times import parse_time
+from kubetune.records.trials import owned_by, trial_record
 
 
 def _version(obj: Obj) -> int | None:
@@ -197,7 +198,7 @@ class TrialCache:
             view = self._studies[(meta["namespace"], meta["name"])]
             return view.ledger.history(
                 meta["name"],
-                started_at=status.parse_time(previous.get("startTime")) or now,
+                started_at=parse_time(previous.get("startTime")) or now,
                 next_index=previous.get("nextTrialIndex"),
             )
 
@@ -222,7 +223,7 @@ class TrialCache:
 
     def _store(self, key: tuple[str, str], trial: Obj) -> Obj:
         """Keep `trial` (a stub once finished) with its record, parsed here once."""
-        record = status.trial_record(trial)
+        record = trial_record(trial)
         kept = trial if record.state.active else _stub(trial)
         self._objects[key] = (kept, record)
         self._index(key, trial, record)
@@ -230,7 +231,7 @@ class TrialCache:
 
     def _index(self, key: tuple[str, str], trial: Obj, record: TrialRecord) -> None:
         view = self._studies.get(_of(key, trial))
-        if view is None or not status.owned_by(trial, view.owner):
+        if view is None or not owned_by(trial, view.owner):
             return
         view.ledger.put(record)
         if record.state.active:

@@ -17,7 +17,7 @@ from typing import Any
 
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
-from kubetune.controller import status, tokens
+from kubetune.controller import tokens
 from kubetune.controller.cache import TrialCache
 from kubetune.controller.kube import API_ERRORS, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
@@ -27,6 +27,8 @@ from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.telemetry import Telemetry
 from kubetune.metrics import prometheus, wire
 from kubetune.metrics.lines import BadValue, parse_number
+from kubetune.records.times import now_iso
+from kubetune.records.trials import merge_reports, trial_phase
 
 log = logging.getLogger("kubetune.operator")
 CONFLICT_RETRIES = 5
@@ -86,7 +88,7 @@ class ReportIntake:
                 self.telemetry.reports_refused.labels(reason="unknown-trial").inc()
                 return 404, f"no trial {namespace}/{name} with this token's uid"
             current = trial.get("status") or {}
-            phase = status.trial_phase(trial)
+            phase = trial_phase(trial)
             if phase.finished:
                 return 200, "trial already finished; ignored"
             earlier = list(current.get("earlierPods") or [])
@@ -104,7 +106,7 @@ class ReportIntake:
             if not fresh and not retried:
                 return 200, "nothing new"
             before = [] if retried else list(current.get("reports", []))
-            update: Obj = {"reports": status.merge_reports(before, fresh)}
+            update: Obj = {"reports": merge_reports(before, fresh)}
             if body.pod is not None and body.pod != current.get("pod"):
                 update["pod"] = body.pod
             if retried:
@@ -114,7 +116,7 @@ class ReportIntake:
                 update["lastSeq"] = max(seqs)
             if phase == TrialState.PENDING:
                 update["phase"] = TrialState.RUNNING.value
-                update["startTime"] = status.now_iso(self.clock())
+                update["startTime"] = now_iso(self.clock())
             self.trials.seen(
                 self.kube.patch_trial_status(
                     namespace, name, update, resource_version=trial["metadata"]["resourceVersion"]
@@ -201,7 +203,7 @@ class ReportIntake:
         if not fresh:
             return trial
         meta = trial["metadata"]
-        reports = status.merge_reports(list(current.get("reports", [])), fresh)
+        reports = merge_reports(list(current.get("reports", [])), fresh)
         self.telemetry.reports_accepted.inc(len(fresh))
         return self.trials.seen(
             self.kube.patch_trial_status(meta["namespace"], meta["name"], {"reports": reports})

@@ -26,6 +26,8 @@ from kubetune.api.study import GROUP, VERSION
 from kubetune.controller.faults import API_RETRIES, API_SERVER, Faults
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import STUDY_LABEL
+from kubetune.records.study_status import study_status_patch
+from kubetune.records.trials import trial_status_patch
 
 Obj = dict[str, Any]
 #: What a call raises when the cluster is unreachable or refuses: the CLI turns it into a message.
@@ -140,6 +142,11 @@ class _TimedApiClient(client.ApiClient):
 
 
 class Kube:
+    #: What a call raises when the cluster is unreachable or refuses, and its message: for
+    #: readers handed a Kube (the dashboard) that should not import this module.
+    errors = API_ERRORS
+    describe = staticmethod(describe)
+
     def __init__(
         self, on_call: Callable[[str], None] | None = None, faults: Faults | None = None
     ) -> None:
@@ -263,10 +270,11 @@ class Kube:
     def patch_trial_status(
         self, namespace: str, name: str, status: Obj, resource_version: str | None = None
     ) -> Obj:
-        """Merge-patch a Trial's status; with `resource_version`, only if nobody wrote since
-        (ConflictError otherwise): several replicas' collectors may write the same Trial."""
+        """Merge-patch a Trial's status (checked against its model); with `resource_version`,
+        only if nobody wrote since (ConflictError otherwise): several replicas' collectors may
+        write the same Trial."""
         self._count("patch_trial_status")
-        body: Obj = {"status": status}
+        body: Obj = {"status": trial_status_patch(status)}
         if resource_version is not None:
             body["metadata"] = {"resourceVersion": resource_version}
         try:
@@ -280,10 +288,10 @@ class Kube:
         return cast(Obj, patched)
 
     def patch_study_status(self, namespace: str, name: str, status: Obj) -> Obj:
-        """Merge-patch a Study's status; the Study as written."""
+        """Merge-patch a Study's status (checked against its model); the Study as written."""
         self._count("patch_study_status")
         patched = self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, "studies", name, {"status": status}
+            GROUP, VERSION, namespace, "studies", name, {"status": study_status_patch(status)}
         )
         return cast(Obj, patched)
 

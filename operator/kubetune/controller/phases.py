@@ -22,12 +22,13 @@ from typing import Any, Protocol
 
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
-from kubetune.controller import status
 from kubetune.controller.cache import TrialCache
 from kubetune.controller.kube import Kube, Obj
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.telemetry import Telemetry
 from kubetune.engine.outcome import trial_outcome
+from kubetune.records.times import now_iso
+from kubetune.records.trials import trial_phase, trial_record
 
 log = logging.getLogger("kubetune.operator")
 #: Writes tried again after a conflict, each with the Trial read fresh.
@@ -137,7 +138,7 @@ class TrialPhases:
                 trial = self.trials.get(namespace, name, fresh=tries > 0)
                 if trial is None:
                     return
-                current = status.trial_phase(trial)
+                current = trial_phase(trial)
                 if current.finished or current == phase:
                     self.applied.put(key, (workload_uid, current))
                     return
@@ -177,7 +178,7 @@ class TrialPhases:
             trial = self.trials.get(namespace, name, fresh=True)  # rare: read it fresh
             if trial is None:
                 return
-            current = status.trial_phase(trial)
+            current = trial_phase(trial)
             if current.finished or current == TrialState.QUEUED:
                 self.applied.put(key, (workload_uid, current))
                 return
@@ -209,7 +210,7 @@ class TrialPhases:
         self.studies.request(namespace, trial["spec"]["study"])
 
     def _update(self, trial: Obj, phase: TrialState, reason: str | None) -> Obj | None:
-        stamp = status.now_iso(self.clock())
+        stamp = now_iso(self.clock())
         update: Obj = {"phase": phase.value, "reason": reason}
         if phase == TrialState.RUNNING:
             update["startTime"] = (trial.get("status") or {}).get("startTime") or stamp
@@ -220,9 +221,9 @@ class TrialPhases:
                 return None  # the Study is going: its Trials go with it
             if phase == TrialState.SUCCEEDED and self.pull_final is not None:
                 trial = self.pull_final(trial, study)
-                if status.trial_phase(trial).finished:
+                if trial_phase(trial).finished:
                     return None  # the pull found a bad value and failed it
-            record = status.trial_record(trial)
+            record = trial_record(trial)
             failure = reason if phase == TrialState.FAILED else None
             outcome = trial_outcome(study.spec, record.reports, failure)
             update = {
@@ -278,9 +279,9 @@ class TrialPhases:
                 fresh = self.trials.get(namespace, name, fresh=tries > 0)
                 if fresh is None or fresh["metadata"]["uid"] != meta["uid"]:
                     return None
-                if status.trial_phase(fresh).finished:
+                if trial_phase(fresh).finished:
                     return None
-                stamp = status.now_iso(self.clock())
+                stamp = now_iso(self.clock())
                 patched = self._write(fresh, {"completionTime": stamp, **update})
                 if patched is not None:
                     break

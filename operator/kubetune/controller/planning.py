@@ -18,8 +18,9 @@ from typing import Any
 
 from kubetune.api.study import FINISHED_STUDY_PHASES, Study
 from kubetune.api.trial import TrialState
-from kubetune.controller import manifests, status
+from kubetune.controller import manifests
 from kubetune.engine import Decision, History
+from kubetune.records.study_status import build_study_status
 
 Obj = dict[str, Any]
 #: (reason, message, type) of a Kubernetes Event on the Study.
@@ -100,7 +101,7 @@ def plan_status(
     warm_start: list[Obj] | None = None,
 ) -> StatusPlan:
     previous = study_obj.get("status") or {}
-    new = status.build_study_status(
+    new = build_study_status(
         previous,
         history,
         decision,

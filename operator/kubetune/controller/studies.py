@@ -27,7 +27,7 @@ from typing import Any, cast
 from kubetune.api import InvalidStudyError, Study, load_study
 from kubetune.api.study import FINISHED_STUDY_PHASES
 from kubetune.api.trial import TrialState
-from kubetune.controller import planning, status, tokens
+from kubetune.controller import planning, tokens
 from kubetune.controller.cache import StudyCache
 from kubetune.controller.kube import API_ERRORS, InvalidObjectError, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
@@ -40,6 +40,8 @@ from kubetune.controller.warm_start import WAIT_SECONDS, Waiting, WarmStartReade
 from kubetune.controller.workloads import registry
 from kubetune.controller.workqueue import WorkQueue
 from kubetune.engine import decide
+from kubetune.records.times import now_iso
+from kubetune.records.trials import trial_phase
 
 log = logging.getLogger("kubetune.operator")
 
@@ -131,7 +133,7 @@ class StudyLoop:
         study = self.cache.get(*key)
         if study is None or study["metadata"].get("deletionTimestamp"):
             return
-        phase = status.trial_phase(trial)
+        phase = trial_phase(trial)
         self.kube.emit_event(
             study,
             "TrialDeleted",
@@ -165,7 +167,7 @@ class StudyLoop:
 
     def _fingerprint(self, trial: Obj) -> tuple[Any, int]:
         meta, current = trial["metadata"], trial.get("status") or {}
-        phase = status.trial_phase(trial)
+        phase = trial_phase(trial)
         reports = len(current.get("reports") or [])
         study = self._studies.get((meta["namespace"], trial["spec"]["study"]))
         if phase.active and study is not None and study.spec.early_stopping.name == "none":
@@ -413,5 +415,5 @@ def _condition(kind: str, reason: str, message: str, now: float) -> dict[str, An
         "status": "True",
         "reason": reason,
         "message": message,
-        "lastTransitionTime": status.now_iso(now),
+        "lastTransitionTime": now_iso(now),
     }

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetune.api.study import FINISHED_STUDY_PHASES, StudySpec
-from kubetune.controller import status
 from kubetune.controller.kube import Kube, Obj
 from kubetune.engine.history import TrialRecord
 from kubetune.engine.warm_start import PriorSource, fit_prior
+from kubetune.records.trials import owned_by, trial_record
 
 #: Seconds between looks while a study waits for an earlier one.
 WAIT_SECONDS = 10.0
@@ -96,9 +96,7 @@ class WarmStartReader:
                 "so this one starts when it ends"
             )
         records = tuple(
-            status.trial_record(t)
-            for t in self.kube.list_trials(namespace, name)
-            if status.owned_by(t, uid)
+            trial_record(t) for t in self.kube.list_trials(namespace, name) if owned_by(t, uid)
         )
         self._finished[(namespace, name)] = (uid, records)
         return records, None

@@ -1,9 +1,10 @@
 """A local study (a results file) as the cluster's Study and Trials would show it.
 
 `kubetune status`, `trials` and `best` print both kinds the same way through these documents,
-and the dashboard draws both from them. The status is built by the operator's own
-`build_study_status` from what the file recorded (the best trial, why the study finished),
-without asking the sampler again: a 10,000-trial Bayesian study opens at once.
+and the dashboard draws both from them. The status is built by the same
+`records.study_status.build_study_status` the operator writes with, from what the file
+recorded (the best trial, why the study finished), without asking the sampler again: a
+10,000-trial Bayesian study opens at once.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from kubetune.api import Study, load_study
-from kubetune.controller.status import build_study_status, now_iso
 from kubetune.engine import Decision, Finish
 from kubetune.engine.decide import find_best, find_front
 from kubetune.local.results import ResultsFile, TrialRow
+from kubetune.records.study_status import build_study_status
+from kubetune.records.times import now_iso
 
 #: The namespace field of a local study's documents; the JSON API says null instead.
 LOCAL_PREFIX = "local:"

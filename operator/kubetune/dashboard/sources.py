@@ -225,10 +225,37 @@ def _unique(snapshots: list[Snapshot]) -> list[Snapshot]:
 # ----- the cluster --------------------------------------------------------------------------
 
 
-class ClusterSource:
-    """Studies, Trials, events and pod logs through kube.py: get, list and read logs only."""
+class ClusterReader(Protocol):
+    """What the dashboard asks of the cluster client it is handed (`controller.kube.Kube`,
+    built by the CLI): reads only. The dashboard imports no controller module."""
 
-    def __init__(self, kube: Any, namespaces: list[str] | None) -> None:
+    errors: tuple[type[BaseException], ...]
+
+    def describe(self, error: BaseException) -> str: ...
+
+    def list_studies(self, namespace: str | None) -> list[Obj]: ...
+
+    def list_trials(self, namespace: str, study: str) -> list[Obj]: ...
+
+    def list_pods(self, namespace: str, selector: str) -> list[Obj]: ...
+
+    def list_events(self, namespace: str, involved: str) -> list[Obj]: ...
+
+    def fetch_logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        tail: int | None = None,
+        limit_bytes: int | None = None,
+    ) -> str: ...
+
+
+class ClusterSource:
+    """Studies, Trials, events and pod logs through a `ClusterReader`: get, list and read
+    logs only."""
+
+    def __init__(self, kube: ClusterReader, namespaces: list[str] | None) -> None:
         self.kube = kube
         self.namespaces = namespaces or None  # None: every namespace the identity may list
         self._cache: dict[str, tuple[float, Any]] = {}
@@ -248,17 +275,11 @@ class ClusterSource:
             self._cache[key] = (time.monotonic(), value)
         return value
 
-    @staticmethod
-    def _errors() -> tuple[type[BaseException], ...]:
-        from kubetune.controller.kube import API_ERRORS  # noqa: PLC0415
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        return self.kube.errors
 
-        return API_ERRORS
-
-    @staticmethod
-    def _describe(error: BaseException) -> str:
-        from kubetune.controller.kube import describe  # noqa: PLC0415
-
-        return f"the cluster refused or is out of reach: {describe(error)}"
+    def _describe(self, error: BaseException) -> str:
+        return f"the cluster refused or is out of reach: {self.kube.describe(error)}"
 
     def _study_objects(self) -> list[Obj]:
         def fetch() -> list[Obj]:

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from kubetune.dashboard.importance import importance, importance_method
-from kubetune.dashboard.pareto import goals_of, pareto_plot, trial_feasible
+from kubetune.dashboard.pareto import goals_of, pareto_plot
+from kubetune.records.judged import Judged
 
 Obj = Mapping[str, Any]
 
@@ -68,7 +69,7 @@ def study_key(study: Obj) -> str:
 def _goal(study: Obj) -> tuple[str, bool]:
     """The first objective (the only one, or the one single-number views show)."""
     objective = goals_of(study["spec"])[0]
-    return objective["metric"], objective.get("goal", "minimize") == "maximize"
+    return objective.metric, objective.goal == "maximize"
 
 
 # ----- the list of studies ------------------------------------------------------------------
@@ -99,7 +100,7 @@ def summary(study: Obj, now: float) -> dict[str, Any]:
         else {"trial": best["name"], "params": best["params"], "objective": best["objective"]},
         "metric": metric,
         "goal": "maximize" if maximize else "minimize",
-        "objectives": [{"metric": g["metric"], "goal": g["goal"]} for g in goals_of(spec)],
+        "objectives": [{"metric": g.metric, "goal": g.goal} for g in goals_of(spec)],
         "constraints": list(spec.get("constraints") or []),
         "front": [m["name"] for m in status.get("paretoFront") or []],
         "algorithm": (spec.get("algorithm") or {}).get("name", "bayesian"),
@@ -188,6 +189,7 @@ def objective_plot(
     best_x: list[int] = []
     best_y: list[float] = []
     best: tuple[float, int, str] | None = None
+    judged = Judged(spec) if spec is not None else None
     for trial in sorted(trials, key=lambda t: t["spec"]["index"]):
         value = _shown_value(trial, metric)
         if value is None:
@@ -195,7 +197,7 @@ def objective_plot(
         state = (trial.get("status") or {}).get("phase", "Pending")
         index, name = trial["spec"]["index"], trial["metadata"]["name"]
         points.append({"x": index, "y": value, "state": state, "trial": name})
-        counts = spec is None or trial_feasible(spec, trial)
+        counts = judged is None or judged.feasible(trial)
         if (
             state == "Succeeded"
             and counts

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from kubetune.api.study import StudySpec
+from kubetune.api.goals import Constraint, Objective
 from kubetune.api.trial import TrialState
 from kubetune.engine.history import Report, TrialRecord
 from kubetune.engine.pareto import crowding, nondominated_ranks
@@ -69,10 +70,24 @@ def values_by(trial: TrialRecord, metrics: tuple[str, ...], step: int) -> dict[s
     return values
 
 
+class GoalsSpec(Protocol):
+    """The part of a study's spec that judges its trials: a `StudySpec`, or only its goals
+    (`records.judged.SpecGoals`, for a reader of a stored Study)."""
+
+    @property
+    def goals(self) -> list[Objective]: ...
+
+    @property
+    def constraints(self) -> list[Constraint]: ...
+
+    @property
+    def primary(self) -> Objective: ...
+
+
 class Goals:
     """The study's objectives and constraints, built once from the spec."""
 
-    def __init__(self, spec: StudySpec) -> None:
+    def __init__(self, spec: GoalsSpec) -> None:
         self.objectives = spec.goals
         self.metrics = tuple(o.metric for o in self.objectives)
         self.signs = np.array([1.0 if o.goal == "minimize" else -1.0 for o in self.objectives])

@@ -14,14 +14,13 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from kubetune.api.study import StudySpec
 from kubetune.engine.history import History, TrialRecord, TrialState
-from kubetune.engine.objectives import Goals
+from kubetune.engine.objectives import Goals, GoalsSpec
 
 Values = dict[str, float]
 
 
-def goals_key(spec: StudySpec) -> Hashable:
+def goals_key(spec: GoalsSpec) -> Hashable:
     """What a standing depends on: the objectives (with targets) and the constraints."""
     return (
         "standing",
@@ -31,7 +30,7 @@ def goals_key(spec: StudySpec) -> Hashable:
 
 
 class Standing:
-    def __init__(self, spec: StudySpec) -> None:
+    def __init__(self, spec: GoalsSpec) -> None:
         self.goals = Goals(spec)
         self.primary = spec.primary.metric
         self.maximize = spec.primary.goal == "maximize"
@@ -85,7 +84,7 @@ class Standing:
         )
 
 
-def standing(spec: StudySpec, history: History) -> Standing:
+def standing(spec: GoalsSpec, history: History) -> Standing:
     """The study's standing: from the ledger's memo when the history has one, else counted."""
     if history.tally is not None:
         kept = history.tally.folded(goals_key(spec), lambda: Standing(spec))

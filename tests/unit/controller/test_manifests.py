@@ -7,13 +7,15 @@ import pytest
 import yaml
 
 from kubetune.api import InvalidStudyError, load_study, sources
-from kubetune.controller import manifests, status, tokens
+from kubetune.controller import manifests, outcomes, tokens
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.workloads import job as job_kind
 from kubetune.controller.workloads import registry
 from kubetune.engine import Best, Decision, Finish, NewTrial
 from kubetune.metrics import sidecar, wire
 from kubetune.metrics.prometheus import parse_vector
+from kubetune.records import study_status
+from kubetune.records import trials as trial_records
 
 from factories import jobset_template, manifest, study
 
@@ -189,12 +191,12 @@ def test_a_token_names_its_trials_uid_and_is_good_for_that_trial_only() -> None:
 
 
 def test_job_outcomes() -> None:
-    assert status.job_outcome({"status": {}}) == ("Pending", None)
-    assert status.job_outcome({"status": {"active": 1, "ready": 1}}) == ("Running", None)
-    assert status.job_outcome(
+    assert outcomes.job_outcome({"status": {}}) == ("Pending", None)
+    assert outcomes.job_outcome({"status": {"active": 1, "ready": 1}}) == ("Running", None)
+    assert outcomes.job_outcome(
         {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
     ) == ("Succeeded", None)
-    phase, reason = status.job_outcome(
+    phase, reason = outcomes.job_outcome(
         {
             "status": {
                 "conditions": [
@@ -213,7 +215,7 @@ def test_job_outcomes() -> None:
 
 def test_reports_stay_bounded_keeping_the_latest() -> None:
     reports = [{"step": i, "metrics": {"a": float(i)}} for i in range(500)]
-    merged = status.merge_reports(reports[:300], reports[300:])
+    merged = trial_records.merge_reports(reports[:300], reports[300:])
     assert len(merged) == 200
     assert merged[-100:] == reports[-100:]
     assert merged[0] == reports[0]
@@ -231,14 +233,14 @@ def test_history_is_rebuilt_from_trial_objects_and_status_follows_the_decision()
     stale["metadata"]["ownerReferences"][0]["uid"] = "u-0"
     stale["spec"]["index"] = 4
     study_obj = {**STUDY_OBJ, "status": {"nextTrialIndex": 7, "startTime": "2026-01-01T00:00:00Z"}}
-    history = status.history_from_trials(study_obj, [trial, stale], 0.0)
+    history = trial_records.history_from_trials(study_obj, [trial, stale], 0.0)
     assert [t.index for t in history.trials] == [3]
     assert history.trials[0].objective == 0.9 and history.next_trial_index == 7
     assert history.started_at == 1767225600.0
     decision = Decision(
         finish=Finish("MaxTrialsReached", True, "done"), best=Best("demo-3", {"lr": 0.01}, 0.9)
     )
-    built = status.build_study_status({}, history, decision, 1, 2, 0.0, "accuracy")
+    built = study_status.build_study_status({}, history, decision, 1, 2, 0.0, "accuracy")
     assert built["phase"] == "Succeeded" and built["progress"] == "1/1"
     assert built["nextTrialIndex"] == 7  # deleted trials' names never come back
     assert built["bestTrial"] == {
@@ -314,11 +316,11 @@ def test_a_pod_whose_image_cannot_be_pulled_fails_its_trial_with_the_kubelets_wo
         },
     }
     pod = {"status": {"phase": "Pending", "containerStatuses": [waiting]}}
-    phase, reason = status.pod_outcome(pod)
+    phase, reason = outcomes.pod_outcome(pod)
     assert phase == "Failed" and reason is not None
     assert "trainer" in reason and "ImagePullBackOff" in reason and "example/nope:1" in reason
     pulling = {"name": "trainer", "state": {"waiting": {"reason": "ContainerCreating"}}}
-    assert status.pod_outcome({"status": {"phase": "Pending", "containerStatuses": [pulling]}}) == (
+    assert outcomes.pod_outcome({"status": {"phase": "Pending", "containerStatuses": [pulling]}}) == (
         "Pending",
         None,
     )
@@ -340,7 +342,7 @@ def test_a_pod_disrupted_without_an_exit_code_says_by_what_and_where() -> None:
             ],
         },
     }
-    assert status.pod_outcome(pod) == (
+    assert outcomes.pod_outcome(pod) == (
         "Failed",
         "pod demo-3-abcde on node node-7 was disrupted: DeletionByPodGC: "
         "PodGC: node no longer exists",

@@ -14,8 +14,9 @@ from typing import Any
 
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
-from kubetune.controller import manifests, status
+from kubetune.controller import manifests
 from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.outcomes import job_outcome, pod_outcome
 from kubetune.controller.phases import Recent, TrialPhases
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.workloads import lost
@@ -39,7 +40,7 @@ class JobWorkload:
 
     def on_workload(self, job: Obj) -> None:
         """A Job's verdict, or Kueue's word on it; the pod says when it runs."""
-        phase, reason = status.job_outcome(job)
+        phase, reason = job_outcome(job)
         trial = _trial_of(job)
         if trial is None:
             return
@@ -82,7 +83,7 @@ class JobWorkload:
     def on_pod(self, pod: Obj) -> None:
         if pod["metadata"].get("deletionTimestamp"):
             self.on_pod_deleted(pod)  # the Job may fail before the pod is gone
-        phase, reason = status.pod_outcome(pod)
+        phase, reason = pod_outcome(pod)
         meta = pod["metadata"]
         trial = _trial_of(pod)
         if trial is None or phase == TrialState.PENDING:

@@ -4,9 +4,10 @@ running study). Either way the trial fails, naming what went."""
 
 from __future__ import annotations
 
-from kubetune.controller import manifests, status
+from kubetune.controller import manifests
 from kubetune.controller.kube import Kube, Obj
 from kubetune.controller.phases import TrialPhases
+from kubetune.records.trials import owned_by, trial_phase
 
 #: Trial names per list of their workloads (a label selector's set; URLs stay short).
 SELECTED = 100
@@ -21,9 +22,9 @@ def on_deleted(kube: Kube, phases: TrialPhases, workload: Obj, kind: str) -> Non
     if known is not None and known[1].finished:
         return  # ended first (by us: a stop, a kill, a failure), then its workload deleted
     trial = phases.trials.get(meta["namespace"], name)
-    if trial is None or not status.owned_by(workload, trial["metadata"]["uid"]):
+    if trial is None or not owned_by(workload, trial["metadata"]["uid"]):
         return  # the Trial went first (the workload is garbage-collected after it)
-    if status.trial_phase(trial).active:
+    if trial_phase(trial).active:
         phases.lose(trial, f"its {kind} {meta['name']} was deleted")
 
 
@@ -37,9 +38,7 @@ def heal(
 ) -> None:
     """Fail the running trials whose workload (at `resource`: apiVersion, plural) is gone
     with no event seen."""
-    marked = [
-        t for t in trials if status.trial_phase(t).active and (t.get("status") or {}).get("jobName")
-    ]
+    marked = [t for t in trials if trial_phase(t).active and (t.get("status") or {}).get("jobName")]
     if not marked:
         return
     meta = study["metadata"]

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from kubetune.api.trial import TrialState
-from kubetune.controller import manifests, status
+from kubetune.controller import manifests
 from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.outcomes import pod_outcome
 from kubetune.controller.phases import TrialPhases
 from kubetune.controller.workloads import lost
 from kubetune.controller.workloads.admission import follow_admission
@@ -84,7 +85,7 @@ class MultiPodRoom:
         trial = labels.get(manifests.TRIAL_LABEL)
         if not trial:
             return
-        phase, reason = status.pod_outcome(pod)
+        phase, reason = pod_outcome(pod)
         uid = next((labels[label] for label in UID_LABELS if label in labels), None)
         waiting = (pod.get("status") or {}).get("phase") in ("Pending", "Running")
         if phase == TrialState.FAILED and waiting:
