@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
@@ -21,11 +20,11 @@ from kubetune.controller import tokens
 from kubetune.controller.cache import TrialCache
 from kubetune.controller.kube import API_ERRORS, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
-from kubetune.controller.manifests import prometheus_url
 from kubetune.controller.phases import TrialLocks, TrialPhases
+from kubetune.controller.pulls import PrometheusPulls
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.telemetry import Telemetry
-from kubetune.metrics import prometheus, wire
+from kubetune.metrics import wire
 from kubetune.metrics.lines import BadValue, parse_number
 from kubetune.records.times import now_iso
 from kubetune.records.trials import merge_reports, trial_phase
@@ -43,9 +42,11 @@ class ReportIntake:
         locks: TrialLocks,
         phases: TrialPhases,
         trials: TrialCache,
+        pulls: PrometheusPulls,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.kube = kube
+        self.pulls = pulls
         self.trials = trials
         self.settings = settings
         self.telemetry = telemetry
@@ -145,15 +146,8 @@ class ReportIntake:
         return fresh, seqs
 
     def _fail_bad_value(self, trial: Obj, problem: str) -> tuple[int, str]:
-        reason = f"bad value: {problem}"
-        ended = self.phases.end(
-            trial,
-            {"phase": TrialState.FAILED.value, "reason": reason},
-            ("TrialFailed", reason, "Warning"),
-        )
-        if ended:
-            self.telemetry.reports_refused.labels(reason="bad-value").inc()
-        return 200, "trial failed: " + reason
+        self.phases.fail_bad_value(trial, problem)
+        return 200, f"trial failed: bad value: {problem}"
 
     # ----- Prometheus ---------------------------------------------------------------------
 
@@ -163,48 +157,6 @@ class ReportIntake:
             if (trial.get("status") or {}).get("phase") != TrialState.RUNNING:
                 continue
             with self.locks.of(namespace, trial["metadata"]["name"]):
-                self._pull(trial, study)
-
-    def pull_final(self, trial: Obj, study: Study) -> Obj:
-        """The last word before a trial's verdict (called under the trial's lock)."""
-        return self._pull(trial, study) or trial
-
-    def _pull(self, trial: Obj, study: Study) -> Obj | None:
-        source, url = study.spec.metrics.prometheus, prometheus_url(study, self.settings)
-        if source is None or url is None:
-            return None
-        name = trial["metadata"]["name"]
-        query = prometheus.render_query(source.query, name)
-        faults, kind = self.kube.faults, f"Prometheus at {url}"
-        try:
-            found = prometheus.fetch_reports(url, query, study.spec.primary.metric)
-        except OSError as error:  # unreachable: one line for every trial's query
-            if faults is None:
-                log.warning("Prometheus query for %s failed: %s", name, error)
-            else:
-                faults.failed(kind, str(error)[:160], "each running trial's query at every pull")
-            return None
-        except ValueError as error:
-            log.warning("Prometheus query for %s failed: %s", name, error)
-            return None
-        if faults is not None:
-            faults.worked(kind)
-        bad = next((r for r in found if isinstance(r, BadValue)), None)
-        if bad is not None:
-            self._fail_bad_value(trial, str(bad))
-            return None
-        current = trial.get("status") or {}
-        have = [(r.get("step"), r.get("metrics")) for r in current.get("reports", [])]
-        fresh: list[dict[str, Any]] = [
-            {"step": r.step, "metrics": dict(r.metrics)}
-            for r in found
-            if not isinstance(r, BadValue) and (r.step, dict(r.metrics)) not in have
-        ]
-        if not fresh:
-            return trial
-        meta = trial["metadata"]
-        reports = merge_reports(list(current.get("reports", [])), fresh)
-        self.telemetry.reports_accepted.inc(len(fresh))
-        return self.trials.seen(
-            self.kube.patch_trial_status(meta["namespace"], meta["name"], {"reports": reports})
-        )
+                pulled = self.pulls.pull(trial, study)
+                if isinstance(pulled, BadValue):
+                    self.phases.fail_bad_value(trial, str(pulled))

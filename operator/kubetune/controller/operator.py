@@ -16,9 +16,11 @@ from pathlib import Path
 
 from kubetune.controller.cache import TrialCache
 from kubetune.controller.collector import CollectorServer, serve_collector
+from kubetune.controller.desk import StudyDesk
 from kubetune.controller.intake import ReportIntake
 from kubetune.controller.kube import Kube, Obj
 from kubetune.controller.phases import TrialLocks, TrialPhases
+from kubetune.controller.pulls import PrometheusPulls
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.studies import StudyLoop
 from kubetune.controller.telemetry import Telemetry
@@ -36,6 +38,7 @@ class Operator:
     settings: OperatorSettings
     kube: Kube
     telemetry: Telemetry
+    desk: StudyDesk
     phases: TrialPhases
     studies: StudyLoop
     intake: ReportIntake
@@ -59,15 +62,9 @@ class Operator:
         self.studies.start()
         self.ticker.start()
 
-    def pull(self, namespace: str, name: str) -> None:
-        """The ticker's Prometheus read of a study's running trials."""
-        study = self.studies.study_of(namespace, name)
-        if study is not None and study.spec.metrics.prometheus is not None:
-            self.intake.pull_running(namespace, study, self.phases.trials.active(namespace, name))
-
     def trial_seen(self, trial: Obj) -> None:
         """A Trial's watch event: kept in the cache, and a pass when it changes a decision."""
-        self.studies.trial_changed(self.phases.trials.seen(trial))
+        self.desk.trial_changed(self.phases.trials.seen(trial))
 
     def trial_deleted(self, trial: Obj) -> None:
         meta = trial["metadata"]
@@ -76,36 +73,42 @@ class Operator:
         self.studies.trial_deleted(trial)
 
     def study_seen(self, study: Obj) -> None:
-        self.studies.study_seen(self.studies.cache.seen(study))
+        self.desk.study_seen(self.desk.cache.seen(study))
 
 
 def build_operator(settings: OperatorSettings, kube: Kube, telemetry: Telemetry) -> Operator:
+    """Each room is built with everything it calls, in an order with no circle: the desk (the
+    study side the other rooms ask) first, the study loop, which ends trials through
+    `phases` and heals through the workload rooms, last."""
     locks = TrialLocks()
     trials = TrialCache(kube)
-    phases = TrialPhases(kube, telemetry, locks, trials)
+    desk = StudyDesk(kube, settings, telemetry)
+    pulls = PrometheusPulls(kube, settings, telemetry, trials)
+    phases = TrialPhases(kube, telemetry, locks, trials, desk, pulls)
+    intake = ReportIntake(kube, settings, telemetry, locks, phases, trials, pulls)
+    workloads = registry.build_rooms(kube, phases)
     try:
         tracking = open_study_tracking(kube, settings.mlflow_tracking_uri)
     except TrackingUnavailableError as error:
         log.warning("%s", error)
         tracking = None
-    studies = StudyLoop(kube, settings, telemetry, phases, tracking=tracking)
-    intake = ReportIntake(kube, settings, telemetry, locks, phases, trials)
-    workloads = registry.build_rooms(kube, phases)
-    phases.studies = studies
-    phases.pull_final = intake.pull_final
 
-    def heal(study: Obj, trials: list[Obj]) -> None:
-        loaded = studies.study_of(study["metadata"]["namespace"], study["metadata"]["name"])
+    def heal(study: Obj, active: list[Obj]) -> None:
+        loaded = desk.study_of(study["metadata"]["namespace"], study["metadata"]["name"])
         if loaded is None:
             return
         template = loaded.spec.trial_template
-        workloads[registry.kind_of(template).name].heal(study, trials, *template.resource)
+        workloads[registry.kind_of(template).name].heal(study, active, *template.resource)
 
-    studies.lose_job = heal
-    ticker = Ticker(studies.request, lambda ns, name: None, settings.heal_seconds, said=kube.said)
-    operator = Operator(settings, kube, telemetry, phases, studies, intake, workloads, ticker)
-    ticker.pull = operator.pull
-    return operator
+    def pull(namespace: str, name: str) -> None:
+        """The ticker's Prometheus read of a study's running trials."""
+        study = desk.study_of(namespace, name)
+        if study is not None and study.spec.metrics.prometheus is not None:
+            intake.pull_running(namespace, study, trials.active(namespace, name))
+
+    studies = StudyLoop(kube, settings, telemetry, desk, phases, heal, tracking=tracking)
+    ticker = Ticker(desk.request, pull, settings.heal_seconds, said=kube.said)
+    return Operator(settings, kube, telemetry, desk, phases, studies, intake, workloads, ticker)
 
 
 def read_secret(

@@ -25,8 +25,10 @@ from kubetune.api.trial import TrialState
 from kubetune.controller.cache import TrialCache
 from kubetune.controller.kube import Kube, Obj
 from kubetune.controller.leader import ConflictError
+from kubetune.controller.pulls import PrometheusPulls
 from kubetune.controller.telemetry import Telemetry
 from kubetune.engine.outcome import trial_outcome
+from kubetune.metrics.lines import BadValue
 from kubetune.records.times import now_iso
 from kubetune.records.trials import trial_phase, trial_record
 
@@ -78,17 +80,11 @@ class Recent:
 
 
 class Studies(Protocol):
-    """What this room needs of the study loop."""
+    """What this room needs of the study side (`desk.StudyDesk`, built before it)."""
 
     def study_of(self, namespace: str, name: str) -> Study | None: ...
     def request(self, namespace: str, name: str) -> None: ...
     def seen(self, trial: Obj) -> None: ...
-
-
-class Pull(Protocol):
-    """A last read of Prometheus before a trial's verdict (intake.ReportIntake.pull_final)."""
-
-    def __call__(self, trial: Obj, study: Study) -> Obj: ...
 
 
 class TrialPhases:
@@ -98,6 +94,8 @@ class TrialPhases:
         telemetry: Telemetry,
         locks: TrialLocks,
         trials: TrialCache,
+        studies: Studies,
+        pulls: PrometheusPulls,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.kube = kube
@@ -105,8 +103,10 @@ class TrialPhases:
         self.telemetry = telemetry
         self.locks = locks
         self.clock = clock
-        self.studies: Studies | None = None  # wired by the operator once every room exists
-        self.pull_final: Pull | None = None
+        #: The study side (`desk.StudyDesk`): a study's spec, and a pass when a trial ends.
+        self.studies = studies
+        #: A last read of Prometheus before a verdict.
+        self.pulls = pulls
         #: (namespace, trial) -> (workload uid, phase) last applied: later events saying the
         #: same are noise and cost no API call.
         self.applied = Recent()
@@ -205,7 +205,6 @@ class TrialPhases:
         if why is not None:
             self.kube.emit_event(trial, "TrialPreempted", update["reason"], "Warning")
             log.info("trial %s/%s preempted: %s", namespace, name, why)
-        assert self.studies is not None
         self.studies.seen(patched)
         self.studies.request(namespace, trial["spec"]["study"])
 
@@ -219,10 +218,12 @@ class TrialPhases:
             study = self._study(trial)
             if study is None:
                 return None  # the Study is going: its Trials go with it
-            if phase == TrialState.SUCCEEDED and self.pull_final is not None:
-                trial = self.pull_final(trial, study)
-                if trial_phase(trial).finished:
-                    return None  # the pull found a bad value and failed it
+            if phase == TrialState.SUCCEEDED:
+                pulled = self.pulls.pull(trial, study)
+                if isinstance(pulled, BadValue):
+                    self.fail_bad_value(trial, str(pulled))
+                    return None
+                trial = pulled or trial
             record = trial_record(trial)
             failure = reason if phase == TrialState.FAILED else None
             outcome = trial_outcome(study.spec, record.reports, failure)
@@ -250,13 +251,11 @@ class TrialPhases:
         return self.trials.seen(patched)
 
     def _study(self, trial: Obj) -> Study | None:
-        assert self.studies is not None
         return self.studies.study_of(trial["metadata"]["namespace"], trial["spec"]["study"])
 
     def _tell_study(self, trial: Obj) -> None:
         """Decide now rather than when our own patch comes back through the watch: one hop
         less between a trial's end and the next trial."""
-        assert self.studies is not None
         self.studies.seen(trial)
         self.studies.request(trial["metadata"]["namespace"], trial["spec"]["study"])
 
@@ -288,16 +287,29 @@ class TrialPhases:
             else:
                 raise ConflictError(f"trial {namespace}/{name} kept changing")
             self.applied.put((namespace, name), (None, TrialState(update["phase"])))
-        study = self._study(fresh) if self.studies is not None else None
+        study = self._study(fresh)
         where = study.spec.trial_template.resource if study is not None else ("batch/v1", "jobs")
         self.kube.delete_workload(namespace, name, *where)
         if event is not None:
             self.kube.emit_event(fresh, *event)
         if tell_study:
             self._tell_study(patched)
-        elif self.studies is not None:
+        else:
             self.studies.seen(patched)
         return patched
+
+    def fail_bad_value(self, trial: Obj, problem: str) -> bool:
+        """A reported value that is not a finite number fails that trial alone, saying which;
+        whether this call ended it."""
+        reason = f"bad value: {problem}"
+        ended = self.end(
+            trial,
+            {"phase": TrialState.FAILED.value, "reason": reason},
+            ("TrialFailed", reason, "Warning"),
+        )
+        if ended:
+            self.telemetry.reports_refused.labels(reason="bad-value").inc()
+        return ended is not None
 
     def lose(self, trial: Obj, why: str) -> None:
         """Its workload is gone (deleted by someone else, its node gone) before it ended: the

@@ -28,22 +28,25 @@ from kubetune.api import InvalidStudyError, Study, load_study
 from kubetune.api.study import FINISHED_STUDY_PHASES
 from kubetune.api.trial import TrialState
 from kubetune.controller import planning, tokens
-from kubetune.controller.cache import StudyCache
+from kubetune.controller.desk import StudyDesk
 from kubetune.controller.kube import API_ERRORS, InvalidObjectError, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.manifests import prometheus_url
-from kubetune.controller.phases import Recent, TrialPhases
+from kubetune.controller.phases import TrialPhases
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.telemetry import Telemetry
 from kubetune.controller.tracking import StudyTracking
 from kubetune.controller.warm_start import WAIT_SECONDS, Waiting, WarmStartReader
 from kubetune.controller.workloads import registry
-from kubetune.controller.workqueue import WorkQueue
 from kubetune.engine import decide
 from kubetune.records.times import now_iso
 from kubetune.records.trials import trial_phase
 
 log = logging.getLogger("kubetune.operator")
+
+
+#: Looks for a study's lost workloads and does them again: (the Study, its active Trials).
+Heal = Callable[[Obj, list[Obj]], None]
 
 
 class StudyLoop:
@@ -52,83 +55,38 @@ class StudyLoop:
         kube: Kube,
         settings: OperatorSettings,
         telemetry: Telemetry,
+        desk: StudyDesk,
         phases: TrialPhases,
+        heal: Heal,
         clock: Callable[[], float] = time.time,
         tracking: StudyTracking | None = None,
-        studies: StudyCache | None = None,
     ) -> None:
         self.kube = kube
-        #: The Studies and their Trials as the watches and this operator's writes left them.
-        self.cache = studies if studies is not None else StudyCache(kube.fetch_study)
+        #: The requests for a pass, the Studies as last seen and their parsed specs.
+        self.desk = desk
+        self.cache = desk.cache
         self.trials = phases.trials
         self.settings = settings
         self.telemetry = telemetry
         self.phases = phases
         self.clock = clock
-        self.queue = WorkQueue(
-            self._pass,
-            settings.study_workers,
-            "study",
-            on_wait=telemetry.queue_seconds.observe,
-            said=kube.said,
-        )
-        #: Parsed specs of the studies served, for the other rooms (dropped with the Study).
-        self._studies: dict[tuple[str, str], Study] = {}
-        #: Trial uid -> what about it can change a decision, last seen: events that change
-        #: nothing of it (Pending -> Running, bookkeeping) start no pass.
-        self._seen = Recent(8192)
-        #: Studies whose next pass also looks for Jobs deleted behind the operator's back.
-        self._heal: set[tuple[str, str]] = set()
-        #: Study uid -> the generation last seen: a Study event with a new one (or the first
-        #: after a start) asks for a pass; the status writes in between do not.
-        self._generations: dict[str, int] = {}
         #: Earlier studies' trials for warm starts (finished ones kept by uid).
         self.warm = WarmStartReader(kube)
-        #: Workloads still to do after a refused Job: retried by the next pass.
-        self.lose_job: Callable[[Obj, list[Obj]], None] | None = None
+        #: Workloads lost behind the operator's back, done again (the workload rooms').
+        self.heal = heal
         #: The studies in MLflow, when the operator has a tracking URI.
         self.tracking = tracking
 
-    # ----- what the handlers and the other rooms call ------------------------------------------
+    # ----- what the handlers call ------------------------------------------------------------
 
     def start(self) -> None:
-        self.queue.start()
-
-    def request(self, namespace: str, name: str, heal: bool = False) -> None:
-        if heal:
-            self._heal.add((namespace, name))
-        self.queue.add((namespace, name))
-
-    def study_of(self, namespace: str, name: str) -> Study | None:
-        """The Study's parsed spec (cached from the last pass, else read)."""
-        known = self._studies.get((namespace, name))
-        if known is not None:
-            return known
-        obj = self.cache.get(namespace, name)
-        if obj is None:
-            return None
-        try:
-            return load_study({k: v for k, v in obj.items() if k != "status"})
-        except InvalidStudyError:
-            return None
-
-    def seen(self, trial: Obj) -> None:
-        self._seen.put(trial["metadata"]["uid"], self._fingerprint(trial))
-
-    def trial_changed(self, trial: Obj) -> None:
-        """Start a pass when what a decision reads of the trial changed."""
-        fingerprint = self._fingerprint(trial)
-        uid = trial["metadata"]["uid"]
-        if self._seen.get(uid) == fingerprint:
-            return
-        self._seen.put(uid, fingerprint)
-        self.request(trial["metadata"]["namespace"], trial["spec"]["study"])
+        self.desk.start(self._pass)
 
     def trial_deleted(self, trial: Obj) -> None:
         """A Trial deleted by hand: it is forgotten (it counts toward nothing) and, while the
         study runs, the next pass fills its slot with a new trial under a new name."""
         meta = trial["metadata"]
-        self._seen.pop(meta["uid"])
+        self.desk.trial_gone(trial)
         key = (meta["namespace"], trial["spec"]["study"])
         study = self.cache.get(*key)
         if study is None or study["metadata"].get("deletionTimestamp"):
@@ -140,41 +98,13 @@ class StudyLoop:
             f"{meta['name']} ({phase.value}) was deleted; it no longer counts toward the budget",
             "Warning" if phase.active else "Normal",
         )
-        self.request(*key)
-
-    def study_seen(self, study: Obj) -> None:
-        """A Study's watch event: a pass for a new Study or spec, and, the first time this
-        process sees the Study, a pass that also looks for workloads lost while no one was
-        watching (a start is a resume)."""
-        meta = study["metadata"]
-        generation = meta.get("generation") or 0
-        known = self._generations.get(meta["uid"])
-        if known == generation:
-            return
-        self._generations[meta["uid"]] = generation
-        self.request(meta["namespace"], meta["name"], heal=known is None)
+        self.desk.request(*key)
 
     def study_deleted(self, namespace: str, name: str, uid: str | None = None) -> None:
-        if uid is not None:
-            self._generations.pop(uid, None)
-            if self.tracking is not None:
-                self.tracking.forget(uid)
-        self._studies.pop((namespace, name), None)
-        self._heal.discard((namespace, name))
-        self.queue.forget((namespace, name))
-        self.cache.gone(namespace, name)
+        if uid is not None and self.tracking is not None:
+            self.tracking.forget(uid)
+        self.desk.forget(namespace, name, uid)
         self.trials.drop_study(namespace, name)
-
-    def _fingerprint(self, trial: Obj) -> tuple[Any, int]:
-        meta, current = trial["metadata"], trial.get("status") or {}
-        phase = trial_phase(trial)
-        reports = len(current.get("reports") or [])
-        study = self._studies.get((meta["namespace"], trial["spec"]["study"]))
-        if phase.active and study is not None and study.spec.early_stopping.name == "none":
-            reports = 0  # without a stopping rule, reports decide nothing until the trial ends
-        # Queued apart from the other active phases: the Study's counts show it.
-        shown = phase.value if phase == TrialState.QUEUED or not phase.active else "active"
-        return shown, reports
 
     # ----- a pass ------------------------------------------------------------------------
 
@@ -183,8 +113,7 @@ class StudyLoop:
             self._one_pass(*cast(tuple[str, str], key))
 
     def _one_pass(self, namespace: str, name: str) -> None:
-        heal = (namespace, name) in self._heal
-        self._heal.discard((namespace, name))
+        heal = self.desk.take_heal(namespace, name)
         obj = self.cache.get(namespace, name)
         if obj is None or obj["metadata"].get("deletionTimestamp"):
             self.study_deleted(namespace, name)
@@ -199,7 +128,7 @@ class StudyLoop:
         study = self._load(obj, previous)
         if study is None:
             return
-        self._studies[(namespace, name)] = study
+        self.desk.loaded(namespace, name, study)
         try:
             self._decide_and_act(obj, study, previous, heal)
         except API_ERRORS as error:
@@ -248,8 +177,8 @@ class StudyLoop:
         now = self.clock()
         if not self.trials.prime(obj) and heal:
             self.trials.resync(obj)  # a deletion whose event was missed
-        if heal and self.lose_job is not None:
-            self.lose_job(obj, self.trials.active(namespace, name))
+        if heal:
+            self.heal(obj, self.trials.active(namespace, name))
         history = self.trials.history(obj, now)
         prior = None
         if study.spec.warm_start.studies:
@@ -257,7 +186,7 @@ class StudyLoop:
                 prior = self.warm.prior(obj, study.spec, begun=bool(history.trials))
             except Waiting as waiting:
                 self._stalled(obj, previous, str(waiting), "WarmStartWaiting")
-                self.queue.add_after((namespace, name), WAIT_SECONDS)
+                self.desk.queue.add_after((namespace, name), WAIT_SECONDS)
                 return
             history = replace(history, prior=prior.trials)
         begun = time.perf_counter()
@@ -279,7 +208,7 @@ class StudyLoop:
         if self.tracking is not None:
             self.tracking.observe(obj, study, history, decision, now)
         if plan.again:
-            self.queue.add((namespace, name))
+            self.desk.request(namespace, name)
 
     def _write(self, obj: Obj, study: Study, plan: planning.Plan) -> Obj:
         """Carry out a plan (every write kept in the caches); returns the Study as it now
@@ -294,7 +223,7 @@ class StudyLoop:
             if created is None:
                 continue
             self.trials.seen(created)
-            self._seen.put(created["metadata"]["uid"], ("active", 0))  # its ADDED event: no news
+            self.desk.seen(created)  # its ADDED event: no news
             self._start(obj, study, created, fresh=True)
             self.kube.emit_event(obj, *creation.event)
         if plan.reserve is not None:

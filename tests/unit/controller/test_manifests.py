@@ -320,7 +320,9 @@ def test_a_pod_whose_image_cannot_be_pulled_fails_its_trial_with_the_kubelets_wo
     assert phase == "Failed" and reason is not None
     assert "trainer" in reason and "ImagePullBackOff" in reason and "example/nope:1" in reason
     pulling = {"name": "trainer", "state": {"waiting": {"reason": "ContainerCreating"}}}
-    assert outcomes.pod_outcome({"status": {"phase": "Pending", "containerStatuses": [pulling]}}) == (
+    assert outcomes.pod_outcome(
+        {"status": {"phase": "Pending", "containerStatuses": [pulling]}}
+    ) == (
         "Pending",
         None,
     )
