@@ -35,8 +35,16 @@ WINDOWS = (500, 2000, 10000)
 DIMS = 6
 
 
-def manifest(algorithm: str, trials: int) -> dict[str, Any]:
+STOPPING = {
+    "median": {},
+    "asha": {"minBudget": 1, "maxBudget": 9, "reductionFactor": 3},
+    "hyperband": {"minBudget": 1, "maxBudget": 9, "reductionFactor": 3},
+}
+
+
+def manifest(algorithm: str, trials: int, stopping: str = "") -> dict[str, Any]:
     settings = {"settings": {"gridPoints": 10}} if algorithm == "grid" else {}
+    rule = {"earlyStopping": {"name": stopping, "settings": STOPPING[stopping]}} if stopping else {}
     return {
         "apiVersion": "kubetune.io/v1alpha1",
         "kind": "Study",
@@ -48,6 +56,7 @@ def manifest(algorithm: str, trials: int) -> dict[str, Any]:
                 {"name": f"x{d}", "type": "float", "min": 0.0, "max": 1.0} for d in range(DIMS)
             ],
             "budget": {"maxTrials": trials, "parallelism": 1},
+            **rule,
             "trialTemplate": {
                 "spec": {
                     "template": {
@@ -84,20 +93,28 @@ def drive(algorithm: str, trials: int) -> dict[str, Any]:
     return {"trials": trials, "seconds": total, "medianAsk": windows}
 
 
-def one_decision(algorithm: str, observations: int) -> dict[str, float]:
+def one_decision(name: str, observations: int) -> dict[str, float]:
     """Seconds of one decision over `observations` finished trials: from a ledger (as the
     Tuner and `kubetune run` keep them; the second decision, once the ledger has read them)
-    and from a history counted afresh."""
+    and from a history counted afresh. SAMPLER+RULE (random+median, ...): each finished
+    trial reported 9 steps, and 50 running trials are judged by the stopping rule."""
+    algorithm, _, stopping = name.partition("+")
     rng = np.random.default_rng(0)
     records = []
-    for i in range(observations):
+    for i in range(observations + (50 if stopping else 0)):
         params = {f"x{d}": float(v) for d, v in enumerate(rng.random(DIMS))}
         value = loss(params)
-        reports = (Report(None, {"loss": value}),)
-        records.append(TrialRecord(f"t-{i}", i, params, TrialState.SUCCEEDED, reports, value))
+        if not stopping:
+            reports: tuple[Report, ...] = (Report(None, {"loss": value}),)
+        else:
+            steps = 9 if i < observations else int(rng.integers(1, 9))
+            reports = tuple(Report(s, {"loss": value * (1 + 9 / s)}) for s in range(1, steps + 1))
+        state = TrialState.SUCCEEDED if i < observations else TrialState.RUNNING
+        objective = value if i < observations else None
+        records.append(TrialRecord(f"t-{i}", i, params, state, reports, objective))
     from kubetune.api import load_study  # noqa: PLC0415
 
-    spec = load_study(manifest(algorithm, observations + 10)).spec
+    spec = load_study(manifest(algorithm, observations + 100, stopping)).spec
     ledger = TrialLedger(records)
     decide(spec, ledger.history("t", 0.0), 0.0)  # the first reads every trial once
     timed = {}
@@ -132,7 +149,7 @@ def render(runs: dict[str, dict[str, Any]], decisions: dict[str, dict[str, Any]]
     lines += ["", "One decision over N finished trials (seconds: ledger / counted afresh)", ""]
     for name, sizes in decisions.items():
         cells = "  ".join(f"{n}: {t['ledger']:.4f} / {t['counted']:.4f}" for n, t in sizes.items())
-        lines.append(f"{name:<10}{cells}")
+        lines.append(f"{name:<18}{cells}")
     return "\n".join(lines)
 
 
@@ -144,7 +161,9 @@ def main() -> int:
         default="random:10000,sobol:10000,grid:10000,tpe:10000",
         help="SAMPLER:TRIALS,... driven through the Tuner",
     )
-    parser.add_argument("--decisions", default="random,tpe,bayesian")
+    parser.add_argument(
+        "--decisions", default="random,tpe,bayesian,random+median,random+asha,random+hyperband"
+    )
     parser.add_argument("--sizes", default="500,2000,10000")
     args = parser.parse_args()
     started = time.time()

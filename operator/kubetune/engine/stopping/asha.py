@@ -17,7 +17,9 @@ crowded.
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,6 +30,17 @@ from kubetune.engine.history import History, TrialRecord, TrialState
 from kubetune.engine.objectives import Goals, values_by
 from kubetune.engine.pareto import crowding, nondominated_ranks
 from kubetune.engine.stopping.base import Direction, directions
+from kubetune.engine.stopping.book import (
+    Column,
+    Group,
+    active_trials,
+    book_key,
+    curves,
+    keys_by,
+    kth,
+    step_book,
+    value_of,
+)
 
 
 def rungs(min_budget: float, max_budget: float, eta: int) -> list[int]:
@@ -61,29 +74,59 @@ class RungJudge:
         self.goals = goals
         self.all_directions = others or [direction]
 
-    def judge(
-        self, trial: TrialRecord, peers: list[TrialRecord], steps: list[int]
-    ) -> StopDecision | None:
-        rung = self._rung(trial, steps)
-        if rung is None:
-            return None
+    def judge_all(
+        self, history: History, plan: Callable[[TrialRecord], tuple[list[int], Group | None]]
+    ) -> list[StopDecision]:
+        """A verdict for each running trial; `plan(trial)`: its rungs, and the group of trials
+        it is compared with (None: every trial; a bracket for hyperband)."""
         if self.goals is not None:
-            return self._judge_pareto(trial, peers, rung, self.goals)
-        value = self.direction.best_by(trial, rung)
-        if value is None:
-            return None
-        values = [value] + [
-            v
-            for peer in peers
-            if peer.index < trial.index and (v := self.direction.best_by(peer, rung)) is not None
-        ]
-        if len(values) < self.settings.min_trials:
+            return self._judge_all_pareto(history, plan, self.goals)
+        direction = self.direction
+        book = step_book(history, book_key([direction]), [direction])
+        active = [(t, curves(t, [direction])) for t in active_trials(history)]
+        stops = []
+        for trial in history.by_state(TrialState.RUNNING):
+            steps, group = plan(trial)
+            rung = self._rung(trial, steps)
+            if rung is None:
+                continue
+            own = keys_by(curves(trial, [direction]), rung)
+            if own is None:
+                continue
+            # Its peers: the earlier trials of its group (finished ones from the book, the
+            # few active ones read here) and itself.
+            column = book.columns(rung, group)[0]
+            newer = column.from_index(trial.index)
+            added = [own[0]] + [
+                keys[0]
+                for peer, found in active
+                if peer.index < trial.index
+                and (group is None or group.holds(peer.index))
+                and (keys := keys_by(found, rung)) is not None
+            ]
+            stop = self._cut(trial, rung, own[0], column, newer, added)
+            if stop is not None:
+                stops.append(stop)
+        return stops
+
+    def _cut(
+        self,
+        trial: TrialRecord,
+        rung: int,
+        own: float,
+        column: Column,
+        newer: list[float],
+        added: list[float],
+    ) -> StopDecision | None:
+        count = len(column) - len(newer) + len(added)
+        if count < self.settings.min_trials:
             return None
         eta = self.settings.reduction_factor
-        keep = max(1, len(values) // eta)
-        cutoff = self.direction.ranked(values)[keep - 1]
-        if not self.direction.worse(value, cutoff):
+        keep = max(1, count // eta)
+        cutoff_key = kth(column, newer, added, keep)
+        if own <= cutoff_key:
             return None
+        value, cutoff = value_of(own, self.direction), value_of(cutoff_key, self.direction)
         return StopDecision(
             trial=trial.name,
             step=rung,
@@ -91,10 +134,43 @@ class RungJudge:
             rule=self.rule,
             threshold=cutoff,
             reason=f"{self.direction.metric} {value:.6g} at rung {rung} is not in the top "
-            f"1/{eta} ({keep} of {len(values)}) of trials at that rung; cut-off {cutoff:.6g}",
+            f"1/{eta} ({keep} of {count}) of trials at that rung; cut-off {cutoff:.6g}",
         )
 
-    def _vector(self, trial: TrialRecord, rung: int, goals: Goals) -> tuple[np.ndarray, float]:
+    def _judge_all_pareto(
+        self,
+        history: History,
+        plan: Callable[[TrialRecord], tuple[list[int], Group | None]],
+        goals: Goals,
+    ) -> list[StopDecision]:
+        """The finished trials' vectors at a rung come from a `RowBook` (their reports read
+        once); the ranking itself is redone at each verdict, over every peer."""
+        book = _row_book(history, self)
+        active = active_trials(history)
+        stops = []
+        for trial in history.by_state(TrialState.RUNNING):
+            steps, group = plan(trial)
+            rung = self._rung(trial, steps)
+            if rung is None:
+                continue
+            own, own_outside = self.vector(trial, rung, goals)
+            if not len(own):
+                continue
+            finished = book.at(rung)
+            before = finished[: bisect.bisect_left(finished, trial.index, key=lambda r: r[0])]
+            rows = [r for r in before if group is None or group.holds(r[0])]
+            for peer in active:
+                if peer.index < trial.index and (group is None or group.holds(peer.index)):
+                    losses, outside = self.vector(peer, rung, goals)
+                    if len(losses):
+                        rows.append((peer.index, losses, outside))
+            rows.sort(key=lambda row: row[0])  # peers in index order, as a full count has them
+            stop = self._judge_pareto(trial, rung, goals, (own, own_outside), rows)
+            if stop is not None:
+                stops.append(stop)
+        return stops
+
+    def vector(self, trial: TrialRecord, rung: int, goals: Goals) -> tuple[np.ndarray, float]:
         """Its losses by the rung (None when an objective has not reached it) and how far
         outside its constraints its latest values by the rung are."""
         values = [d.best_by(trial, rung) for d in self.all_directions]
@@ -118,19 +194,20 @@ class RungJudge:
         return reached[-1] if reached else None
 
     def _judge_pareto(
-        self, trial: TrialRecord, peers: list[TrialRecord], rung: int, goals: Goals
+        self,
+        trial: TrialRecord,
+        rung: int,
+        goals: Goals,
+        mine: tuple[np.ndarray, float],
+        peers: list[tuple[int, np.ndarray, float]],
     ) -> StopDecision | None:
-        own, own_outside = self._vector(trial, rung, goals)
-        if not len(own):
-            return None
-        rows, outside = [own], [own_outside]
-        for peer in peers:
-            if peer.index >= trial.index:
-                continue
-            losses, peer_outside = self._vector(peer, rung, goals)
-            if len(losses):
-                rows.append(losses)
-                outside.append(peer_outside)
+        """`peers`: (index, losses, outside) of the earlier trials of its group, in index
+        order."""
+        own = mine[0]
+        rows, outside = [own], [mine[1]]
+        for _, losses, peer_outside in peers:
+            rows.append(losses)
+            outside.append(peer_outside)
         if len(rows) < self.settings.min_trials:
             return None
         matrix, broken = np.array(rows), np.array(outside)
@@ -190,14 +267,62 @@ class AshaRule:
         self.steps = rungs(settings.min_budget, settings.max_budget, settings.reduction_factor)
 
     def decide(self, history: History) -> list[StopDecision]:
-        peers = list(history.trials)
-        stops = [
-            self.judge.judge(trial, peers, self.steps)
-            for trial in history.by_state(TrialState.RUNNING)
-        ]
-        return [s for s in stops if s is not None]
+        return self.judge.judge_all(history, lambda trial: (self.steps, None))
 
 
 def build(spec: StudySpec) -> AshaRule:
     settings = spec.early_stopping.settings_as(RungSettings)
     return AshaRule(rung_judge(spec, settings, "asha"), settings)
+
+
+class RowBook:
+    """A fold over finished trials (`ledger.Fold`) for the Pareto form: each finished trial's
+    vector at each rung asked about (its losses by the rung and how far outside its
+    constraints), read from its reports once, kept in index order."""
+
+    def __init__(self, judge: RungJudge, goals: Goals) -> None:
+        self.judge = judge
+        self.goals = goals
+        self.records: list[TrialRecord] = []
+        self._rows: dict[int, list[tuple[int, np.ndarray, float]]] = {}
+
+    def add(self, record: TrialRecord) -> None:
+        if not record.reports:
+            return
+        self.records.append(record)
+        for rung, rows in self._rows.items():
+            self._place(rows, rung, record)
+
+    def at(self, rung: int) -> list[tuple[int, np.ndarray, float]]:
+        rows = self._rows.get(rung)
+        if rows is None:
+            rows = self._rows[rung] = []
+            for record in self.records:
+                self._place(rows, rung, record)
+        return rows
+
+    def _place(
+        self, rows: list[tuple[int, np.ndarray, float]], rung: int, record: TrialRecord
+    ) -> None:
+        losses, outside = self.judge.vector(record, rung, self.goals)
+        if len(losses):
+            bisect.insort(rows, (record.index, losses, outside), key=lambda row: row[0])
+
+
+def _row_book(history: History, judge: RungJudge) -> RowBook:
+    goals = judge.goals
+    assert goals is not None, "the Pareto form has goals"
+    key = (
+        "stopping.rows",
+        book_key(judge.all_directions),
+        tuple((c.metric, c.min, c.max) for c in goals.constraints),
+    )
+    if history.tally is not None:
+        kept = history.tally.folded(key, lambda: RowBook(judge, goals))
+        if kept is not None:
+            return kept
+    counted = RowBook(judge, goals)
+    for trial in history.trials:
+        if not trial.state.active:
+            counted.add(trial)
+    return counted

@@ -13,8 +13,9 @@ import math
 from kubetune.api.settings import RungSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.decision import StopDecision
-from kubetune.engine.history import History, TrialState
+from kubetune.engine.history import History, TrialRecord
 from kubetune.engine.stopping.asha import RungJudge, rung_judge, rungs
+from kubetune.engine.stopping.book import Group
 
 
 def bracket_pattern(brackets: int, eta: int) -> list[int]:
@@ -35,14 +36,13 @@ class HyperbandRule:
         return self.pattern[index % len(self.pattern)]
 
     def decide(self, history: History) -> list[StopDecision]:
-        stops: list[StopDecision] = []
-        for trial in history.by_state(TrialState.RUNNING):
+        pattern = tuple(self.pattern)
+
+        def plan(trial: TrialRecord) -> tuple[list[int], Group]:
             bracket = self.bracket(trial.index)
-            peers = [t for t in history.trials if self.bracket(t.index) == bracket]
-            stop = self.judge.judge(trial, peers, self.steps[bracket:])
-            if stop is not None:
-                stops.append(stop)
-        return stops
+            return self.steps[bracket:], Group(pattern, bracket)
+
+        return self.judge.judge_all(history, plan)
 
 
 def build(spec: StudySpec) -> HyperbandRule:

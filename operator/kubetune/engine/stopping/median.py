@@ -12,13 +12,21 @@ one): a trial that is good at anything goes on. Constraints are left to the fina
 
 from __future__ import annotations
 
-import statistics
-
 from kubetune.api.settings import MedianSettings
 from kubetune.api.study import StudySpec
 from kubetune.engine.decision import StopDecision
 from kubetune.engine.history import History, TrialRecord, TrialState
 from kubetune.engine.stopping.base import Direction, directions
+from kubetune.engine.stopping.book import (
+    Column,
+    active_trials,
+    book_key,
+    curves,
+    keys_by,
+    kth,
+    step_book,
+    value_of,
+)
 
 
 class MedianRule:
@@ -33,35 +41,40 @@ class MedianRule:
         self.all_directions = others or [direction]
 
     def decide(self, history: History) -> list[StopDecision]:
-        if len(self.all_directions) > 1:
-            return self._decide_pareto(history)
+        """The finished trials' values at a step come from the book (read once per trial);
+        the active ones' are read here, at every decision: there are few."""
+        directions = self.all_directions
+        book = step_book(history, book_key(directions), directions)
+        active = {t.name: (t, curves(t, directions)) for t in active_trials(history)}
         stops: list[StopDecision] = []
         for trial in history.by_state(TrialState.RUNNING):
             step = self._judged_step(trial)
             if step is None:
                 continue
-            value = self.direction.best_by(trial, step)
-            others = [
-                v
-                for other in history.trials
-                if other.name != trial.name
-                and (v := self.direction.best_by(other, step)) is not None
-            ]
-            if value is None or len(others) < self.settings.min_trials:
+            own = keys_by(active[trial.name][1], step)
+            if own is None:
                 continue
-            median = statistics.median(others)
-            if self.direction.worse(value, median):
-                stops.append(
-                    StopDecision(
-                        trial=trial.name,
-                        step=step,
-                        value=value,
-                        rule="median",
-                        threshold=median,
-                        reason=f"best {self.direction.metric} {value:.6g} by step {step} is "
-                        f"worse than the median {median:.6g} of {len(others)} other trials",
-                    )
-                )
+            added = [
+                keys
+                for name, (_, found) in active.items()
+                if name != trial.name and (keys := keys_by(found, step)) is not None
+            ]
+            columns = book.columns(step)
+            count = len(columns[0]) + len(added)
+            if count < self.settings.min_trials:
+                continue
+            medians = [
+                _median(column, [keys[i] for keys in added], count, d)
+                for i, (column, d) in enumerate(zip(columns, directions, strict=True))
+            ]
+            values = [value_of(key, d) for key, d in zip(own, directions, strict=True)]
+            stop = (
+                self._single(trial, step, values[0], medians[0], count)
+                if len(directions) == 1
+                else self._pareto(trial, step, values, medians, count)
+            )
+            if stop is not None:
+                stops.append(stop)
         return stops
 
     def _judged_step(self, trial: TrialRecord) -> int | None:
@@ -71,53 +84,54 @@ class MedianRule:
             return None
         return series[-1][0]
 
-    def _decide_pareto(self, history: History) -> list[StopDecision]:
-        stops: list[StopDecision] = []
-        for trial in history.by_state(TrialState.RUNNING):
-            step = self._judged_step(trial)
-            if step is None:
-                continue
-            own = [d.best_by(trial, step) for d in self.all_directions]
-            if any(v is None for v in own):
-                continue
-            others = []
-            for other in history.trials:
-                if other.name == trial.name:
-                    continue
-                values = [d.best_by(other, step) for d in self.all_directions]
-                if all(v is not None for v in values):
-                    others.append(values)
-            if len(others) < self.settings.min_trials:
-                continue
-            medians = [statistics.median(column) for column in zip(*others, strict=True)]
-            worse = [
-                d.worse(v, m)
-                for d, v, m in zip(self.all_directions, own, medians, strict=True)
-                if v is not None
-            ]
-            equal_or_worse = all(
-                v == m or d.worse(v, m)
-                for d, v, m in zip(self.all_directions, own, medians, strict=True)
-                if v is not None
-            )
-            if equal_or_worse and any(worse):
-                said = ", ".join(
-                    f"{d.metric} {v:.6g} (median {m:.6g})"
-                    for d, v, m in zip(self.all_directions, own, medians, strict=True)
-                    if v is not None
-                )
-                stops.append(
-                    StopDecision(
-                        trial=trial.name,
-                        step=step,
-                        value=float(own[0] or 0.0),
-                        rule="median",
-                        threshold=medians[0],
-                        reason=f"by step {step} the median of {len(others)} other trials "
-                        f"dominates it: {said}",
-                    )
-                )
-        return stops
+    def _single(
+        self, trial: TrialRecord, step: int, value: float, median: float, others: int
+    ) -> StopDecision | None:
+        if not self.direction.worse(value, median):
+            return None
+        return StopDecision(
+            trial=trial.name,
+            step=step,
+            value=value,
+            rule="median",
+            threshold=median,
+            reason=f"best {self.direction.metric} {value:.6g} by step {step} is "
+            f"worse than the median {median:.6g} of {others} other trials",
+        )
+
+    def _pareto(
+        self,
+        trial: TrialRecord,
+        step: int,
+        own: list[float],
+        medians: list[float],
+        others: int,
+    ) -> StopDecision | None:
+        """Stopped only when the median point dominates it: a trial good at anything goes on."""
+        pairs = list(zip(self.all_directions, own, medians, strict=True))
+        worse = [d.worse(v, m) for d, v, m in pairs]
+        equal_or_worse = all(v == m or d.worse(v, m) for d, v, m in pairs)
+        if not (equal_or_worse and any(worse)):
+            return None
+        said = ", ".join(f"{d.metric} {v:.6g} (median {m:.6g})" for d, v, m in pairs)
+        return StopDecision(
+            trial=trial.name,
+            step=step,
+            value=float(own[0]),
+            rule="median",
+            threshold=medians[0],
+            reason=f"by step {step} the median of {others} other trials dominates it: {said}",
+        )
+
+
+def _median(column: Column, added: list[float], count: int, direction: Direction) -> float:
+    """`statistics.median` of the column's keys and `added`, as a value of the metric."""
+    if count % 2:
+        return value_of(kth(column, (), added, count // 2 + 1), direction)
+    low = value_of(kth(column, (), added, count // 2), direction)
+    high = value_of(kth(column, (), added, count // 2 + 1), direction)
+    # In the metric's own order, as statistics.median adds them: the same float either way.
+    return (high + low) / 2 if direction.maximize else (low + high) / 2
 
 
 def build(spec: StudySpec) -> MedianRule:
