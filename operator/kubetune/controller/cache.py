@@ -18,8 +18,8 @@ How a read can go wrong, and what happens then:
   carry the resourceVersion read (optimistic concurrency): a stale read then costs one
   conflict, after which the writer reads the Trial fresh (`get(..., fresh=True)`) and tries
   again. Decisions made on a stale read are corrected by the pass the late event starts.
-- **A missed deletion**: the once-a-minute heal of every running study LISTs its Trials again
-  (`resync`): what the list lacks and the cache holds from before the list is dropped.
+- **A missed deletion**: the heal of every running study (every 5 minutes) LISTs its Trials
+  again (`resync`): what the list lacks and the cache holds from before the list is dropped.
 
 Memory stays bounded: a finished Trial keeps only its record and a stub (name, uid,
 resourceVersion, phase), not its object; a study's entry goes with the Study.
@@ -169,7 +169,7 @@ class TrialCache:
         return True
 
     def resync(self, study: Obj) -> None:
-        """Make the cache agree with the API server (the heal, once a minute): a list of the
+        """Make the cache agree with the API server (the heal, every 5 minutes): a list of the
         study's Trials' names and resourceVersions (metadata only, not whole objects); a Trial
         the cache lacks or holds older is read, and one the list lacks that the cache holds
         from before the list was taken is gone."""

@@ -5,9 +5,9 @@ clock, no randomness, so every decision the study loop acts on is tested without
 A pass observes (the Study and its Trials from the caches, `cache.py`), decides (the engine),
 plans here, writes (`studies.StudyLoop`), observes again and plans the status:
 - `plan_actions`: the trials to end (stopped early, killed when the study finishes), the
-  Trials to create with their events, and the next trial index to reserve;
-- `plan_status`: the Study's whole status after the writes, and the events a change of it
-  tells (a better best trial, the study finished).
+  Trials to create with their events;
+- `plan_status`: the Study's whole status after the writes (with `nextTrialIndex` past the
+  new Trials), and the events a change of it tells (a better best trial, the study finished).
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ class Creation:
 class Plan:
     endings: tuple[Ending, ...] = ()
     creations: tuple[Creation, ...] = ()
-    #: `nextTrialIndex` once the new Trials exist (None: nothing created).
-    reserve: int | None = None
     #: One more pass right after this one: the killed trials' own events are no news.
     again: bool = False
 
@@ -85,11 +83,11 @@ def plan_actions(study_obj: Mapping[str, Any], decision: Decision) -> Plan:
         )
         for new in decision.create
     )
-    # The counter moves past the new trials once they exist, not before: a pass that dies in
-    # between leaves no gap in the names (the next one numbers from the highest Trial there
-    # is) and the counter still keeps a deleted Trial's name from coming back.
-    reserve = max(n.index for n in decision.create) + 1 if decision.create else None
-    return Plan(tuple(endings), creations, reserve, again=bool(decision.kill))
+    # The counter (`nextTrialIndex`) moves past the new trials with the status written after
+    # they exist (`plan_status`), not before and not in a write of its own: a pass that dies
+    # in between leaves no gap in the names (the next one numbers from the highest Trial
+    # there is) and the counter still keeps a deleted Trial's name from coming back.
+    return Plan(tuple(endings), creations, again=bool(decision.kill))
 
 
 def plan_status(

@@ -37,9 +37,10 @@ class OperatorSettings:
     prometheus_url: str | None = None
     #: Threads deciding for studies; one study is never decided by two at once.
     study_workers: int = 8
-    #: How often every running study is looked over for what no event says (a Job deleted
-    #: while the operator was down): a safety net, not how decisions are made.
-    heal_seconds: float = 60.0
+    #: How often every running study is looked over for what no event says (a Job or Trial
+    #: deleted while a watch was reconnecting; a start looks at once): a safety net, not how
+    #: decisions are made, and 2 API requests per study each time.
+    heal_seconds: float = 300.0
     #: The workload kinds trials may run as here (its RBAC must allow each): kinds known by
     #: name, and any other as RESOURCE.VERSION.GROUP; a Study naming another is refused.
     workloads: frozenset[str] = frozenset({"Job", "JobSet", "TrainJob"})

@@ -3,12 +3,13 @@
 Watch handlers only `request` a study; a few worker threads run the passes (`WorkQueue`: one
 pass per study at a time, bursts coalesced, failures retried with backoff). A pass reads the
 Study and its own Trials from the watch-fed caches (`cache.py`: the first pass of a study
-after a start lists its Trials once, and the once-a-minute heal lists them again to catch a
-missed deletion), with the stored next trial index, so a restart or a missed event loses
+after a start lists its Trials once, and the heal, every 5 minutes, lists them again to catch
+a missed deletion), with the stored next trial index, so a restart or a missed event loses
 nothing and a pass costs no reads. Acting:
-- new trials: their indices are written to the status (`nextTrialIndex`) before any is
-  created, so a name never comes back, even after a trial is deleted or a pass dies midway;
-  then the Trial, then its Job, then `jobName` on the Trial (the mark that its Job was made);
+- new trials: the Trial, then its Job, then `jobName` on the Trial (the mark that its Job was
+  made); the status written after them carries `nextTrialIndex` past them, so a name never
+  comes back after a trial is deleted, and a pass that dies before it leaves no gap (the
+  next pass numbers from the highest Trial there is);
 - stops and kills go through `TrialPhases.end`, which never rewrites a finished trial;
 - a Study it cannot act on (an invalid spec, an API server that refuses) gets a condition
   and a Warning event saying why, and the pass is retried while the cause may pass.
@@ -226,11 +227,6 @@ class StudyLoop:
             self.desk.seen(created)  # its ADDED event: no news
             self._start(obj, study, created, fresh=True)
             self.kube.emit_event(obj, *creation.event)
-        if plan.reserve is not None:
-            patched = self.kube.patch_study_status(
-                namespace, name, {"nextTrialIndex": plan.reserve}
-            )
-            obj = self.cache.seen(patched)
         for trial in self.trials.active(namespace, name):  # a pass died before its Job
             if not (trial.get("status") or {}).get("jobName"):
                 self._start(obj, study, trial, fresh=False)

@@ -38,7 +38,7 @@ class Ticker:
         self,
         wake: Callable[[str, str, bool], None],
         pull: Callable[[str, str], None],
-        heal_seconds: float = 60.0,
+        heal_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         said: Callable[[BaseException], bool] = lambda error: False,
     ) -> None:

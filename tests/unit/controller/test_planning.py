@@ -36,7 +36,10 @@ def test_a_new_study_plans_its_first_trials_owned_and_labelled_and_reserves_thei
     assert first.trial["metadata"]["labels"]["kubetune.io/study"] == "demo"
     assert first.trial["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     assert first.event[0] == "TrialCreated" and first.event[1].startswith("demo-0: lr=")
-    assert plan.reserve == 2 and plan.endings == () and not plan.again
+    assert plan.endings == () and not plan.again
+    # the status written once they exist moves the counter past them
+    created = history(trial(0, state=TrialState.PENDING), trial(1, state=TrialState.PENDING))
+    assert statuses(chosen, created, STUDY_OBJ).status["nextTrialIndex"] == 2
 
 
 def test_a_trial_worse_than_the_median_is_planned_to_stop_early_saying_why() -> None:
@@ -115,4 +118,5 @@ def test_the_reserved_index_never_comes_back_after_a_trial_is_deleted() -> None:
     past = replace(history(trial(0, objective=0.5), trial(2, state=R)), next_index=3)
     plan = plan_actions(STUDY_OBJ, decide(chosen.spec, past, 0.0))
     assert [c.trial["metadata"]["name"] for c in plan.creations] == ["demo-3"]
-    assert plan.reserve == 4
+    created = replace(past, trials=(*past.trials, trial(3, state=TrialState.PENDING)))
+    assert statuses(chosen, created, STUDY_OBJ).status["nextTrialIndex"] == 4
