@@ -46,6 +46,8 @@ class StudyDesk:
         self._lock = threading.Lock()
         #: Parsed specs of the studies served (dropped with the Study).
         self._specs: dict[tuple[str, str], Study] = {}
+        #: (namespace, name) -> ((uid, generation), the spec parsed): one parse per generation.
+        self._parsed: dict[tuple[str, str], tuple[tuple[Any, Any], Study]] = {}
         #: Trial uid -> what about it can change a decision, last seen: events that change
         #: nothing of it (Pending -> Running, bookkeeping) start no pass.
         self._seen = Recent(8192)
@@ -106,6 +108,19 @@ class StudyDesk:
         except InvalidStudyError:
             return None
 
+    def parse(self, obj: Obj) -> Study:
+        """The Study object's spec, parsed once per generation (raises InvalidStudyError):
+        a pass reads the parsed one, not the object."""
+        meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        stamp = (meta.get("uid"), meta.get("generation"))
+        kept = self._parsed.get(key)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        study = load_study({k: v for k, v in obj.items() if k != "status"})
+        self._parsed[key] = (stamp, study)
+        return study
+
     def loaded(self, namespace: str, name: str, study: Study) -> None:
         self._specs[(namespace, name)] = study
 
@@ -113,6 +128,7 @@ class StudyDesk:
         if uid is not None:
             self._generations.pop(uid, None)
         self._specs.pop((namespace, name), None)
+        self._parsed.pop((namespace, name), None)
         with self._lock:
             self._heal.discard((namespace, name))
         self.queue.forget((namespace, name))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import replace
 from typing import Any, cast
 
-from kubetune.api import InvalidStudyError, Study, load_study
+from kubetune.api import InvalidStudyError, Study
 from kubetune.api.study import FINISHED_STUDY_PHASES
 from kubetune.api.trial import TrialState
 from kubetune.controller import planning, tokens
@@ -139,7 +139,7 @@ class StudyLoop:
 
     def _load(self, obj: Obj, previous: Mapping[str, Any]) -> Study | None:
         try:
-            study = load_study({k: v for k, v in obj.items() if k != "status"})
+            study = self.desk.parse(obj)
         except InvalidStudyError as error:
             self._refuse(obj, previous, error)
             return None

@@ -7,10 +7,15 @@ import threading
 from collections.abc import Hashable
 from typing import Any
 
+import pytest
+
+from kubetune.api import InvalidStudyError
 from kubetune.controller.cache import StudyCache
 from kubetune.controller.desk import StudyDesk
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.telemetry import Telemetry
+
+from factories import manifest
 
 Obj = dict[str, Any]
 
@@ -88,3 +93,18 @@ def test_forgetting_a_study_drops_its_heal_and_spec() -> None:
     board.forget("ns", "s")
     assert not board.take_heal("ns", "s")  # a pass still queued finds the Study gone
     assert board.study_of("ns", "s") is None
+
+
+def test_a_study_is_parsed_once_per_generation() -> None:
+    board = desk()
+    obj = {**manifest(), "status": {"phase": "Running"}}
+    obj["metadata"] = {**obj["metadata"], "namespace": "ns", "uid": "u", "generation": 1}
+    first = board.parse(obj)
+    assert board.parse({**obj, "status": {"phase": "Succeeded"}}) is first  # a status write
+    changed = {**obj, "metadata": {**obj["metadata"], "generation": 2}}
+    changed["spec"] = {**obj["spec"], "budget": {**obj["spec"]["budget"], "maxTrials": 99}}
+    assert board.parse(changed).spec.budget.max_trials == 99
+    broken = {**changed, "metadata": {**changed["metadata"], "generation": 3}}
+    broken["spec"] = {**changed["spec"], "budget": {"maxTrials": 0}}
+    with pytest.raises(InvalidStudyError):
+        board.parse(broken)
