@@ -542,6 +542,9 @@ class StopRecord(Model):
     reason: str
 
 
+#: Early stops listed in a Study's status at most (about 250 bytes each).
+EARLY_STOPS_SHOWN = 500
+
 StudyPhase = Literal["Created", "Running", "Succeeded", "Failed"]
 STUDY_PHASES: tuple[StudyPhase, ...] = ("Created", "Running", "Succeeded", "Failed")
 #: A Study in one of these is over: nothing runs until its spec changes.
@@ -564,7 +567,14 @@ class StudyStatus(Model):
     )
     pareto_front_size: int | None = None
     next_suggestions: list[dict[str, ParamValue]] = Field(default_factory=list)
-    early_stopped: list[StopRecord] = Field(default_factory=list)
+    early_stopped: list[StopRecord] = Field(
+        default_factory=list,
+        max_length=EARLY_STOPS_SHOWN,
+        description="The early stops of the highest-numbered 500 trials stopped, in index order, "
+        "each with its rule, step, value, threshold and reason (every stopped Trial keeps its "
+        "own in status.stop; trials.earlyStopped counts them all). Bounded so that a study of "
+        "thousands of stopped trials stays within the API server's object size.",
+    )
     warm_start: list[WarmStartSource] = Field(
         default_factory=list, description="What each earlier study of spec.warmStart gave."
     )

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubetune.api.study import (
+    EARLY_STOPS_SHOWN,
     BestTrial,
     Condition,
     FrontTrial,
@@ -37,14 +38,15 @@ class _Stops:
 
 
 def _stops(history: History) -> list[StopRecord]:
+    """The highest-numbered `EARLY_STOPS_SHOWN` stops (the Trials keep every one)."""
     if history.tally is not None:
         kept = history.tally.folded("study_status.stops", _Stops)
         if kept is not None:
-            return list(kept.stops)
+            return kept.stops[-EARLY_STOPS_SHOWN:]
     counted = _Stops()
     for trial in history.trials:
         counted.add(trial)
-    return counted.stops
+    return counted.stops[-EARLY_STOPS_SHOWN:]
 
 
 def _condition(

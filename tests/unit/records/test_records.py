@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kubetune.api.study import StudyStatus
+from kubetune.api.study import EARLY_STOPS_SHOWN, StudyStatus
 from kubetune.engine import Decision, History, StopDecision, TrialRecord, TrialState
 from kubetune.engine.decision import FrontMember
 from kubetune.engine.ledger import TrialLedger
@@ -114,3 +114,22 @@ def test_readers_judge_trials_as_the_engine_does() -> None:
     assert [name for name, _ in judged.front(trials)] == ["s-0", "s-1"]
     assert judged.values(trials[1]) == {"score": 0.8, "size": 1.0, "latency": 10}
     assert trial_record(trials[1]).params == {"x": 1}
+
+
+def test_the_study_lists_the_latest_early_stops_only_and_counts_them_all() -> None:
+    records = [
+        TrialRecord(
+            f"s-{i}",
+            i,
+            {},
+            TrialState.EARLY_STOPPED,
+            stop=StopDecision(f"s-{i}", 1, 0.1, "asha", 0.5, "not in the top third at rung 1"),
+        )
+        for i in range(EARLY_STOPS_SHOWN + 100)
+    ]
+    status = build_study_status({}, _history(records), Decision(), 10_000, 1, 0.0, "score")
+    assert status["trials"]["earlyStopped"] == EARLY_STOPS_SHOWN + 100
+    assert [s["trial"] for s in status["earlyStopped"]] == [
+        f"s-{i}" for i in range(100, EARLY_STOPS_SHOWN + 100)
+    ]
+    StudyStatus.model_validate(status)  # within the schema's bound
