@@ -673,7 +673,18 @@ def main() -> int:
         action="append",
         help="STUDIESxPARALLELISMxTRIALS (repeat); default 60x20x60 and 120x30x60",
     )
-    parser.add_argument("--trial-seconds", type=float, default=0.0)
+    parser.add_argument(
+        "--trial-seconds",
+        type=float,
+        default=0.0,
+        help="how long a trial runs on average (the shapes; 0: as soon as it has reported)",
+    )
+    parser.add_argument(
+        "--kueue-trial-seconds",
+        type=float,
+        default=0.0,
+        help="the same for the Kueue shapes (apart: a quota of 8 GPUs at 900 s is a long run)",
+    )
     parser.add_argument(
         "--kueue",
         action="append",
@@ -724,7 +735,9 @@ def main() -> int:
             results.append(result)
         for shape in args.kueue or ["4x10x30"]:
             studies, parallelism, trials = (int(n) for n in shape.split("x"))
-            result = run_shape(env, studies, parallelism, trials, args.trial_seconds, KUEUE_GPUS)
+            result = run_shape(
+                env, studies, parallelism, trials, args.kueue_trial_seconds, KUEUE_GPUS
+            )
             print(render(result))
             results.append(result)
     finally:
