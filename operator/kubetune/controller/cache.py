@@ -145,24 +145,30 @@ class TrialCache:
 
     def prime(self, study: Obj) -> bool:
         """Make sure the study's trials are here: the first time (or for a new Study of the
-        same name) by one list of the whole objects. True when it listed."""
+        same name) by one list of the whole objects, read in pages. True when it listed."""
         meta = study["metadata"]
         namespace, name, owner = meta["namespace"], meta["name"], meta["uid"]
         with self._lock:
             known = self._studies.get((namespace, name))
             if known is not None and known.owner == owner:
                 return False
-        listed, version = self.kube.list_trials_with_version(namespace, name)
+        names: set[str] = set()
+        version: int | None = None
         with self._lock:
             self._studies[(namespace, name)] = StudyTrials(owner)
-            for trial in listed:
-                key = (namespace, trial["metadata"]["name"])
-                held = self._objects.get(key)
-                if held is None or newer(trial, held[0]):
-                    self._store(key, trial)
-            self._drop_unlisted(
-                namespace, name, set(t["metadata"]["name"] for t in listed), version
-            )
+        # A page at a time, each kept (a finished Trial as its record and a stub) before the
+        # next is read: the whole list's objects are never held at once.
+        for page, as_of in self.kube.list_trial_pages(namespace, name):
+            version = as_of
+            with self._lock:
+                for trial in page:
+                    key = (namespace, trial["metadata"]["name"])
+                    names.add(key[1])
+                    held = self._objects.get(key)
+                    if held is None or newer(trial, held[0]):
+                        self._store(key, trial)
+        with self._lock:
+            self._drop_unlisted(namespace, name, names, version)
             for key, (obj, record) in list(self._objects.items()):
                 if _of(key, obj) == (namespace, name):
                     self._index(key, obj, record)  # the new view holds every trial kept

@@ -53,6 +53,9 @@ def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     # kopf waits this long after an object's event for more before handling it (0.1 s by
     # default), per hop; a trial's end crosses two hops (pod, then Trial) before the next Job.
     settings.batching.batch_window = 0.01
+    # The first list of each watched kind in pages: one list of a 10,000-trial study's Trials
+    # (38 MB of JSON) put a restarted operator past the chart's memory limit.
+    settings.watching.chunk_size = 500
     _rooms(memo).act()
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,6 +34,8 @@ Obj = dict[str, Any]
 API_ERRORS: tuple[type[BaseException], ...] = (ApiException, HTTPError, OSError)
 
 
+#: Trials per page when a study's whole Trials are listed.
+LIST_PAGE = 500
 #: Asks a LIST for its items' metadata only.
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
@@ -205,19 +207,34 @@ class Kube:
         items: list[Obj] = cast(Obj, listing)["items"]
         return items
 
-    def list_trials_with_version(self, namespace: str, study: str) -> tuple[list[Obj], int | None]:
-        """A study's Trials and the list's resourceVersion (what the list is as of), for a
-        cache to tell objects the list missed from objects written after it."""
-        self._count("list_trials")
-        listing = cast(
-            Obj,
-            self.custom.list_namespaced_custom_object(
-                GROUP, VERSION, namespace, "trials", label_selector=f"{STUDY_LABEL}={study}"
-            ),
-        )
-        return list(listing["items"]), _revision(
-            (listing.get("metadata") or {}).get("resourceVersion")
-        )
+    def list_trial_pages(
+        self, namespace: str, study: str, page: int = LIST_PAGE
+    ) -> Iterator[tuple[list[Obj], int | None]]:
+        """A study's Trials, a page at a time, each with the list's resourceVersion (what the
+        whole list is as of), for a cache to tell objects the list missed from objects written
+        after it. Pages, not one list: at 10,000 Trials one list held 38 MB of JSON and a few
+        hundred MiB of objects at once, past the chart's memory limit, when a restarted
+        operator first read a big study."""
+        token: str | None = None
+        version: int | None = None
+        while True:
+            self._count("list_trials")
+            options: dict[str, Any] = {"label_selector": f"{STUDY_LABEL}={study}", "limit": page}
+            if token:
+                options["_continue"] = token
+            listing = cast(
+                Obj,
+                self.custom.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, "trials", **options
+                ),
+            )
+            meta = listing.get("metadata") or {}
+            if version is None:  # every page is of the first one's snapshot
+                version = _revision(meta.get("resourceVersion"))
+            yield list(listing["items"]), version
+            token = meta.get("continue")
+            if not token:
+                return
 
     def list_trial_versions(
         self, namespace: str, study: str

@@ -266,3 +266,29 @@ def test_a_trial_whose_node_is_deleted_fails_saying_so_and_the_study_finishes(
     assert "node no longer exists" in lost["reason"], lost["reason"]
     assert sorted(s["phase"] for s in trials.values()) == ["Failed", "Succeeded", "Succeeded"]
     assert cluster.get("study", "node", namespace=namespace)["status"]["phase"] == "Succeeded"
+
+
+def test_finished_jobs_removed_by_their_ttl_leave_every_trial_as_it_ended(
+    cluster: Cluster, namespace: str, operator: Operator
+) -> None:
+    """The advice for big sweeps (docs/cluster.md): `ttlSecondsAfterFinished` in the Job
+    template lets Kubernetes remove each finished trial's Job and pod; the trials keep their
+    records and the study finishes as usual."""
+    document = study("ttl", budget={"maxTrials": 4, "parallelism": 2})
+    document["spec"]["trialTemplate"]["spec"]["ttlSecondsAfterFinished"] = 0
+    cluster.apply(document, namespace=namespace)
+    ledger = Ledger(cluster, namespace, "ttl")
+    Player(cluster, namespace, operator, "ttl").play(report_and_finish, each_round=ledger.look)
+    wait_until(
+        lambda: (
+            not cluster.get("jobs", "-l", "kubetune.io/study=ttl", namespace=namespace)["items"]
+        ),
+        60,
+        "the TTL controller to remove the finished Jobs",
+    )
+    ledger.look()
+    trials = trials_of(cluster, namespace, "ttl")
+    assert [t["status"]["phase"] for t in trials] == ["Succeeded"] * 4
+    assert all(t["status"]["objective"] is not None for t in trials)
+    status = cluster.get("study", "ttl", namespace=namespace)["status"]
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4

@@ -5,6 +5,7 @@ a pass reads its history without a request."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 from kubetune.api.trial import TrialState
@@ -44,9 +45,13 @@ class FakeApi:
         self.version = 100
         self.calls: list[str] = []
 
-    def list_trials_with_version(self, namespace: str, study: str) -> tuple[list[Obj], int]:
+    def list_trial_pages(self, namespace: str, study: str) -> Iterator[tuple[list[Obj], int]]:
+        """One list, two Trials a page (as of the first page's version)."""
         self.calls.append("list")
-        return [copy.deepcopy(t) for t in self.trials.values()], self.version
+        listed = [copy.deepcopy(t) for t in self.trials.values()]
+        version = self.version
+        for start in range(0, max(len(listed), 1), 2):
+            yield listed[start : start + 2], version
 
     def list_trial_versions(
         self, namespace: str, study: str
