@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 stop() {  # component names, stopped together
   local pids=() name pid
   for name in "$@"; do
-    [ -f "$STATE_DIR/pids/$name.pid" ] || continue
+    alive "$name" || continue  # a pid reused by another program is not ours to stop
     pid=$(cat "$STATE_DIR/pids/$name.pid")
     if kill -TERM "$pid" 2>/dev/null; then pids+=("$pid"); log "stopping $name ($pid)"; fi
   done

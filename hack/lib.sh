@@ -57,7 +57,18 @@ module_dir() {  # module@version: its folder in the Go module cache (downloaded 
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
 }
 
-alive() { [ -f "$STATE_DIR/pids/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/pids/$1.pid")" 2>/dev/null; }
+alive() {  # name: its pid file names a live process running that program (NAME or *-NAME)
+  local pidfile="$STATE_DIR/pids/$1.pid" pid program
+  [ -f "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  kill -0 "$pid" 2>/dev/null || return 1
+  # A pid the kernel has since given to another program (after much churn, or a restart of the
+  # machine's processes) is not ours: once, Prometheus's old pid was kube-controller-manager's,
+  # so Prometheus was never started again and every test that reads it failed.
+  program=$(tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | head -n 1)
+  program=${program##*/}
+  [ "$program" = "$1" ] || [ "${program%-"$1"}" != "$program" ]
+}
 kubectl() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
 healthy() {  # every named component alive, and the API server ready

@@ -12,7 +12,6 @@ fi
 
 dir="$STATE_DIR/prometheus"
 mkdir -p "$dir/data" "$STATE_DIR/logs" "$STATE_DIR/pids"
-alive() { [ -f "$STATE_DIR/pids/$1.pid" ] && kill -0 "$(cat "$STATE_DIR/pids/$1.pid")" 2>/dev/null; }
 start() {
   local name=$1; shift
   alive "$name" && return 0
