@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from kubetune.api.study import Study
 from kubetune.api.trial import TrialState
 from kubetune.controller.cache import TrialCache
-from kubetune.controller.kube import Kube, Obj
+from kubetune.controller.kube import API_ERRORS, Kube, Obj, describe
 from kubetune.controller.leader import ConflictError
 from kubetune.controller.pulls import PrometheusPulls
 from kubetune.controller.telemetry import Telemetry
@@ -110,6 +110,10 @@ class TrialPhases:
         #: (namespace, trial) -> (workload uid, phase) last applied: later events saying the
         #: same are noise and cost no API call.
         self.applied = Recent()
+        #: (namespace, trial) -> (apiVersion, plural) of an ended trial's workload whose
+        #: deletion failed: deleted again by the next pass (few: only failures are kept).
+        self._leftovers: dict[tuple[str, str], tuple[str, str]] = {}
+        self._leftover_lock = threading.Lock()
 
     def forget(self, namespace: str, name: str) -> None:
         self.applied.pop((namespace, name))
@@ -289,7 +293,7 @@ class TrialPhases:
             self.applied.put((namespace, name), (None, TrialState(update["phase"])))
         study = self._study(fresh)
         where = study.spec.trial_template.resource if study is not None else ("batch/v1", "jobs")
-        self.kube.delete_workload(namespace, name, *where)
+        self._delete_workload(namespace, name, where)
         if event is not None:
             self.kube.emit_event(fresh, *event)
         if tell_study:
@@ -297,6 +301,36 @@ class TrialPhases:
         else:
             self.studies.seen(patched)
         return patched
+
+    def _delete_workload(self, namespace: str, name: str, where: tuple[str, str]) -> None:
+        """Delete an ended trial's workload. One the API server did not delete is remembered
+        and deleted again by its study's next pass (`delete_leftovers`): the trial is
+        finished by then, so nothing else would ever stop its pods."""
+        try:
+            self.kube.delete_workload(namespace, name, *where)
+        except API_ERRORS:
+            with self._leftover_lock:
+                self._leftovers[(namespace, name)] = where
+            raise
+        with self._leftover_lock:
+            self._leftovers.pop((namespace, name), None)
+
+    def delete_leftovers(self, namespace: str) -> None:
+        """The workloads of ended trials in `namespace` whose deletion failed, deleted again;
+        one that fails again waits for the next pass (it never holds up this one)."""
+        with self._leftover_lock:
+            due = [(key, where) for key, where in self._leftovers.items() if key[0] == namespace]
+        for (_, name), where in due:
+            try:
+                self._delete_workload(namespace, name, where)
+            except API_ERRORS as error:
+                if not self.kube.said(error):
+                    log.warning(
+                        "could not delete %s/%s's workload yet: %s",
+                        namespace,
+                        name,
+                        describe(error),
+                    )
 
     def fail_bad_value(self, trial: Obj, problem: str) -> bool:
         """A reported value that is not a finite number fails that trial alone, saying which;

@@ -216,6 +216,7 @@ class StudyLoop:
         stands. A trial that ended meanwhile is not ended again (`TrialPhases.end`); a name
         already taken (an earlier Study's Trial, being deleted) is skipped."""
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        self.phases.delete_leftovers(namespace)  # an ended trial's workload a failure left
         by_name = {t["metadata"]["name"]: t for t in self.trials.active(namespace, name)}
         for ending in plan.endings:
             self.phases.end(by_name[ending.trial], ending.update, ending.event, tell_study=False)
