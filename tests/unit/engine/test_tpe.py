@@ -6,7 +6,7 @@ import numpy as np
 
 from kubetune.engine.encoding import build_space
 from kubetune.engine.samplers import SAMPLERS
-from kubetune.engine.samplers.tpe import Parzen, TpeSampler, below_count
+from kubetune.engine.samplers.tpe import Parzen, TpeSampler, below_count, gap_bandwidths
 
 from factories import history, study, trial
 
@@ -22,6 +22,23 @@ def sampler_for(parameters: list[dict[str, object]] = PARAMETERS) -> TpeSampler:
     sampler = SAMPLERS["tpe"](spec, build_space(spec), 2)
     assert isinstance(sampler, TpeSampler)
     return sampler
+
+
+def test_each_kernel_is_as_wide_as_the_larger_gap_to_its_neighbours_on_each_input() -> None:
+    """Crowded good trials give narrow kernels, lone ones wide; the outermost take the gap
+    inward; no kernel narrower than 1 / min(100, m + 1) or wider than the box."""
+    centres = np.array([[0.50, 0.1], [0.52, 0.9], [0.55, 0.5], [0.90, 0.3]])
+    widths = gap_bandwidths(centres)
+    floor = 1 / 5
+    # input 0, in order 0.50, 0.52, 0.55, 0.90: gaps inward 0.02 (first), max(0.02, 0.03),
+    # max(0.03, 0.35), inward 0.35 (last)
+    assert np.allclose(widths[:, 0], [max(0.02, floor), max(0.03, floor), 0.35, 0.35])
+    # input 1, in order 0.1, 0.3, 0.5, 0.9: first 0.2, then 0.2, 0.4, last 0.4 (row order kept)
+    assert np.allclose(widths[:, 1], [0.2, 0.4, 0.4, 0.2])
+    many = np.linspace(0.3, 0.31, 200)[:, None]
+    assert np.allclose(gap_bandwidths(many), 0.01)  # the floor past 99 trials: 1 / 100
+    assert np.allclose(gap_bandwidths(np.array([[0.2]])), 0.8)  # alone: the box's far edge
+    assert gap_bandwidths(np.empty((0, 3))).shape == (0, 3)
 
 
 def test_a_parzen_estimator_is_a_density_on_the_box() -> None:
@@ -76,18 +93,24 @@ def test_the_below_group_is_a_tenth_between_one_and_twenty_five() -> None:
 
 
 def test_tpe_learns_where_the_good_trials_are() -> None:
-    sampler = sampler_for()
-    space = sampler.space
-    rng = np.random.default_rng(5)
-    trials = []
-    for index, row in enumerate(rng.random((60, space.size))):
-        p = space.decode(row)
-        loss = 2 * (p["x"] - 0.8) ** 2 + 0.2 * abs(p["k"] - 3) + 0.3 * (p["kind"] != "b")
-        trials.append(trial(index, p, objective=-loss))
-    picks = sampler.suggest(history(*trials), 16, np.random.default_rng(0))
-    assert len({tuple(p.values()) for p in picks}) == 16  # the liar keeps a batch apart
-    assert sum(p["kind"] == "b" for p in picks) >= 10
-    assert np.median([abs(p["x"] - 0.8) for p in picks]) < 0.12  # random: 0.3
+    """Over 4 studies of 200 random trials (20 below: l's bandwidths are the gaps between
+    those 20, at least 1/21), a batch of 16 picks each: mostly the good kind, near the best x
+    and k, and no two picks of a batch alike (the liar). Random picks: a third "b", x 0.3
+    from 0.8 in the median."""
+    picks = []
+    for seed in range(4):
+        sampler = sampler_for()
+        rng = np.random.default_rng(seed)
+        trials = []
+        for index, row in enumerate(rng.random((200, sampler.space.size))):
+            p = sampler.space.decode(row)
+            loss = 2 * (p["x"] - 0.8) ** 2 + 0.2 * abs(p["k"] - 3) + 0.3 * (p["kind"] != "b")
+            trials.append(trial(index, p, objective=-loss))
+        batch = sampler.suggest(history(*trials), 16, np.random.default_rng(seed))
+        assert len({tuple(p.values()) for p in batch}) == 16
+        picks += batch
+    assert sum(p["kind"] == "b" for p in picks) >= 0.7 * len(picks)
+    assert np.median([abs(p["x"] - 0.8) for p in picks]) < 0.12
     assert np.median([p["k"] for p in picks]) == 3
 
 
@@ -97,13 +120,13 @@ def test_running_trials_push_the_next_pick_away() -> None:
     rng = np.random.default_rng(1)
     trials = [
         trial(i, {"x": float(x)}, objective=-abs(float(x) - 0.5))
-        for i, x in enumerate(rng.random(30))
+        for i, x in enumerate(rng.random(100))
     ]
     alone = sampler.suggest(history(*trials), 1, np.random.default_rng(3))[0]["x"]
     from kubetune.engine import TrialState  # noqa: PLC0415
 
     crowded = trials + [
-        trial(30 + i, {"x": 0.5 + d}, state=TrialState.RUNNING)
+        trial(100 + i, {"x": 0.5 + d}, state=TrialState.RUNNING)
         for i, d in enumerate(np.linspace(-0.04, 0.04, 9))
     ]
     pushed = sampler.suggest(history(*crowded), 1, np.random.default_rng(3))[0]["x"]
