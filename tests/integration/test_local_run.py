@@ -30,6 +30,15 @@ def test_a_study_runs_to_max_trials_with_a_summary_results_and_plots(
     for plot in ("objective.png", "curves.png"):
         assert (tmp_path / "out" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "[5/5]" in stderr
+    assert "algorithm: random (named in spec.algorithm.name)" in stderr
+
+
+def test_a_study_naming_no_algorithm_says_what_auto_picked_and_why(kubetune: Kubetune) -> None:
+    document = toy_study(budget={"maxTrials": 2, "parallelism": 2})
+    del document["spec"]["algorithm"]
+    code, _, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "out")
+    assert code == 0, stderr
+    assert "algorithm: bayesian (auto: 1 parameter and budget.maxTrials 2: the Gaussian" in stderr
 
 
 def test_placeholders_reach_the_process_and_reports_are_recorded(

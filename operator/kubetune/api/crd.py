@@ -114,7 +114,7 @@ def _settings_schema(
 def render_study_schema() -> Schema:
     spec = render_schema(StudySpec)
     for field, registry, default in (
-        ("algorithm", SAMPLER_SETTINGS, "bayesian"),
+        ("algorithm", SAMPLER_SETTINGS, "auto"),
         ("earlyStopping", STOPPING_SETTINGS, "none"),
     ):
         settings, rules = _settings_schema(dict(registry), default)
@@ -199,7 +199,7 @@ def render_crds() -> dict[str, Schema]:
         # a printer column takes one plain JSONPath (no fallback to `.spec.objectives[0]`)
         _column("Metric", ".status.bestTrial.metric"),
         _column("Front", ".status.paretoFrontSize", "integer", priority=1),
-        _column("Algorithm", ".spec.algorithm.name", priority=1),
+        _column("Algorithm", ".status.algorithm.name", priority=1),
         _column("Reason", ".status.finishedBecause", priority=1),
         _column("Age", ".metadata.creationTimestamp", "date"),
     ]

@@ -52,6 +52,12 @@ class BayesianSettings(Model):
     )
 
 
+class AutoSettings(BayesianSettings):
+    """`auto` picks with no settings; given any, they are bayesian's and bayesian runs: a
+    Study written before `auto` (when bayesian was the default) that set them without naming
+    the algorithm keeps its meaning. To set another sampler's, name it."""
+
+
 class TpeSettings(Model):
     n_initial_points: int | None = Field(
         default=None,
@@ -136,6 +142,7 @@ class Registered:
 
 
 SAMPLERS: tuple[Registered, ...] = (
+    Registered("auto", AutoSettings, "kubetune.engine.samplers.auto:build"),
     Registered("grid", GridSettings, "kubetune.engine.samplers.grid:build"),
     Registered("random", RandomSettings, "kubetune.engine.samplers.random:build"),
     Registered("sobol", SobolSettings, "kubetune.engine.samplers.sobol:build"),

@@ -86,8 +86,9 @@ class Chosen(Model):
 class Algorithm(Chosen):
     REGISTRY: ClassVar[dict[str, type[Model]]] = SAMPLER_SETTINGS
     name: str = Field(
-        default="bayesian",
-        description=f"{', '.join(SAMPLER_SETTINGS)}. Default bayesian.",
+        default="auto",
+        description=f"{', '.join(SAMPLER_SETTINGS)}. Default auto: picks one of the others "
+        "for the study's space and budget, and says which and why in status.algorithm.",
         json_schema_extra={"enum": list(SAMPLER_SETTINGS)},
     )
     seed: int | None = Field(
@@ -520,6 +521,11 @@ class BestTrial(Model):
     )
 
 
+class AlgorithmInUse(Model):
+    name: str = Field(description="The sampler suggesting this study's trials.")
+    reason: str = Field(description="Why: named in the spec, or what `auto` weighed.")
+
+
 class FrontTrial(Model):
     name: str
     params: dict[str, ParamValue]
@@ -566,6 +572,7 @@ class StudyStatus(Model):
         "the most crowded dropped first).",
     )
     pareto_front_size: int | None = None
+    algorithm: AlgorithmInUse | None = None
     next_suggestions: list[dict[str, ParamValue]] = Field(default_factory=list)
     early_stopped: list[StopRecord] = Field(
         default_factory=list,

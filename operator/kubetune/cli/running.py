@@ -183,6 +183,7 @@ def write_plots(study: Study, results: ResultsFile, out_dir: Path) -> list[str]:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from kubetune.engine.samplers.auto import choose  # noqa: PLC0415
     from kubetune.local.gpus import detect_gpus  # noqa: PLC0415
     from kubetune.local.progress import (  # noqa: PLC0415
         Progress,
@@ -217,6 +218,8 @@ def command_run(args: argparse.Namespace) -> int:
             f"kubetune {__version__}: study {study.name}, results in {results.path}",
             file=sys.stderr,
         )
+        picked = choose(spec)
+        print(f"algorithm: {picked.name} ({picked.reason})", file=sys.stderr)
         for source in sources:
             print(f"warm start from {source.describe()}", file=sys.stderr)
     try:

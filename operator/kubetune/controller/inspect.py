@@ -31,7 +31,7 @@ def render_status(study: Obj) -> str:
             + (f" <= {c['max']:g}" if c.get("max") is not None else "")
             for c in spec.get("constraints") or []
         ),
-        f"  algorithm  {(spec.get('algorithm') or {}).get('name', 'bayesian')}, "
+        f"  algorithm  {_algorithm(spec, status)}, "
         f"early stopping {(spec.get('earlyStopping') or {}).get('name', 'none')}",
         f"  progress   {status.get('progress', '-')}  "
         + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "total" and v),
@@ -134,3 +134,13 @@ def best_document(study: Obj) -> dict[str, Any] | None:
         "objective": best["objective"],
         "metric": study["spec"]["objective"]["metric"],
     }
+
+
+def _algorithm(spec: Mapping[str, Any], status: Mapping[str, Any]) -> str:
+    """The sampler in use, and why when `auto` picked it (from the status; before the first
+    pass, the name the spec gives)."""
+    used = status.get("algorithm") or {}
+    if used.get("name"):
+        reason = used.get("reason") or ""
+        return str(used["name"]) + (f" ({reason})" if reason.startswith("auto") else "")
+    return str((spec.get("algorithm") or {}).get("name", "auto"))

@@ -20,6 +20,7 @@ from kubetune.api.study import FINISHED_STUDY_PHASES, Study
 from kubetune.api.trial import TrialState
 from kubetune.controller import manifests
 from kubetune.engine import Decision, History
+from kubetune.engine.samplers.auto import choose
 from kubetune.records.study_status import build_study_status
 
 Obj = dict[str, Any]
@@ -108,6 +109,7 @@ def plan_status(
         study_obj["metadata"].get("generation"),
         now,
         study.spec.primary.metric,
+        choose(study.spec),
     )
     if warm_start is not None:
         new["warmStart"] = warm_start

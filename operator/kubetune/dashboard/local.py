@@ -17,6 +17,7 @@ from typing import Any
 from kubetune.api import Study, load_study
 from kubetune.engine import Decision, Finish
 from kubetune.engine.decide import find_best, find_front
+from kubetune.engine.samplers.auto import choose
 from kubetune.local.results import ResultsFile, TrialRow
 from kubetune.records.study_status import build_study_status
 from kubetune.records.times import now_iso
@@ -43,7 +44,14 @@ def study_document(results: ResultsFile, folder: Path, now: float | None = None)
     front = tuple(find_front(study.spec, history)) if study.spec.multi_objective else ()
     decision = Decision(finish=finish, best=find_best(study.spec, history), front=front)
     status = build_study_status(
-        {}, history, decision, study.spec.budget.max_trials, None, now, study.spec.primary.metric
+        {},
+        history,
+        decision,
+        study.spec.budget.max_trials,
+        None,
+        now,
+        study.spec.primary.metric,
+        choose(study.spec),
     )
     if finished is None:
         status["phase"] = "Stopped" if not history.active else "Running"

@@ -103,7 +103,8 @@ def summary(study: Obj, now: float) -> dict[str, Any]:
         "objectives": [{"metric": g.metric, "goal": g.goal} for g in goals_of(spec)],
         "constraints": list(spec.get("constraints") or []),
         "front": [m["name"] for m in status.get("paretoFront") or []],
-        "algorithm": (spec.get("algorithm") or {}).get("name", "bayesian"),
+        "algorithm": (status.get("algorithm") or {}).get("name")
+        or (spec.get("algorithm") or {}).get("name", "auto"),
         "earlyStopping": (spec.get("earlyStopping") or {}).get("name", "none"),
         "finishedBecause": status.get("finishedBecause"),
         "message": condition.get("message"),

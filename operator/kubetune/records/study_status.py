@@ -9,6 +9,7 @@ from typing import Any
 
 from kubetune.api.study import (
     EARLY_STOPS_SHOWN,
+    AlgorithmInUse,
     BestTrial,
     Condition,
     FrontTrial,
@@ -18,6 +19,7 @@ from kubetune.api.study import (
     TrialCounts,
 )
 from kubetune.engine import Decision, History, TrialRecord, TrialState
+from kubetune.engine.samplers.auto import Choice
 from kubetune.records.times import now_iso
 
 
@@ -70,12 +72,14 @@ def build_study_status(
     generation: int | None,
     now: float,
     metric: str,
+    algorithm: Choice | None = None,
 ) -> dict[str, Any]:
     """The Study's whole status after a decision, as a merge patch of `StudyStatus` (fields
     it does not own, such as `warmStart`, are left out and so kept). `nextTrialIndex` is one
     past every trial ever created, including the decision's new ones: names are never
     reused. `metric`: the metric the best trial's `objective` is (the first objective's, when
-    there are several), kept beside it for `kubectl get`'s METRIC column."""
+    there are several), kept beside it for `kubectl get`'s METRIC column. `algorithm`: the
+    sampler in use and why (what `auto` picked)."""
     counts = {state: history.count(state) for state in TrialState}
     done = sum(counts[s] for s in TrialState if not s.active)
     stamp = now_iso(now)
@@ -91,6 +95,8 @@ def build_study_status(
         )
     best = decision.best
     fields: dict[str, Any] = {}
+    if algorithm is not None:
+        fields["algorithm"] = AlgorithmInUse(name=algorithm.name, reason=algorithm.reason)
     if decision.front:
         fields["pareto_front"] = [
             FrontTrial(name=m.trial, params=dict(m.params), objectives=dict(m.objectives))

@@ -63,6 +63,7 @@ def test_a_study_runs_end_to_end_on_kwok_nodes(
     assert status["bestTrial"]["objective"] == pytest.approx(score(best["spec"]["params"]))
     assert status["trials"]["succeeded"] == 6 and status["progress"] == "6/6"
     assert status["observedGeneration"] == 1 and status["startTime"] and status["completionTime"]
+    assert status["algorithm"] == {"name": "random", "reason": "named in spec.algorithm.name"}
     job = cluster.get("job", "e2e-0", namespace=namespace)
     assert job["metadata"]["labels"]["kubetune.io/trial"] == "e2e-0"
     assert job["metadata"]["ownerReferences"][0]["kind"] == "Trial"
@@ -496,7 +497,9 @@ def kubetune_cli(
 def test_the_cli_shows_status_trials_and_best_and_says_what_is_missing(
     cluster: Cluster, namespace: str, operator: Operator, tmp_path: Path
 ) -> None:
-    cluster.apply(study("shown", budget={"maxTrials": 3, "parallelism": 3}), namespace=namespace)
+    shown = study("shown", budget={"maxTrials": 3, "parallelism": 3})
+    del shown["spec"]["algorithm"]  # the default, auto: it says what it picked and why
+    cluster.apply(shown, namespace=namespace)
     Player(cluster, namespace, operator, "shown").play(report_and_finish)
     trials = {t["metadata"]["name"]: t for t in trials_of(cluster, namespace, "shown")}
     best = max(trials.values(), key=lambda t: t["status"]["objective"])
@@ -508,6 +511,10 @@ def test_the_cli_shows_status_trials_and_best_and_says_what_is_missing(
         "Succeeded (MaxTrialsReached)" in status.stdout
         and best["metadata"]["name"] in status.stdout
     )
+    assert "algorithm  bayesian (auto: 1 parameter and budget.maxTrials 3: the" in status.stdout
+    wide = cluster.kubectl("get", "study", "shown", "-o", "wide", namespace=namespace).stdout
+    header, row = wide.splitlines()[:2]
+    assert row[header.index("ALGORITHM") :].split()[0] == "bayesian"  # columns may be empty
 
     listed = kubetune_cli(cluster, "trials", "shown", "-n", namespace)
     rows = listed.stdout.splitlines()
