@@ -49,7 +49,7 @@ from scipy.stats import mannwhitneyu  # noqa: E402
 from kubetune.api import StudySpec, load_study  # noqa: E402
 from kubetune.engine import History, Report, TrialRecord, TrialState, decide  # noqa: E402
 from kubetune.engine.encoding import build_space  # noqa: E402
-from kubetune.engine.samplers.bayesian import GLOBAL_EVERY  # noqa: E402
+from kubetune.engine.samplers.bayesian.sampler import GLOBAL_EVERY  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # benchmarks/ is a folder of scripts, not a package

@@ -146,8 +146,8 @@ SAMPLERS: tuple[Registered, ...] = (
     Registered("grid", GridSettings, "kubetune.engine.samplers.grid:build"),
     Registered("random", RandomSettings, "kubetune.engine.samplers.random:build"),
     Registered("sobol", SobolSettings, "kubetune.engine.samplers.sobol:build"),
-    Registered("bayesian", BayesianSettings, "kubetune.engine.samplers.bayesian:build"),
-    Registered("tpe", TpeSettings, "kubetune.engine.samplers.tpe:build"),
+    Registered("bayesian", BayesianSettings, "kubetune.engine.samplers.bayesian.sampler:build"),
+    Registered("tpe", TpeSettings, "kubetune.engine.samplers.tpe.sampler:build"),
 )
 
 STOPPING_RULES: tuple[Registered, ...] = (

@@ -17,8 +17,8 @@ from kubetune.controller.workloads import job as job_kind
 from kubetune.engine import NewTrial
 from kubetune.engine.encoding import INACTIVE, build_space
 from kubetune.engine.samplers import SAMPLERS
-from kubetune.engine.samplers.acquisition import Acquisition
-from kubetune.engine.samplers.bayesian import BayesianSampler
+from kubetune.engine.samplers.bayesian.acquisition import Acquisition
+from kubetune.engine.samplers.bayesian.sampler import BayesianSampler
 from kubetune.engine.samplers.observed import observations
 from kubetune.local.processes import build_command
 
@@ -173,7 +173,7 @@ def test_the_acquisition_has_no_slope_along_an_inactive_parameter() -> None:
         trials.append(trial(index, params, objective=float(np.log10(params["lr"]))))
     names = [d.param.name for d in space.dims]
     # fit and reach the Acquisition the way a proposal does
-    from kubetune.engine.samplers import bayesian  # noqa: PLC0415
+    from kubetune.engine.samplers.bayesian import sampler as bayesian  # noqa: PLC0415
 
     observed = observations(history(*trials), space, sampler.goals, sampler.key)
     units = observed.units

@@ -8,9 +8,10 @@ import pytest
 from scipy.stats import norm
 
 from kubetune.engine.encoding import build_space
-from kubetune.engine.samplers import SAMPLERS, bayesian
-from kubetune.engine.samplers import gaussian_process as gp
-from kubetune.engine.samplers.acquisition import SEPARATION, Acquisition, log_h
+from kubetune.engine.samplers import SAMPLERS
+from kubetune.engine.samplers.bayesian import gaussian_process as gp
+from kubetune.engine.samplers.bayesian import sampler as bayesian
+from kubetune.engine.samplers.bayesian.acquisition import SEPARATION, Acquisition, log_h
 
 from factories import study
 

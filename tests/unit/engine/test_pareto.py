@@ -16,7 +16,7 @@ from kubetune.engine.pareto import (
     hypervolume,
     nondominated_ranks,
 )
-from kubetune.engine.samplers.hypervolume import (
+from kubetune.engine.samplers.bayesian.hypervolume import (
     _log_factor,
     box_decomposition,
     spread_rows,

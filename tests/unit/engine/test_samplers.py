@@ -12,10 +12,11 @@ from kubetune.api import StudySpec
 from kubetune.engine import TrialState
 from kubetune.engine.encoding import Params, Space, build_space
 from kubetune.engine.history import History
-from kubetune.engine.samplers import SAMPLERS, bayesian
-from kubetune.engine.samplers.acquisition import Acquisition
-from kubetune.engine.samplers.acquisition_search import LOCAL_SIDE, AcquisitionSearch
-from kubetune.engine.samplers.bayesian import BayesianSampler
+from kubetune.engine.samplers import SAMPLERS
+from kubetune.engine.samplers.bayesian import sampler as bayesian
+from kubetune.engine.samplers.bayesian.acquisition import Acquisition
+from kubetune.engine.samplers.bayesian.acquisition_search import LOCAL_SIDE, AcquisitionSearch
+from kubetune.engine.samplers.bayesian.sampler import BayesianSampler
 
 from factories import history, study, trial
 

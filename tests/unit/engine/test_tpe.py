@@ -6,7 +6,8 @@ import numpy as np
 
 from kubetune.engine.encoding import build_space
 from kubetune.engine.samplers import SAMPLERS
-from kubetune.engine.samplers.tpe import Parzen, TpeSampler, below_count, gap_bandwidths
+from kubetune.engine.samplers.tpe.parzen import Parzen, gap_bandwidths
+from kubetune.engine.samplers.tpe.sampler import TpeSampler, below_count
 
 from factories import history, study, trial
 
@@ -46,7 +47,7 @@ def test_a_parzen_estimator_is_a_density_on_the_box() -> None:
     integrates to 1 along a numeric input, and sums to 1 over a categorical's values."""
     sampler = sampler_for()
     centres = np.array([[0.02, 0.5, 0.5], [0.7, 0.1, 0.83], [0.99, 0.9, 0.17]])
-    parzen = Parzen(sampler, [0, 1, 2], centres)
+    parzen = sampler.parzen([0, 1, 2], centres)
     grid = (np.arange(20000) + 0.5) / 20000
     for j in (0, 1):  # x, and the int k (climbed in the box, snapped on decode)
         for fixed in ([0.3, 0.3, 0.5], [0.9, 0.7, 0.17]):

@@ -12,9 +12,9 @@ import math
 import numpy as np
 from scipy.special import erfcx, log_ndtr, ndtr
 
-from kubetune.engine.samplers import gaussian_process as gp
-from kubetune.engine.samplers.feasibility import Feasibility
-from kubetune.engine.samplers.model_inputs import ModelInputs
+from kubetune.engine.samplers.bayesian import gaussian_process as gp
+from kubetune.engine.samplers.bayesian.feasibility import Feasibility
+from kubetune.engine.samplers.bayesian.model_inputs import ModelInputs
 
 SEPARATION = 0.02  # per sqrt(dimension): the penalty radius around pending points (unit cube)
 LCB_WEIGHT = 1.96

@@ -9,8 +9,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 from kubetune.engine.encoding import Key
-from kubetune.engine.samplers.acquisition import Acquisition
-from kubetune.engine.samplers.model_inputs import ModelInputs
+from kubetune.engine.samplers.bayesian.acquisition import Acquisition
+from kubetune.engine.samplers.bayesian.model_inputs import ModelInputs
 
 RANDOM_CANDIDATES = 2048
 LOCAL_STARTS = 8

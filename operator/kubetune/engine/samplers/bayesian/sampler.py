@@ -64,13 +64,13 @@ from kubetune.api.study import StudySpec
 from kubetune.engine.encoding import Key, Params, Space
 from kubetune.engine.history import History
 from kubetune.engine.objectives import Goals
-from kubetune.engine.samplers import gaussian_process as gp
-from kubetune.engine.samplers.acquisition import Acquisition
-from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
 from kubetune.engine.samplers.base import start_up_point
-from kubetune.engine.samplers.feasibility import Feasibility
-from kubetune.engine.samplers.front_search import FrontSearch
-from kubetune.engine.samplers.model_inputs import ModelInputs
+from kubetune.engine.samplers.bayesian import gaussian_process as gp
+from kubetune.engine.samplers.bayesian.acquisition import Acquisition
+from kubetune.engine.samplers.bayesian.acquisition_search import AcquisitionSearch
+from kubetune.engine.samplers.bayesian.feasibility import Feasibility
+from kubetune.engine.samplers.bayesian.front_search import FrontSearch
+from kubetune.engine.samplers.bayesian.model_inputs import ModelInputs
 from kubetune.engine.samplers.observed import observations, observations_key
 
 FIT_POINTS = 250

@@ -32,15 +32,15 @@ import numpy as np
 from kubetune.engine.encoding import Key, Params, Space
 from kubetune.engine.objectives import Goals
 from kubetune.engine.pareto import front_mask
-from kubetune.engine.samplers import gaussian_process as gp
-from kubetune.engine.samplers.acquisition_search import AcquisitionSearch
-from kubetune.engine.samplers.feasibility import Feasibility
-from kubetune.engine.samplers.hypervolume import (
+from kubetune.engine.samplers.bayesian import gaussian_process as gp
+from kubetune.engine.samplers.bayesian.acquisition_search import AcquisitionSearch
+from kubetune.engine.samplers.bayesian.feasibility import Feasibility
+from kubetune.engine.samplers.bayesian.hypervolume import (
     HypervolumeImprovement,
     reference_point,
     spread_rows,
 )
-from kubetune.engine.samplers.model_inputs import ModelInputs
+from kubetune.engine.samplers.bayesian.model_inputs import ModelInputs
 
 MODEL_POINTS = 400
 GLOBAL_FRONT_STARTS = 12  # front members a global pick also climbs from

@@ -21,10 +21,10 @@ import numpy as np
 from scipy.special import log_ndtr, logsumexp
 
 from kubetune.engine.pareto import crowding
-from kubetune.engine.samplers import gaussian_process as gp
-from kubetune.engine.samplers.acquisition import Acquisition, log_h
-from kubetune.engine.samplers.feasibility import Feasibility
-from kubetune.engine.samplers.model_inputs import ModelInputs
+from kubetune.engine.samplers.bayesian import gaussian_process as gp
+from kubetune.engine.samplers.bayesian.acquisition import Acquisition, log_h
+from kubetune.engine.samplers.bayesian.feasibility import Feasibility
+from kubetune.engine.samplers.bayesian.model_inputs import ModelInputs
 
 #: Front points kept for the boxes, by objectives: the boxes number (points + 1)^(m - 1).
 FRONT_FOR_BOXES = {2: 60, 3: 24, 4: 12}

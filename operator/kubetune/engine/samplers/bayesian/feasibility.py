@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr
 
-from kubetune.engine.samplers import gaussian_process as gp
+from kubetune.engine.samplers.bayesian import gaussian_process as gp
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 

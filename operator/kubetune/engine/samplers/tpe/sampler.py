@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp, ndtr, ndtri
 
 from kubetune.api.settings import TpeSettings
 from kubetune.api.study import StudySpec
@@ -45,14 +43,12 @@ from kubetune.engine.history import History
 from kubetune.engine.objectives import Goals
 from kubetune.engine.samplers.base import start_up_point
 from kubetune.engine.samplers.observed import observations, observations_key
+from kubetune.engine.samplers.tpe.parzen import Parzen
 
 CANDIDATES = 24
-PRIOR_WEIGHT = 1.0
-PRIOR_SIGMA = 1.0
 GAMMA = 0.1
 MAX_BELOW = 25
 DEFAULT_INITIAL = 10
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def below_count(n: int) -> int:
@@ -91,6 +87,10 @@ class TpeSampler:
             pending.append(self.space.encode(params))
         return chosen
 
+    def parzen(self, group: list[int], centres: np.ndarray) -> Parzen:
+        """The estimator over `centres` (rows: trials; columns: the group's inputs)."""
+        return Parzen(self.categorical[group], self.choices[group], centres)
+
     def _pick(
         self,
         finished: np.ndarray,
@@ -109,97 +109,12 @@ class TpeSampler:
             if not self.space.active(point[None, :])[0, group[0]]:
                 continue  # switched off by a parent drawn above: the trial lacks it
             having = active[:, group[0]]
-            good = Parzen(self, group, units[having & below][:, group])
-            bad = Parzen(self, group, units[having & ~below][:, group])
+            good = self.parzen(group, units[having & below][:, group])
+            bad = self.parzen(group, units[having & ~below][:, group])
             drawn = good.sample(CANDIDATES, rng)
             score = good.log_density(drawn) - bad.log_density(drawn)
             point[group] = drawn[int(np.argmax(score))]
         return point
-
-
-@dataclass
-class Parzen:
-    """A mixture over `centres` (rows in the unit box, the group's inputs) plus a flat prior."""
-
-    sampler: TpeSampler
-    group: list[int]
-    centres: np.ndarray
-
-    def __post_init__(self) -> None:
-        m, d = self.centres.shape
-        self.weights = np.append(np.ones(m), PRIOR_WEIGHT)
-        self.weights /= self.weights.sum()
-        self.numeric = ~self.sampler.categorical[self.group]
-        cells = self.sampler.choices[self.group]
-        floor = np.where(cells > 0, 0.5 / np.maximum(cells, 1), 1e-3)
-        self.sigma = np.maximum(
-            np.vstack([gap_bandwidths(self.centres), np.full(d, PRIOR_SIGMA)]), floor
-        )
-        self.mu = np.vstack([self.centres, np.full(d, 0.5)])
-
-    def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        pick = rng.choice(len(self.weights), size=count, p=self.weights)
-        mu, sigma = self.mu[pick], self.sigma[pick]
-        low, high = ndtr(-mu / sigma), ndtr((1.0 - mu) / sigma)
-        u = low + (high - low) * rng.random(mu.shape)
-        out = np.clip(mu + sigma * ndtri(np.clip(u, 1e-300, 1 - 1e-16)), 0.0, 1.0 - 1e-12)
-        for j, n in self._categories():
-            probs = self._category_probs(j, n)[pick]  # count x n
-            cum = probs.cumsum(axis=1)
-            drawn = (rng.random((count, 1)) > cum).sum(axis=1)
-            out[:, j] = (np.minimum(drawn, n - 1) + 0.5) / n
-        return np.asarray(out)
-
-    def log_density(self, points: np.ndarray) -> np.ndarray:
-        """log of the mixture's density at each row of `points` (count x group inputs)."""
-        total = np.zeros((len(points), len(self.weights)))
-        numeric = np.flatnonzero(self.numeric)
-        if len(numeric):
-            x = points[:, None, numeric]
-            mu, sigma = self.mu[None, :, numeric], self.sigma[None, :, numeric]
-            z = (x - mu) / sigma
-            mass = np.log(np.maximum(ndtr((1.0 - mu) / sigma) - ndtr(-mu / sigma), 1e-300))
-            total += (-0.5 * z * z - _LOG_SQRT_2PI - np.log(sigma) - mass).sum(axis=2)
-        for j, n in self._categories():
-            index = np.minimum((points[:, j] * n).astype(int), n - 1)
-            total += np.log(self._category_probs(j, n)[:, index]).T
-        return np.asarray(logsumexp(total + np.log(self.weights)[None, :], axis=1))
-
-    def _categories(self) -> list[tuple[int, int]]:
-        return [
-            (int(j), int(self.sampler.space.dims[self.group[j]].choices or 1))
-            for j in np.flatnonzero(~self.numeric)
-        ]
-
-    def _category_probs(self, j: int, n: int) -> np.ndarray:
-        """Each component's distribution over the categorical's n values (components x n):
-        its trial's value, smoothed by a prior share spread evenly; the prior itself flat."""
-        m = len(self.centres)
-        probs = np.full((m + 1, n), PRIOR_WEIGHT / n)
-        seen = np.minimum((self.centres[:, j] * n).astype(int), n - 1)
-        probs[np.arange(m), seen] += 1.0
-        probs[m] = 1.0 / n
-        return np.asarray(probs / probs.sum(axis=1, keepdims=True))
-
-
-def gap_bandwidths(centres: np.ndarray) -> np.ndarray:
-    """Each centre's bandwidth per input (m x d, unit box): the larger of the gaps to its two
-    neighbours on that input, the box's edges standing in at the ends, except that the
-    outermost centres take the gap inward (an edge alone would make them the widest);
-    clipped to [1 / min(100, m + 1), 1]."""
-    m, d = centres.shape
-    if m == 0:
-        return np.empty((0, d))
-    order = np.argsort(centres, axis=0, kind="stable")
-    ranked = np.take_along_axis(centres, order, axis=0)
-    edged = np.vstack([np.zeros((1, d)), ranked, np.ones((1, d))])
-    gaps = np.maximum(edged[1:-1] - edged[:-2], edged[2:] - edged[1:-1])
-    if m >= 2:
-        gaps[0] = edged[2] - edged[1]
-        gaps[-1] = edged[-2] - edged[-3]
-    widths = np.empty_like(gaps)
-    np.put_along_axis(widths, order, gaps, axis=0)
-    return np.asarray(np.clip(widths, 1.0 / min(100.0, m + 1.0), 1.0))
 
 
 def _groups(space: Space) -> list[list[int]]:
