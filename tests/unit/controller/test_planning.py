@@ -1,5 +1,8 @@
 """What the operator writes for each kind of decision, planned without a cluster: new Trials
-and the index reserved, early stops, kills when the study ends, the status and its events."""
+and the index reserved, early stops, kills when the study ends (target, timeout, too many
+failures), the end at maxTrials or an exhausted grid, conditional parameters, a Pareto front
+and a warm start in the status, and the events a status change tells: the decisions the
+cluster tests (test_operator.py) check end to end."""
 
 from __future__ import annotations
 
@@ -120,3 +123,104 @@ def test_the_reserved_index_never_comes_back_after_a_trial_is_deleted() -> None:
     assert [c.trial["metadata"]["name"] for c in plan.creations] == ["demo-3"]
     created = replace(past, trials=(*past.trials, trial(3, state=TrialState.PENDING)))
     assert statuses(chosen, created, STUDY_OBJ).status["nextTrialIndex"] == 4
+
+
+def test_the_timeout_kills_the_running_trials_then_finishes_with_the_best_so_far() -> None:
+    chosen = study(budget={"maxTrials": 10, "parallelism": 2, "timeout": "1h"})
+    past = history(trial(0, objective=0.7), trial(1, state=R), trial(2, state=R), started_at=0.0)
+    decision = decide(chosen.spec, past, 3601.0)
+    plan = plan_actions(STUDY_OBJ, decision)
+    assert [(e.trial, e.update["phase"]) for e in plan.endings] == [
+        ("demo-1", "Killed"),
+        ("demo-2", "Killed"),
+    ]
+    assert plan.endings[0].update["reason"] == "study finished: Timeout"
+    assert plan.creations == () and plan.again
+    killed = history(
+        trial(0, objective=0.7),
+        trial(1, state=TrialState.KILLED),
+        trial(2, state=TrialState.KILLED),
+        started_at=0.0,
+    )
+    done = statuses(chosen, killed, with_status(phase="Running"), now=3602.0)
+    assert done.status["phase"] == "Succeeded" and done.status["finishedBecause"] == "Timeout"
+    assert done.status["bestTrial"]["name"] == "demo-0"
+    assert "budget.timeout (1h)" in done.events[-1][1]
+
+
+def test_the_last_trial_ending_finishes_the_study_at_max_trials() -> None:
+    chosen = study(budget={"maxTrials": 3, "parallelism": 2})
+    past = history(trial(0, objective=0.2), trial(1, objective=0.9), trial(2, objective=0.4))
+    plan = plan_actions(STUDY_OBJ, decide(chosen.spec, past, 0.0))
+    assert plan == plan_actions(STUDY_OBJ, decide(chosen.spec, past, 0.0))  # pure
+    assert plan.creations == () and plan.endings == ()
+    done = statuses(chosen, past, with_status(phase="Running"))
+    assert done.status["phase"] == "Succeeded"
+    assert done.status["finishedBecause"] == "MaxTrialsReached"
+    assert done.status["progress"] == "3/3" and done.status["trials"]["succeeded"] == 3
+    assert done.status["completionTime"]
+
+
+def test_a_grid_of_categoricals_ends_when_every_combination_was_tried() -> None:
+    chosen = study(
+        parameters=[{"name": "opt", "type": "categorical", "values": ["adam", "sgd"]}],
+        algorithm={"name": "grid"},
+        budget={"maxTrials": 10, "parallelism": 2},
+    )
+    first = plan_actions(STUDY_OBJ, decide(chosen.spec, history(), 0.0))
+    assert sorted(c.trial["spec"]["params"]["opt"] for c in first.creations) == ["adam", "sgd"]
+    tried = history(
+        trial(0, {"opt": "adam"}, objective=0.5), trial(1, {"opt": "sgd"}, objective=0.6)
+    )
+    assert plan_actions(STUDY_OBJ, decide(chosen.spec, tried, 0.0)).creations == ()
+    done = statuses(chosen, tried, with_status(phase="Running"))
+    assert done.status["finishedBecause"] == "GridExhausted" and done.status["phase"] == "Succeeded"
+
+
+def test_a_conditional_parameter_reaches_only_the_trials_that_have_it() -> None:
+    chosen = study(
+        parameters=[
+            {"name": "opt", "type": "categorical", "values": ["adam", "sgd"]},
+            {"name": "momentum", "type": "float", "min": 0.5, "max": 0.9, "when": {"opt": ["sgd"]}},
+        ],
+        budget={"maxTrials": 20, "parallelism": 20},
+    )
+    plan = plan_actions(STUDY_OBJ, decide(chosen.spec, history(), 0.0))
+    params = [c.trial["spec"]["params"] for c in plan.creations]
+    assert {p["opt"] for p in params} == {"adam", "sgd"}
+    assert all(("momentum" in p) == (p["opt"] == "sgd") for p in params)
+
+
+def test_several_objectives_put_the_feasible_front_in_the_status() -> None:
+    chosen = study(
+        objective=None,
+        objectives=[
+            {"metric": "accuracy", "goal": "maximize"},
+            {"metric": "size", "goal": "minimize"},
+        ],
+        constraints=[{"metric": "latency", "max": 20.0}],
+        budget={"maxTrials": 10, "parallelism": 1},
+    )
+
+    def done(index: int, accuracy: float, size: float, latency: float) -> Any:
+        values = {"accuracy": accuracy, "size": size, "latency": latency}
+        return replace(trial(index, objective=accuracy), values=values)
+
+    past = history(
+        done(0, 0.9, 10.0, 5.0),  # front
+        done(1, 0.8, 5.0, 5.0),  # front
+        done(2, 0.7, 8.0, 5.0),  # dominated by 1
+        done(3, 0.99, 1.0, 50.0),  # best of all but infeasible
+    )
+    status = statuses(chosen, past, STUDY_OBJ).status
+    assert sorted(m["name"] for m in status["paretoFront"]) == ["demo-0", "demo-1"]
+    assert status["paretoFrontSize"] == 2
+    assert status["paretoFront"][0]["objectives"].keys() == {"accuracy", "size"}
+
+
+def test_a_warm_start_summary_is_kept_in_the_status_beside_the_decision() -> None:
+    chosen = study(budget={"maxTrials": 5, "parallelism": 1})
+    past = history(trial(0, objective=0.5))
+    warm = [{"study": "earlier", "used": 8, "ignored": 0}]
+    told = plan_status(STUDY_OBJ, chosen, past, decide(chosen.spec, past, 0.0), 0.0, warm)
+    assert told.status["warmStart"] == warm
