@@ -179,53 +179,38 @@ class TrialPhases:
         if known is not None and known[0] == workload_uid and known[1] == TrialState.QUEUED:
             return
         with self.locks.of(namespace, name):
-            # From the cache, written only if still as read: a conflict (the copy kept was
-            # behind) reads it fresh and decides again.
-            for tries in range(WRITE_TRIES):
-                trial = self.trials.get(namespace, name, fresh=tries > 0)
-                if trial is None:
-                    return
-                current = trial_phase(trial)
-                if current.finished or current == TrialState.QUEUED:
-                    self.applied.put(key, (workload_uid, current))
-                    return
-                update, why = self._queued_update(trial, current, queue, eviction)
-                patched = self._write(trial, update)
-                if patched is not None:
-                    break
-            else:
-                raise ConflictError(f"trial {namespace}/{name} kept changing")
+            trial = self.trials.get(namespace, name, fresh=True)  # rare: read it fresh
+            if trial is None:
+                return
+            current = trial_phase(trial)
+            if current.finished or current == TrialState.QUEUED:
+                self.applied.put(key, (workload_uid, current))
+                return
+            old = trial.get("status") or {}
+            # A trial that never ran is being queued for the first time: no Workload to read.
+            ran = current == TrialState.RUNNING or bool(old.get("startTime"))
+            why = eviction() if ran else None
+            if why is None and current == TrialState.RUNNING:
+                why = "its Job was suspended while it ran"  # Kueue's Workloads not readable
+            update: Obj = {
+                "phase": TrialState.QUEUED.value,
+                "reason": f"waiting for Kueue to admit it (LocalQueue {queue})",
+            }
+            if why is not None:
+                update["reason"] = f"preempted ({why}); queued again with the same params"
+                update["preemptions"] = int(old.get("preemptions") or 0) + 1
+                update["reports"] = []
+                update["lastSeq"] = None
+                if old.get("pod"):
+                    update["earlierPods"] = [*(old.get("earlierPods") or []), old["pod"]][-100:]
+                    update["pod"] = None
+            patched = self.trials.seen(self.kube.patch_trial_status(namespace, name, update))
             self.applied.put(key, (workload_uid, TrialState.QUEUED))
         if why is not None:
             self.kube.emit_event(trial, "TrialPreempted", update["reason"], "Warning")
             log.info("trial %s/%s preempted: %s", namespace, name, why)
         self.studies.seen(patched)
         self.studies.request(namespace, trial["spec"]["study"])
-
-    @staticmethod
-    def _queued_update(
-        trial: Obj, current: TrialState, queue: str, eviction: Callable[[], str | None]
-    ) -> tuple[Obj, str | None]:
-        """The status of a trial queued (again), and why it was preempted, if it was."""
-        old = trial.get("status") or {}
-        # A trial that never ran is being queued for the first time: no Workload to read.
-        ran = current == TrialState.RUNNING or bool(old.get("startTime"))
-        why = eviction() if ran else None
-        if why is None and current == TrialState.RUNNING:
-            why = "its Job was suspended while it ran"  # Kueue's Workloads not readable
-        update: Obj = {
-            "phase": TrialState.QUEUED.value,
-            "reason": f"waiting for Kueue to admit it (LocalQueue {queue})",
-        }
-        if why is not None:
-            update["reason"] = f"preempted ({why}); queued again with the same params"
-            update["preemptions"] = int(old.get("preemptions") or 0) + 1
-            update["reports"] = []
-            update["lastSeq"] = None
-            if old.get("pod"):
-                update["earlierPods"] = [*(old.get("earlierPods") or []), old["pod"]][-100:]
-                update["pod"] = None
-        return update, why
 
     def _update(self, trial: Obj, phase: TrialState, reason: str | None) -> Obj | None:
         stamp = now_iso(self.clock())
