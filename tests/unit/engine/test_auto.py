@@ -8,10 +8,10 @@ from typing import Any
 
 from kubetune.api import load_study
 from kubetune.controller.planning import plan_status
-from kubetune.engine import History, Report, TrialRecord, TrialState, decide
+from kubetune.engine import History, TrialRecord, decide
 from kubetune.engine.samplers.auto import choose
 
-from factories import manifest, study
+from factories import manifest, study, trial
 
 FLOATS = [{"name": f"x{i}", "type": "float", "min": 0.0, "max": 1.0} for i in range(25)]
 KINDS = [
@@ -71,16 +71,7 @@ def test_auto_suggests_exactly_what_the_sampler_it_picked_would() -> None:
             assert [dict(n.params) for n in ours] == [dict(n.params) for n in theirs]
             for new in ours:
                 loss = float(new.params["lr"]) + 0.1 * float(new.params["layers"])
-                records.append(
-                    TrialRecord(
-                        new.name,
-                        new.index,
-                        dict(new.params),
-                        TrialState.SUCCEEDED,
-                        (Report(None, {"accuracy": -loss}),),
-                        -loss,
-                    )
-                )
+                records.append(trial(new.index, dict(new.params), objective=-loss))
 
 
 def test_the_study_status_says_what_auto_picked_and_why() -> None:
