@@ -2,8 +2,9 @@
 
 The pick is a pure function of the spec (`choose`), so a restarted operator, `kubetune run
 --resume` and the Study's status (`status.algorithm`) all name the same sampler with the same
-reason, and its suggestions are exactly the picked sampler's (same seed, same settings: its
-defaults). The rules follow what the benchmarks measured (docs/algorithms.md):
+reason, and its suggestions are exactly the picked sampler's (same seed; its default
+settings, or bayesian's as given, below). The rules follow what the benchmarks measured
+(docs/algorithms.md):
 - `grid` when every parameter is categorical, none conditional, and every combination fits in
   `budget.maxTrials`: each is tried once and the study ends when they are all done;
 - `tpe` past `MAX_BAYESIAN_TRIALS` trials or `MAX_BAYESIAN_PARAMETERS` parameters: its ask
@@ -74,7 +75,8 @@ def choose(spec: StudySpec) -> Choice:
 
 
 def picked_spec(spec: StudySpec) -> StudySpec:
-    """The spec as if it named the picked sampler (with that sampler's default settings)."""
+    """The spec as if it named the picked sampler (the settings carried over: empty, or
+    bayesian's when `choose` picked bayesian for them)."""
     choice = choose(spec)
     if choice.name == spec.algorithm.name:
         return spec

@@ -1,5 +1,6 @@
 """`tpe`: a tree-structured Parzen estimator, multivariate within each group of parameters
-that are active together. The choice for many parameters, many trials and conditional spaces.
+that are active together. The choice for thousands of trials or many parameters, where asks
+must stay fast (`auto` picks it there).
 
 How one pick is made (Bergstra et al. 2011; Watanabe 2023 for the multivariate and grouped
 form; written from the papers, with Optuna's defaults where they exist):
