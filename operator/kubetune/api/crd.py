@@ -9,12 +9,13 @@ the settings models with a CEL rule per field naming the algorithms that accept 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
+from kubetune.api.algorithms import SAMPLERS, STOPPING_RULES, ChosenSampler, ChosenStopping
 from kubetune.api.base import cel
-from kubetune.api.settings import SAMPLER_SETTINGS, STOPPING_SETTINGS
 from kubetune.api.study import GROUP, VERSION, Study, StudySpec, StudyStatus
 from kubetune.api.trial import TrialSpec, TrialStatus
 
@@ -71,7 +72,7 @@ def render_schema(model: type[BaseModel]) -> Schema:
 
 
 def _settings_schema(
-    registry: dict[str, type[BaseModel]], default_name: str
+    registry: Mapping[str, type[BaseModel]], default_name: str
 ) -> tuple[Schema, list[dict[str, str]]]:
     """The union of every algorithm's settings, plus rules tying each field to its algorithms."""
     properties: Schema = {}
@@ -113,14 +114,23 @@ def _settings_schema(
 
 def render_study_schema() -> Schema:
     spec = render_schema(StudySpec)
-    for field, registry, default in (
-        ("algorithm", SAMPLER_SETTINGS, "auto"),
-        ("earlyStopping", STOPPING_SETTINGS, "none"),
-    ):
-        settings, rules = _settings_schema(dict(registry), default)
-        node = spec["properties"][field]
+    for registry, shared in ((SAMPLERS, ChosenSampler), (STOPPING_RULES, ChosenStopping)):
+        # One object for the whole union: the fields every member shares, `name` as an enum,
+        # and `settings` as the union of the members' settings (structural schemas have no
+        # oneOf of objects, and `kubectl explain` reads one object better anyway).
+        node = render_schema(shared)
+        node.pop("required", None)
+        node["description"] = spec["properties"][registry.field].get("description", "")
+        node["properties"]["name"] = {
+            "default": registry.default,
+            "description": registry.description,
+            "enum": registry.names,
+            "type": "string",
+        }
+        settings, rules = _settings_schema(registry.settings, registry.default)
         node["properties"]["settings"] = settings
-        node.setdefault("x-kubernetes-validations", []).extend(rules)
+        node["x-kubernetes-validations"] = [*registry.rules, *rules]
+        spec["properties"][registry.field] = node
     study_rules = Study.model_json_schema()["x-kubernetes-validations"]
     return {
         "type": "object",

@@ -37,6 +37,16 @@ class InvalidStudyError(ValueError):
         return (type(self), (self.problems,))
 
 
+#: The error type of a `name` no registered algorithm has (api/algorithms.py).
+UNKNOWN_NAME = "unknown_name"
+
+
+def union_tag(name: str) -> str:
+    """The tag of one member of a union discriminated on `name`: pydantic puts it in an
+    error's location, and `render_path` leaves it out (the manifest has no such field)."""
+    return f"tagged-union[{name}]"
+
+
 def render_path(loc: Iterable[str | int], root: str = "") -> str:
     """`("spec", "parameters", 2, "min")` -> `spec.parameters[2].min`."""
     path = root
@@ -66,6 +76,9 @@ def render_problems(error: ValidationError, root: str = "") -> list[str]:
         if isinstance(cause, FieldError):
             path = f"{path}.{cause.field}" if path else cause.field
             message = cause.message
+        elif item["type"] == UNKNOWN_NAME:
+            path = f"{path}.name" if path else "name"
+            message = str(item["msg"])
         elif item["type"] in _FRIENDLY:
             message = _FRIENDLY[item["type"]]
         else:

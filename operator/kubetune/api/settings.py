@@ -1,16 +1,12 @@
-"""Per-algorithm settings: one small model per sampler and per stopping rule, and the
-registries that name every algorithm once.
+"""Per-algorithm settings: one small model per sampler and per stopping rule.
 
-Adding an algorithm means one settings model here, one `Registered` line, and one engine
-module with its factory. Everything else is derived from the registries: the names a Study
-accepts (and the CRD's enum), the CRD's `settings` object (the union of these models, with a
-CEL rule per field naming the algorithms that accept it, so the API server refuses a misplaced
-setting), the settings' validation, and the engine's registry of factories.
+Each algorithm's model in api/algorithms.py holds its settings as one of these. The CRD's
+`settings` object is the union of them, with a CEL rule per field naming the algorithms that
+accept it (api/crd.py), so the API server refuses a misplaced setting too.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -52,10 +48,27 @@ class BayesianSettings(Model):
     )
 
 
-class AutoSettings(BayesianSettings):
+class AutoSettings(Model):
     """`auto` picks with no settings; given any, they are bayesian's and bayesian runs: a
     Study written before `auto` (when bayesian was the default) that set them without naming
-    the algorithm keeps its meaning. To set another sampler's, name it."""
+    the algorithm keeps its meaning. To set another sampler's, name it.
+
+    Every field defaults to None (not to bayesian's defaults), so a spec written back out
+    (exclude_none) and read again still has no settings, and `auto` still picks."""
+
+    n_initial_points: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description=BayesianSettings.model_fields["n_initial_points"].description,
+    )
+    acquisition: Literal["ei", "pi", "lcb"] | None = Field(
+        default=None, description=BayesianSettings.model_fields["acquisition"].description
+    )
+
+    @property
+    def given(self) -> bool:
+        return any(value is not None for value in self.__dict__.values())
 
 
 class TpeSettings(Model):
@@ -128,34 +141,3 @@ class HyperbandSettings(RungSettings):
 
 class NoStoppingSettings(Model):
     pass
-
-
-@dataclass(frozen=True)
-class Registered:
-    """One algorithm: the name a Study gives it, its settings model, and its engine factory
-    as "module:function" (imported on first use: the API stays free of the engine, and a
-    random or grid study never imports scipy)."""
-
-    name: str
-    settings: type[Model]
-    factory: str
-
-
-SAMPLERS: tuple[Registered, ...] = (
-    Registered("auto", AutoSettings, "kubetune.engine.samplers.auto:build"),
-    Registered("grid", GridSettings, "kubetune.engine.samplers.grid:build"),
-    Registered("random", RandomSettings, "kubetune.engine.samplers.random:build"),
-    Registered("sobol", SobolSettings, "kubetune.engine.samplers.sobol:build"),
-    Registered("bayesian", BayesianSettings, "kubetune.engine.samplers.bayesian.sampler:build"),
-    Registered("tpe", TpeSettings, "kubetune.engine.samplers.tpe.sampler:build"),
-)
-
-STOPPING_RULES: tuple[Registered, ...] = (
-    Registered("none", NoStoppingSettings, "kubetune.engine.stopping.base:build_none"),
-    Registered("median", MedianSettings, "kubetune.engine.stopping.median:build"),
-    Registered("asha", AshaSettings, "kubetune.engine.stopping.asha:build"),
-    Registered("hyperband", HyperbandSettings, "kubetune.engine.stopping.hyperband:build"),
-)
-
-SAMPLER_SETTINGS: dict[str, type[Model]] = {r.name: r.settings for r in SAMPLERS}
-STOPPING_SETTINGS: dict[str, type[Model]] = {r.name: r.settings for r in STOPPING_RULES}

@@ -7,28 +7,20 @@ or raises `InvalidStudyError` listing each problem as `spec.path: what is wrong 
 from __future__ import annotations
 
 import re
-from functools import cached_property
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from kubetune.api.algorithms import SAMPLERS, STOPPING_RULES, Algorithm, EarlyStopping
 from kubetune.api.base import Model, OpenModel, cel
 from kubetune.api.errors import FieldError, InvalidStudyError, render_problems
 from kubetune.api.goals import GOAL_RULES, Constraint, Objective, check_goals
 from kubetune.api.parameters import Parameter, ParamValue, check_conditions
-from kubetune.api.settings import (
-    SAMPLER_SETTINGS,
-    STOPPING_SETTINGS,
-    GridSettings,
-    RungSettings,
-)
 from kubetune.api.sources import MetricsSource
 from kubetune.api.template import TrialTemplate, find_placeholders
 from kubetune.api.tracking import Tracking
 from kubetune.api.trainer_env import PLACE_PLACEHOLDERS, place_placeholder_problem
 from kubetune.api.warm_start import WarmStart, check_warm_trials
-
-M = TypeVar("M", bound=Model)
 
 GROUP = "kubetune.io"
 VERSION = "v1alpha1"
@@ -37,90 +29,6 @@ DURATION_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 STUDY_NAME_MAX = 50  # leaves room for "-NNNNN" trial suffixes inside a 63-character label
 #: Kueue's label naming the LocalQueue a workload waits in.
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
-
-
-class Chosen(Model):
-    """A sampler or a stopping rule picked by `name`, whose `settings` that name's model checks.
-
-    The settings stay a plain mapping in the manifest (one CRD field for every algorithm);
-    `settings_as(Model)` is the validated model the engine reads. The names a subclass
-    accepts, and the CRD's enum of them, are its registry's keys (api/settings.py).
-    """
-
-    REGISTRY: ClassVar[dict[str, type[Model]]] = {}
-
-    @field_validator("name", check_fields=False)
-    @classmethod
-    def _known_name(cls, name: str) -> str:
-        if name not in cls.REGISTRY:
-            raise ValueError(f"must be one of {', '.join(map(repr, cls.REGISTRY))}")
-        return name
-
-    name: str
-    settings: dict[str, Any] = Field(
-        default_factory=dict, description="Settings of the chosen algorithm (see README)."
-    )
-
-    @model_validator(mode="after")
-    def _check_settings(self) -> Chosen:
-        try:
-            self.REGISTRY[self.name].model_validate(self.settings)
-        except ValidationError as error:
-            field, _, message = render_problems(error)[0].partition(": ")
-            raise FieldError(f"settings.{field}" if field else "settings", message) from None
-        return self
-
-    @cached_property
-    def typed_settings(self) -> Model:
-        return self.REGISTRY[self.name].model_validate(self.settings)
-
-    def settings_as(self, model: type[M]) -> M:
-        """The settings as `model`, the one this algorithm's registry entry names: a factory
-        states the type it reads instead of checking it."""
-        settings = self.typed_settings
-        if not isinstance(settings, model):
-            raise TypeError(f"{self.name!r} has {type(settings).__name__}, not {model.__name__}")
-        return settings
-
-
-class Algorithm(Chosen):
-    REGISTRY: ClassVar[dict[str, type[Model]]] = SAMPLER_SETTINGS
-    name: str = Field(
-        default="auto",
-        description=f"{', '.join(SAMPLER_SETTINGS)}. Default auto: picks one of the others "
-        "for the study's space and budget, and says which and why in status.algorithm.",
-        json_schema_extra={"enum": list(SAMPLER_SETTINGS)},
-    )
-    seed: int | None = Field(
-        default=None,
-        ge=0,
-        le=2**32 - 1,
-        description="Seed for reproducible suggestions. Default: derived from the study name, "
-        "so a study resumes and restarts with the same suggestions.",
-    )
-
-
-class EarlyStopping(Chosen):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(
-                    "!has(self.settings) || !has(self.settings.maxBudget) || "
-                    "(has(self.settings.minBudget) ? self.settings.minBudget : 1.0) "
-                    "< self.settings.maxBudget",
-                    "settings.minBudget (default 1) must be < settings.maxBudget",
-                    ".settings",
-                )
-            ]
-        }
-    )
-
-    REGISTRY: ClassVar[dict[str, type[Model]]] = STOPPING_SETTINGS
-    name: str = Field(
-        default="none",
-        description=f"{', '.join(STOPPING_SETTINGS)}. Default none.",
-        json_schema_extra={"enum": list(STOPPING_SETTINGS)},
-    )
 
 
 class Budget(Model):
@@ -209,20 +117,8 @@ _SPEC_RULES: list[Any] = [
         ".parameters",
     ),
     *GOAL_RULES,
-    cel(
-        "!has(self.algorithm) || !has(self.algorithm.name) || self.algorithm.name != 'grid' || "
-        "(has(self.algorithm.settings) && has(self.algorithm.settings.gridPoints)) || "
-        "self.parameters.all(p, p.type != 'float' || has(p.step))",
-        "grid search needs a step for float parameters, or set spec.algorithm.settings.gridPoints",
-        ".parameters",
-    ),
-    cel(
-        "!has(self.earlyStopping) || !has(self.earlyStopping.settings) || "
-        "!has(self.earlyStopping.settings.budgetParameter) || self.parameters.exists(p, "
-        "p.name == self.earlyStopping.settings.budgetParameter && p.type != 'categorical')",
-        "earlyStopping.settings.budgetParameter must name a float or int parameter",
-        ".earlyStopping",
-    ),
+    *SAMPLERS.spec_rules,
+    *STOPPING_RULES.spec_rules,
     # Conditional parameters (`when`), as far as the API server's cost budget allows: whether
     # the parent is declared earlier (2-cycles aside) and whether a categorical parent has the
     # listed values are checked by `check_conditions` only (in `kubetune validate`, and by the
@@ -319,8 +215,12 @@ class StudySpec(Model):
         description="Metrics a trial must keep within max and/or min to count (feasible).",
     )
     parameters: list[Parameter] = Field(min_length=1, max_length=100)
-    algorithm: Algorithm = Field(default_factory=Algorithm)
-    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    algorithm: Algorithm = Field(
+        default_factory=SAMPLERS.default_model(), description=SAMPLERS.purpose
+    )
+    early_stopping: EarlyStopping = Field(
+        default_factory=STOPPING_RULES.default_model(), description=STOPPING_RULES.purpose
+    )
     budget: Budget = Field(default_factory=Budget)
     metrics: MetricsSource = Field(default_factory=MetricsSource)
     resources: Resources = Field(default_factory=Resources)
@@ -365,8 +265,8 @@ class StudySpec(Model):
                 "reads one metric (the objective): several objectives or constraints need the "
                 "trial's own reports; remove metrics.prometheus",
             )
-        self._check_grid()
-        self._check_budget_parameter()
+        self.algorithm.check_parameters(self.parameters)
+        self.early_stopping.check_parameters(self.parameters)
         check_conditions(self.parameters, self.budget_parameter)
         check_warm_trials(self.warm_start, self.parameters, self.budget_parameter)
         self._check_placeholders(names)
@@ -425,29 +325,6 @@ class StudySpec(Model):
         """The Kueue LocalQueue trials wait in, from either place a user may name it."""
         return self.queue_name or self.trial_template.labels.get(QUEUE_LABEL) or None
 
-    def _check_grid(self) -> None:
-        settings = self.algorithm.typed_settings
-        if not isinstance(settings, GridSettings) or settings.grid_points:
-            return
-        for index, param in enumerate(self.parameters):
-            if param.type == "float" and param.step is None:
-                raise FieldError(
-                    f"parameters[{index}].step",
-                    "grid search needs a step for float parameters, "
-                    "or set spec.algorithm.settings.gridPoints",
-                )
-
-    def _check_budget_parameter(self) -> None:
-        settings = self.early_stopping.typed_settings
-        if not isinstance(settings, RungSettings) or settings.budget_parameter is None:
-            return
-        numeric = [p.name for p in self.parameters if p.type != "categorical"]
-        if settings.budget_parameter not in numeric:
-            raise FieldError(
-                "earlyStopping.settings.budgetParameter",
-                f"must name a float or int parameter, one of {numeric}",
-            )
-
     def _check_placeholders(self, names: list[str]) -> None:
         known = {"trial.name", "trial.budget", "study.name"} | {f"trial.params.{n}" for n in names}
         known |= set(PLACE_PLACEHOLDERS)
@@ -474,13 +351,11 @@ class StudySpec(Model):
 
     @property
     def budget_parameter(self) -> str | None:
-        settings = self.early_stopping.typed_settings
-        return settings.budget_parameter if isinstance(settings, RungSettings) else None
+        return self.early_stopping.budget_parameter
 
     @property
     def max_budget(self) -> float | None:
-        settings = self.early_stopping.typed_settings
-        return settings.max_budget if isinstance(settings, RungSettings) else None
+        return self.early_stopping.max_budget
 
 
 class ObjectMeta(OpenModel):

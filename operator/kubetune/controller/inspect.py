@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubetune.api.algorithms import SAMPLERS
 from kubetune.api.trial import TrialState
 from kubetune.tables import render_table
 
@@ -143,4 +144,4 @@ def _algorithm(spec: Mapping[str, Any], status: Mapping[str, Any]) -> str:
     if used.get("name"):
         reason = used.get("reason") or ""
         return str(used["name"]) + (f" ({reason})" if reason.startswith("auto") else "")
-    return str((spec.get("algorithm") or {}).get("name", "auto"))
+    return str((spec.get("algorithm") or {}).get("name", SAMPLERS.default))

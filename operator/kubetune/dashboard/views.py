@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from kubetune.api.algorithms import SAMPLERS, STOPPING_RULES
 from kubetune.dashboard.importance import importance, importance_method
 from kubetune.dashboard.pareto import goals_of, pareto_plot
 from kubetune.records.judged import Judged
@@ -104,8 +105,8 @@ def summary(study: Obj, now: float) -> dict[str, Any]:
         "constraints": list(spec.get("constraints") or []),
         "front": [m["name"] for m in status.get("paretoFront") or []],
         "algorithm": (status.get("algorithm") or {}).get("name")
-        or (spec.get("algorithm") or {}).get("name", "auto"),
-        "earlyStopping": (spec.get("earlyStopping") or {}).get("name", "none"),
+        or (spec.get("algorithm") or {}).get("name", SAMPLERS.default),
+        "earlyStopping": (spec.get("earlyStopping") or {}).get("name", STOPPING_RULES.default),
         "finishedBecause": status.get("finishedBecause"),
         "message": condition.get("message"),
         "started": started,

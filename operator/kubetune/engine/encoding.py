@@ -18,7 +18,6 @@ from functools import cached_property
 import numpy as np
 
 from kubetune.api.parameters import Parameter, ParamValue, active_names, condition_holds
-from kubetune.api.settings import GridSettings, RungSettings
 from kubetune.api.study import StudySpec
 
 Params = dict[str, ParamValue]
@@ -219,15 +218,13 @@ class Space:
 def build_space(spec: StudySpec) -> Space:
     """The searched dimensions of a spec; a rung rule's budgetParameter is pinned to maxBudget."""
     fixed: Params = {}
-    stopping = spec.early_stopping.typed_settings
-    if isinstance(stopping, RungSettings) and stopping.budget_parameter:
-        param = next(p for p in spec.parameters if p.name == stopping.budget_parameter)
-        budget = stopping.max_budget
+    pinned, budget = spec.budget_parameter, spec.max_budget
+    if pinned is not None and budget is not None:
+        param = next(p for p in spec.parameters if p.name == pinned)
         fixed[param.name] = int(budget) if param.type == "int" else float(budget)
     dims = tuple(Dimension(p) for p in spec.parameters if p.name not in fixed)
     return Space(dims=dims, fixed=fixed)
 
 
 def grid_points(spec: StudySpec) -> int | None:
-    settings = spec.algorithm.typed_settings
-    return settings.grid_points if isinstance(settings, GridSettings) else None
+    return spec.algorithm.grid_points

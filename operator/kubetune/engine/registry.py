@@ -1,4 +1,4 @@
-"""The engine's side of the algorithm registries in `kubetune.api.settings`: each entry's
+"""The engine's side of the algorithm registries in `kubetune.api.algorithms`: each entry's
 factory, imported on first use. The names come from there alone, so a Study's accepted
 names, the CRD's enum and what the engine can build cannot disagree."""
 
@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from kubetune.api.settings import Registered
+from kubetune.api.algorithms import Registry
 
 F = TypeVar("F")
 
 
 class Factories(Mapping[str, F], Generic[F]):
-    def __init__(self, entries: tuple[Registered, ...]) -> None:
-        self._entries = {entry.name: entry for entry in entries}
+    def __init__(self, registry: Registry[Any]) -> None:
+        self._entries = {entry.name: entry for entry in registry.entries}
 
     def __getitem__(self, name: str) -> F:
         module, _, function = self._entries[name].factory.partition(":")

@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from kubetune.api.study import Algorithm, StudySpec
+from pydantic import TypeAdapter
+
+from kubetune.api.algorithms import Algorithm, AutoAlgorithm
+from kubetune.api.study import StudySpec
 from kubetune.engine.encoding import Space
 from kubetune.engine.samplers.base import Sampler
 
@@ -37,10 +40,10 @@ class Choice:
 
 def choose(spec: StudySpec) -> Choice:
     """The sampler that suggests the study's trials, and why."""
-    named = spec.algorithm.name
-    if named != "auto":
-        return Choice(named, "named in spec.algorithm.name")
-    if spec.algorithm.settings:
+    algorithm = spec.algorithm
+    if not isinstance(algorithm, AutoAlgorithm):
+        return Choice(algorithm.name, "named in spec.algorithm.name")
+    if algorithm.settings.given:
         return Choice(
             "bayesian",
             "auto with settings: they are bayesian's (the default before auto), so bayesian",
@@ -77,13 +80,15 @@ def choose(spec: StudySpec) -> Choice:
 def picked_spec(spec: StudySpec) -> StudySpec:
     """The spec as if it named the picked sampler (the settings carried over: empty, or
     bayesian's when `choose` picked bayesian for them)."""
-    choice = choose(spec)
-    if choice.name == spec.algorithm.name:
+    given = spec.algorithm
+    if not isinstance(given, AutoAlgorithm):
         return spec
-    algorithm = Algorithm(
-        name=choice.name, seed=spec.algorithm.seed, settings=dict(spec.algorithm.settings)
+    name = choose(spec).name
+    settings = given.settings.model_dump(by_alias=True, exclude_none=True)
+    picked = TypeAdapter(Algorithm).validate_python(
+        {"name": name, "seed": given.seed, "settings": settings if name == "bayesian" else {}}
     )
-    return spec.model_copy(update={"algorithm": algorithm})
+    return spec.model_copy(update={"algorithm": picked})
 
 
 def build(spec: StudySpec, space: Space, seed: int) -> Sampler:

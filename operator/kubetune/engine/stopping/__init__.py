@@ -1,9 +1,9 @@
 """The stopping rules: each one a module with a `build` factory, registered by one
-`Registered` line in `kubetune.api.settings`."""
+`Registered` line in `kubetune.api.algorithms`."""
 
 from collections.abc import Mapping
 
-from kubetune.api.settings import STOPPING_RULES as _REGISTERED
+from kubetune.api.algorithms import STOPPING_RULES as _REGISTERED
 from kubetune.engine.registry import Factories
 from kubetune.engine.stopping.base import StoppingFactory, StoppingRule
 
