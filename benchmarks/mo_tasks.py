@@ -16,6 +16,18 @@ minimum instead, and reports regret of the best feasible point.
   feasible region; the constrained minimum is 0.599788 (at about (0.1954, 0.4044)).
 - digits-forest: a real pair, a random forest on scikit-learn's digits: validation error
   against log10 of the forest's node count (its size), reference (1.0, 5.0).
+
+Issue 37's fronts, designed here (never seen by any sampler's tuning):
+- gaps2: 2 objectives in 5 dimensions whose front is in 4 separate pieces; the far ones
+  (f1 > 0.5) hold two thirds of the hypervolume, reference (1.1, 1.1). f2 = g (h(x0) + 1) - 1
+  with h(x) = 1 - sqrt(x) - 0.9 x sin(7 pi x) and g = 1 + 4 sum (x_i - 0.3)^2, so the front
+  is h where it is not dominated (g = 1).
+- gaps3: 3 objectives in 6 dimensions, front in 4 pieces (DTLZ7's form with another
+  frequency and the distance variables' optimum at 0.65), reference (1.1, 1.1, 3.3).
+- arc3: 3 objectives in 6 dimensions whose front is a curve, not a surface (degenerate, as
+  DTLZ5's: at the front x1 stops mattering), reference (1.1, 1.1, 1.1).
+- agree2: 2 objectives that do not conflict: the front is one point (0, 0.3), reference
+  (1.0, 1.3); what a reference point drawn from the front's own spread makes of it.
 """
 
 from __future__ import annotations
@@ -110,6 +122,70 @@ def digits_forest(p: Params) -> Metrics:
     return {"error": 1.0 - float(forest.score(x_test, y_test)), "size": math.log10(nodes)}
 
 
+def _h_gaps(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 - np.sqrt(x) - 0.9 * x * np.sin(7 * math.pi * x))
+
+
+def gaps2(p: Params) -> Metrics:
+    x = _x(p, 5)
+    g = 1.0 + 4.0 * float(((x[1:] - 0.3) ** 2).sum())
+    return {"f1": float(x[0]), "f2": g * (float(_h_gaps(x[:1])[0]) + 1.0) - 1.0}
+
+
+def gaps3(p: Params) -> Metrics:
+    x = _x(p, 6)
+    g = 2.0 * float(((x[2:] - 0.65) ** 2).sum())
+    pulled = sum(float(f) * (1 + math.sin(4 * math.pi * float(f))) for f in x[:2])
+    return {"f1": float(x[0]), "f2": float(x[1]), "f3": (1 + g) * 3 - pulled}
+
+
+def arc3(p: Params) -> Metrics:
+    x = _x(p, 6)
+    g = float(((x[2:] - 0.4) ** 2).sum())
+    a = x[0] * math.pi / 2
+    b = math.pi / 4 * (1 + 2 * g * x[1]) / (1 + g)
+    return {
+        "f1": (1 + g) * math.cos(a) * math.cos(b),
+        "f2": (1 + g) * math.cos(a) * math.sin(b),
+        "f3": (1 + g) * math.sin(a),
+    }
+
+
+def agree2(p: Params) -> Metrics:
+    x = _x(p, 4)
+    g = 2.0 * float(((x[1:] - 0.2) ** 2).sum())
+    bend = (x[0] - 0.7) ** 2
+    return {"f1": g + float(bend), "f2": g + 0.5 * float(bend) + 0.3}
+
+
+def _gaps2_front() -> float:
+    """The hypervolume of gaps2's true front: h on a fine grid, its non-dominated points."""
+    x = np.linspace(0.0, 1.0, 100_001)
+    f2 = _h_gaps(x)
+    reference = (1.1, 1.1)
+    volume, lowest, previous = 0.0, reference[1], None
+    for f1, value in zip(x, f2, strict=True):  # f1 ascending: a point counts if f2 drops
+        if value < lowest:
+            if previous is not None:
+                volume += (f1 - previous) * (reference[1] - lowest)
+            lowest, previous = float(value), float(f1)
+        elif previous is not None:
+            volume += (f1 - previous) * (reference[1] - lowest)
+            previous = float(f1)
+    if previous is not None:
+        volume += (reference[0] - previous) * (reference[1] - lowest)
+    return volume
+
+
+def _arc_front() -> float:
+    from kubetune.engine.pareto import hypervolume  # noqa: PLC0415
+
+    a = np.linspace(0.0, math.pi / 2, 2001)
+    b = math.pi / 4
+    points = np.c_[np.cos(a) * math.cos(b), np.cos(a) * math.sin(b), np.sin(a)]
+    return hypervolume(points, np.array([1.1, 1.1, 1.1]))
+
+
 MINIMISE = "minimize"
 
 MO_TASKS: dict[str, MoTask] = {
@@ -156,6 +232,37 @@ MO_TASKS: dict[str, MoTask] = {
         digits_forest,
         [{"metric": "error", "goal": MINIMISE}, {"metric": "size", "goal": MINIMISE}],
         (1.0, 5.0),
+    ),
+    "gaps2": MoTask(
+        "gaps2",
+        _box([f"x{i}" for i in range(5)], 0, 1),
+        gaps2,
+        [{"metric": "f1", "goal": MINIMISE}, {"metric": "f2", "goal": MINIMISE}],
+        (1.1, 1.1),
+        ideal=_gaps2_front(),
+    ),
+    "gaps3": MoTask(
+        "gaps3",
+        _box([f"x{i}" for i in range(6)], 0, 1),
+        gaps3,
+        [{"metric": f"f{i}", "goal": MINIMISE} for i in (1, 2, 3)],
+        (1.1, 1.1, 3.3),
+    ),
+    "arc3": MoTask(
+        "arc3",
+        _box([f"x{i}" for i in range(6)], 0, 1),
+        arc3,
+        [{"metric": f"f{i}", "goal": MINIMISE} for i in (1, 2, 3)],
+        (1.1, 1.1, 1.1),
+        ideal=_arc_front(),
+    ),
+    "agree2": MoTask(
+        "agree2",
+        _box([f"x{i}" for i in range(4)], 0, 1),
+        agree2,
+        [{"metric": "f1", "goal": MINIMISE}, {"metric": "f2", "goal": MINIMISE}],
+        (1.0, 1.3),
+        ideal=1.0,
     ),
 }
 

@@ -281,7 +281,7 @@ def main() -> int:
     parser.add_argument("--out", default="benchmarks/results/multi-objective.json")
     args = parser.parse_args()
     samplers, tasks = args.samplers.split(","), args.tasks.split(",")
-    checks = [n for n in (40,) if n < args.trials] + [args.trials]
+    checks = [n for n in (40, 60) if n < args.trials] + [args.trials]
     slow = {"optuna-gp": 0, "bayesian": 1}
     jobs = sorted(
         (

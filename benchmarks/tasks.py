@@ -5,6 +5,16 @@ space of Hartmann-3 with an int, a categorical and a log-scaled float) have know
 report simple regret (best found - true minimum). The two ML tasks train real models on
 scikit-learn's bundled data sets with a fixed hold-out split; for them the table shows the best
 validation error (digits, SVC) or log-loss (breast cancer, gradient-boosted trees).
+
+Issue 37's tasks, designed here and never used to tune a sampler:
+- wells-4d, wells-8d: a double well per coordinate, each pair tilted so one well is deeper by
+  only 0.1-0.4, coupled pairwise: 16 and 256 near-equal basins; "stuck" is any coordinate
+  ending in its shallower well.
+- digits-sgd: a linear model by stochastic gradient descent on digits, 7 parameters (three
+  categorical: loss, penalty, learning-rate schedule; alpha and eta0 log-scaled; l1_ratio;
+  max_iter an int): validation error.
+- cancer-hgb-cv: gradient-boosted trees on breast cancer, 7 parameters (learning rate and L2
+  log-scaled, four ints, one of them log-scaled, the bins a categorical): 3-fold CV log-loss.
 """
 
 from __future__ import annotations
@@ -153,6 +163,96 @@ def _in_basins_basin(p: Params) -> bool:
     return bool(np.all(np.abs(z) < 0.5))
 
 
+#: Per coordinate: the tilt that makes one well deeper (its sign picks which) and where the
+#: wells sit in the box. The deeper well is the left one where the tilt is positive.
+_WELL_TILT = np.array([0.05, -0.12, 0.08, -0.2, 0.15, -0.07, 0.1, -0.18])
+_WELL_CENTRE = np.array([0.3, -0.4, 0.1, 0.6, -0.2, 0.5, -0.5, 0.2])
+
+
+def _wells_z(p: Params, size: int) -> np.ndarray:
+    return np.array([p[f"x{i}"] for i in range(size)]) - _WELL_CENTRE[:size]
+
+
+def wells(p: Params, size: int) -> float:
+    """Sum of (z^2 - 1)^2 + tilt z per coordinate, plus a small coupling of neighbours: each
+    coordinate's two wells (z near -1 and +1) differ by about 2 |tilt|."""
+    z = _wells_z(p, size)
+    tilt = _WELL_TILT[:size]
+    coupling = 0.05 * float(np.sum(z[:-1] * z[1:]))
+    return float(np.sum((z**2 - 1) ** 2 + tilt * z)) + coupling
+
+
+def _wells_minimum(size: int) -> float:
+    from scipy.optimize import minimize  # noqa: PLC0415
+
+    start = -np.sign(_WELL_TILT[:size]) + _WELL_CENTRE[:size]
+    found = minimize(lambda x: wells({f"x{i}": v for i, v in enumerate(x)}, size), start)
+    return float(found.fun)
+
+
+def _in_wells_basin(size: int) -> Callable[[Params], bool]:
+    def inside(p: Params) -> bool:
+        z = _wells_z(p, size)
+        return bool(np.all(np.sign(z) == -np.sign(_WELL_TILT[:size])))
+
+    return inside
+
+
+@cache
+def _digits_sgd_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits  # noqa: PLC0415
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415
+
+    x, y = load_digits(return_X_y=True)
+    split = train_test_split(x / 16.0, y, train_size=600, test_size=600, random_state=2, stratify=y)
+    return tuple(split)  # type: ignore[return-value]
+
+
+def digits_sgd(p: Params) -> float:
+    import warnings  # noqa: PLC0415
+
+    from sklearn.exceptions import ConvergenceWarning  # noqa: PLC0415
+    from sklearn.linear_model import SGDClassifier  # noqa: PLC0415
+
+    train_x, val_x, train_y, val_y = _digits_sgd_data()
+    model = SGDClassifier(
+        loss=p["loss"],
+        penalty=p["penalty"],
+        alpha=p["alpha"],
+        l1_ratio=p["l1_ratio"],
+        learning_rate=p["schedule"],
+        eta0=p["eta0"],
+        max_iter=p["max_iter"],
+        tol=None,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(train_x, train_y)
+    return 1.0 - float(model.score(val_x, val_y))
+
+
+def cancer_hgb_cv(p: Params) -> float:
+    from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
+    from sklearn.model_selection import StratifiedKFold, cross_val_score  # noqa: PLC0415
+
+    train_x, _, train_y, _ = _breast_cancer()
+    model = HistGradientBoostingClassifier(
+        learning_rate=p["learning_rate"],
+        max_iter=p["max_iter"],
+        max_leaf_nodes=p["max_leaf_nodes"],
+        min_samples_leaf=p["min_samples_leaf"],
+        l2_regularization=p["l2_regularization"],
+        max_bins=int(p["max_bins"]),
+        max_depth=p["max_depth"],
+        early_stopping=False,
+        random_state=0,
+    )
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    scores = cross_val_score(model, train_x, train_y, cv=folds, scoring="neg_log_loss")
+    return float(-scores.mean())
+
+
 #: The six inputs that matter among twenty.
 _ACTIVE = [2, 5, 9, 13, 16, 19]
 
@@ -282,6 +382,17 @@ def digits_models(p: Params) -> float:
 
 def _box(names: list[str], low: float, high: float) -> list[dict[str, Any]]:
     return [{"name": n, "type": "float", "min": low, "max": high} for n in names]
+
+
+def _wells_task(size: int) -> Task:
+    name = f"wells-{size}d"
+    return Task(
+        name,
+        _box([f"x{i}" for i in range(size)], -2, 2),
+        lambda p: wells(p, size),
+        _wells_minimum(size),
+        in_global_basin=_in_wells_basin(size),
+    )
 
 
 TASKS: dict[str, Task] = {
@@ -430,5 +541,45 @@ TASKS: dict[str, Task] = {
         digits_models,
         0.0,
         measure="validation error",
+    ),
+    "wells-4d": _wells_task(4),
+    "wells-8d": _wells_task(8),
+    "digits-sgd": Task(
+        "digits-sgd",
+        [
+            {
+                "name": "loss",
+                "type": "categorical",
+                "values": ["hinge", "log_loss", "modified_huber"],
+            },
+            {"name": "penalty", "type": "categorical", "values": ["l2", "l1", "elasticnet"]},
+            {"name": "alpha", "type": "float", "min": 1e-7, "max": 1e-1, "log": True},
+            {"name": "l1_ratio", "type": "float", "min": 0.0, "max": 1.0},
+            {
+                "name": "schedule",
+                "type": "categorical",
+                "values": ["optimal", "invscaling", "adaptive"],
+            },
+            {"name": "eta0", "type": "float", "min": 1e-4, "max": 1.0, "log": True},
+            {"name": "max_iter", "type": "int", "min": 5, "max": 60},
+        ],
+        digits_sgd,
+        0.0,
+        measure="validation error",
+    ),
+    "cancer-hgb-cv": Task(
+        "cancer-hgb-cv",
+        [
+            {"name": "learning_rate", "type": "float", "min": 1e-3, "max": 1, "log": True},
+            {"name": "max_iter", "type": "int", "min": 10, "max": 100},
+            {"name": "max_leaf_nodes", "type": "int", "min": 2, "max": 64, "log": True},
+            {"name": "min_samples_leaf", "type": "int", "min": 1, "max": 60},
+            {"name": "l2_regularization", "type": "float", "min": 1e-6, "max": 10, "log": True},
+            {"name": "max_depth", "type": "int", "min": 2, "max": 12},
+            {"name": "max_bins", "type": "categorical", "values": ["15", "63", "255"]},
+        ],
+        cancer_hgb_cv,
+        0.0,
+        measure="3-fold CV log-loss",
     ),
 }
