@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from kubetune.engine.encoding import build_space
+from kubetune.engine.pareto import hypervolume
 from kubetune.engine.samplers import SAMPLERS
+from kubetune.engine.samplers.tpe.below import MIN_WEIGHT, below_rows, contribution_weights
 from kubetune.engine.samplers.tpe.parzen import Parzen, gap_bandwidths
-from kubetune.engine.samplers.tpe.sampler import TpeSampler, below_count
+from kubetune.engine.samplers.tpe.sampler import TpeSampler, below_count, candidates
 
 from factories import history, study, trial
 
@@ -93,6 +95,28 @@ def test_the_below_group_is_a_tenth_between_one_and_twenty_five() -> None:
     assert [below_count(n) for n in (1, 9, 10, 11, 100, 250, 10_000)] == [1, 1, 1, 2, 10, 25, 25]
 
 
+def test_a_pick_draws_64_candidates_up_to_1000_trials_and_24_past_them(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """More draws from l while the estimators are small (wells-8d measured it), Optuna's 24
+    once each draw's density is a pass over thousands of kernels (the ask's latency)."""
+    drawn: list[int] = []
+    real = Parzen.sample
+
+    def counting(self: Parzen, count: int, rng: np.random.Generator) -> np.ndarray:
+        drawn.append(count)
+        return real(self, count, rng)
+
+    monkeypatch.setattr(Parzen, "sample", counting)
+    sampler = sampler_for([{"name": "x", "type": "float", "min": 0.0, "max": 1.0}])
+    rng = np.random.default_rng(0)
+    for size in (50, 1001):
+        trials = [
+            trial(i, {"x": float(x)}, objective=float(x)) for i, x in enumerate(rng.random(size))
+        ]
+        sampler.suggest(history(*trials), 1, np.random.default_rng(1))
+    assert drawn == [64, 24]
+    assert [candidates(n) for n in (1, 1000, 1001)] == [64, 64, 24]
+
+
 def test_tpe_learns_where_the_good_trials_are() -> None:
     """Over 4 studies of 200 random trials (20 below: l's bandwidths are the gaps between
     those 20, at least 1/21), a batch of 16 picks each: mostly the good kind, near the best x
@@ -133,3 +157,51 @@ def test_running_trials_push_the_next_pick_away() -> None:
     pushed = sampler.suggest(history(*crowded), 1, np.random.default_rng(3))[0]["x"]
     assert abs(alone - 0.5) < 0.1
     assert abs(pushed - 0.5) > abs(alone - 0.5)
+
+
+def test_with_several_objectives_below_takes_whole_fronts_then_what_adds_most_hypervolume() -> None:
+    """Front 0 (three trials) fits and is taken whole; from front 1 (on a curve) the member
+    that alone covers the most hypervolume (a middle one; the study's ranking, by crowding,
+    would take an end), then the one that adds the most to it."""
+    front0 = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    t = np.linspace(0.0, 1.0, 7)
+    front1 = np.column_stack([0.2 + 1.6 * t, 0.2 + 1.6 * (1 - t) ** 2])
+    losses = np.vstack([front0, front1, [[4.0, 4.0]]])
+    crowded_first = [0, 1, 2, 3, 9, 4, 5, 6, 7, 8, 10]  # ends of each front first
+    ranking = np.empty(len(losses))
+    ranking[crowded_first] = np.arange(len(losses), dtype=float)
+    feasible = np.ones(len(losses), dtype=bool)
+    reference = losses.max(axis=0) + 0.1 * np.ptp(losses, axis=0)
+    one = below_rows(losses, ranking, feasible, 4)
+    assert set(one[:3]) == {0, 1, 2}
+    alone = [hypervolume(losses[[row]], reference) for row in range(3, 10)]
+    assert one[3] == 3 + int(np.argmax(alone))
+    two = below_rows(losses, ranking, feasible, 5)
+    assert two[3] == one[3]
+    pairs = {row: hypervolume(losses[[one[3], row]], reference) for row in range(3, 10)}
+    assert two[4] == max((r for r in pairs if r != one[3]), key=pairs.__getitem__)
+
+
+def test_below_rows_leave_infeasible_trials_for_last() -> None:
+    losses = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    feasible = np.array([False, True, True])
+    ranking = np.array([2.0, 0.0, 1.0])  # the study's ranking: feasible first
+    assert list(below_rows(losses, ranking, feasible, 2)) == [1, 2]
+    assert list(below_rows(losses, ranking, feasible, 3)) == [1, 2, 0]
+
+
+def test_a_below_trial_weighs_what_it_alone_adds_to_the_front() -> None:
+    """Two near-twins share the hypervolume they cover, so each weighs less than a lone one."""
+    losses = np.array([[0.0, 1.0], [0.5, 0.5], [0.51, 0.49], [1.0, 0.0]])
+    weights = contribution_weights(losses, np.arange(4))
+    assert weights.max() == 1.0 and weights.min() >= MIN_WEIGHT
+    assert weights[1] < weights[0] and weights[2] < weights[3]
+
+
+def test_with_several_objectives_each_input_is_its_own_estimator() -> None:
+    objectives = [{"metric": "a", "goal": "minimize"}, {"metric": "b", "goal": "minimize"}]
+    spec = study(objective=None, objectives=objectives, algorithm={"name": "tpe"}).spec
+    several = SAMPLERS["tpe"](spec, build_space(spec), 0)
+    assert isinstance(several, TpeSampler)
+    assert several.groups == [[0], [1], [2]]
+    assert sampler_for().groups == [[0, 1, 2]]

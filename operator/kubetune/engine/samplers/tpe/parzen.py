@@ -24,10 +24,15 @@ class Parzen:
     categorical: np.ndarray
     cells: np.ndarray
     centres: np.ndarray
+    #: each centre's weight, relative (default: all alike); the prior's is `PRIOR_WEIGHT`
+    #: against their mean
+    centre_weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         m, d = self.centres.shape
-        self.weights = np.append(np.ones(m), PRIOR_WEIGHT)
+        given = np.ones(m) if self.centre_weights is None else np.asarray(self.centre_weights)
+        mean = float(given.mean()) if m else 1.0
+        self.weights = np.append(given / (mean if mean > 0 else 1.0), PRIOR_WEIGHT)
         self.weights /= self.weights.sum()
         self.numeric = ~self.categorical
         cells = self.cells
