@@ -107,6 +107,12 @@ def crowding(losses: np.ndarray) -> np.ndarray:
     return distance
 
 
+def beyond_worst(losses: np.ndarray) -> np.ndarray:
+    """A reference point just past the worst of `losses` on every objective (a tenth of their
+    range further): every point counts toward a hypervolume measured from it."""
+    return np.asarray(losses.max(axis=0) + 0.1 * np.maximum(np.ptp(losses, axis=0), 1e-9))
+
+
 def hypervolume(losses: np.ndarray, reference: np.ndarray) -> float:
     """The volume dominated by `losses` and bounded by `reference` (exact).
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kubetune.engine.pareto import hypervolume, nondominated_ranks
+from kubetune.engine.pareto import beyond_worst, hypervolume, nondominated_ranks
 
 #: The least weight a below trial's kernel gets, against the largest contribution.
 MIN_WEIGHT = 0.1
@@ -38,7 +38,7 @@ def below_rows(
         return np.asarray(order[:count])
     points = losses[kept]
     ranks = nondominated_ranks(points, enough=count)
-    reference = points.max(axis=0) + 0.1 * np.maximum(np.ptp(points, axis=0), 1e-9)
+    reference = beyond_worst(points)
     chosen: list[int] = []
     for rank in np.unique(ranks):
         members = np.flatnonzero(ranks == rank)
@@ -47,9 +47,8 @@ def below_rows(
             chosen += members.tolist()
             continue
         if len(members) > MAX_SUBSET_FRONT:
-            by_rank = {int(kept_row): i for i, kept_row in enumerate(order)}
-            members = np.array(sorted(members, key=lambda m: by_rank[int(kept[m])]))
-            chosen += members[:room].tolist()
+            by_ranking = members[np.argsort(ranking[kept[members]], kind="stable")]
+            chosen += by_ranking[:room].tolist()
         else:
             chosen += _greedy_subset(points[members], room, reference, members)
         break
@@ -81,7 +80,7 @@ def contribution_weights(losses: np.ndarray, rows: np.ndarray) -> np.ndarray:
     points = losses[rows]
     if len(points) < 2:
         return np.ones(len(points))
-    reference = points.max(axis=0) + 0.1 * np.maximum(np.ptp(points, axis=0), 1e-9)
+    reference = beyond_worst(points)
     total = hypervolume(points, reference)
     alone = np.array(
         [total - hypervolume(np.delete(points, i, axis=0), reference) for i in range(len(points))]
