@@ -14,7 +14,8 @@ ARG PIP_INDEX_URL
 # README rebuilds in seconds. Left out: matplotlib and the libraries only it needs (about
 # 85 MB), which draw `kubetune run`'s plots, never used in pods. In: MLflow's client (the
 # `mlflow` extra, mlflow-skinny), for the operator's `mlflow.trackingUri`. The chart's
-# dashboard is this image too (its Plotly is a file in the package).
+# dashboard is this image too (its Plotly is a file in the package). pip stays: the trials of
+# `kubetune.tune(..., backend="cluster")` run in this image and install `packages=` with it.
 COPY pyproject.toml ./
 RUN python3 -m venv /opt/kubetune \
  && python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
@@ -25,7 +26,6 @@ print("\n".join([d for d in deps if not d.startswith("matplotlib")] + extras))' 
 COPY README.md ./
 COPY operator ./operator
 RUN /opt/kubetune/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps . \
- && /opt/kubetune/bin/pip uninstall -y -q pip \
  && find /opt/kubetune -name __pycache__ -prune -exec rm -rf {} + \
  && find /opt/kubetune -path '*/tests/*' -name '*.py' -delete
 

@@ -99,34 +99,14 @@ def _print_tail(log: Path, tail: int | None) -> None:
 
 
 def _cluster_logs(kube: Any, namespace: str, trial: str, tail: int | None) -> int:
-    from kubetune.controller.kube import API_ERRORS, describe  # noqa: PLC0415
+    from kubetune.client.cluster import trial_logs  # noqa: PLC0415
+    from kubetune.client.errors import StudyError  # noqa: PLC0415
 
-    pods = kube.list_pods(namespace, f"kubetune.io/trial={trial}")
-    if not pods:
-        raise UsageError(
-            f"Trial {trial!r} has no pod (not yet, or no more: a Job's pods go with it)"
-        )
-    # The reporting pod (a JobSet's or TrainJob's trial has several: rank 0 reports, by its
-    # kind's rule), its latest attempt.
-    reporting = [p for p in pods if _reports(p["metadata"].get("labels") or {})] or pods
-    pod = max(reporting, key=lambda p: p["metadata"].get("creationTimestamp") or "")
-    container = pod["spec"]["containers"][0]["name"]
     try:
-        print(kube.fetch_logs(namespace, pod["metadata"]["name"], container, tail), end="")
-    except API_ERRORS as error:
-        raise UsageError(
-            f"cannot read the logs of pod {pod['metadata']['name']}: {describe(error)}"
-        ) from None
+        print(trial_logs(kube, namespace, trial, tail), end="")
+    except (StudyError, PermissionError) as error:
+        raise UsageError(str(error)) from None
     return 0
-
-
-def _reports(labels: dict[str, str]) -> bool:
-    from kubetune.controller.manifests import WORKLOAD_LABEL  # noqa: PLC0415
-    from kubetune.controller.workloads.registry import KINDS  # noqa: PLC0415
-    from kubetune.metrics.wire import rank_zero  # noqa: PLC0415
-
-    kind = KINDS.get(labels.get(WORKLOAD_LABEL, ""))
-    return kind.reports(labels) if kind is not None else rank_zero(labels)
 
 
 def register(commands: Any) -> None:

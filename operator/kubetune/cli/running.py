@@ -56,18 +56,14 @@ def _spec_changes(stored: dict[str, Any], study: Study) -> list[str]:
 
 
 def open_results(study: Study, out_dir: Path, resume: bool, fresh: bool) -> ResultsFile:
-    from kubetune.local.results import ResultsError, ResultsFile  # noqa: PLC0415
+    from kubetune.local.results import ResultsError, ResultsFile, set_aside  # noqa: PLC0415
 
     _check_writable(out_dir)
     path = out_dir / "results.jsonl"
     if not path.exists():
         return ResultsFile(path)
     if fresh:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        path.rename(path.with_name(f"results.{stamp}.jsonl"))
-        logs = out_dir / "trials"
-        if logs.is_dir():  # the new run's trials reuse the names: their logs start empty
-            logs.rename(out_dir / f"trials.{stamp}")
+        set_aside(path)
         return ResultsFile(path)
     if not resume:
         raise UsageError(

@@ -60,12 +60,21 @@ def describe(error: BaseException) -> str:
     return str(error)
 
 
-def context_namespace() -> str:
-    """The current kubeconfig context's namespace, as kubectl would pick it."""
+def context_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """The kubeconfig context's namespace (the current one unless named), as kubectl would
+    pick it; in a pod with no kubeconfig given, the pod's own."""
+    mounted = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if kubeconfig is None and context is None and mounted.exists():
+        return mounted.read_text().strip()
     try:
-        _, current = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
-    except config.ConfigException as error:
+        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    except (config.ConfigException, OSError) as error:
         raise LookupError(f"no usable kubeconfig ({error}); set KUBECONFIG") from None
+    if context is not None:
+        named = [c for c in contexts if c.get("name") == context]
+        if not named:
+            raise LookupError(f"no context {context!r} in the kubeconfig")
+        current = named[0]
     return str((current.get("context") or {}).get("namespace") or "default")
 
 
@@ -150,16 +159,27 @@ class Kube:
     describe = staticmethod(describe)
 
     def __init__(
-        self, on_call: Callable[[str], None] | None = None, faults: Faults | None = None
+        self,
+        on_call: Callable[[str], None] | None = None,
+        faults: Faults | None = None,
+        kubeconfig: str | None = None,
+        context: str | None = None,
     ) -> None:
+        """The pod's own identity in a cluster, else the kubeconfig's current context; a
+        kubeconfig file or context named here is used as given (`kubetune.Client`)."""
+        configuration = client.Configuration()
         try:
-            config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except config.ConfigException:
-            try:
-                config.load_kube_config()  # type: ignore[no-untyped-call]
-            except (config.ConfigException, OSError) as error:
-                raise LookupError(f"no usable kubeconfig ({error}); set KUBECONFIG") from None
-        configuration = client.Configuration.get_default_copy()
+            if kubeconfig is None and context is None:
+                try:
+                    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+                except config.ConfigException:
+                    config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            else:
+                config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=kubeconfig, context=context, client_configuration=configuration
+                )
+        except (config.ConfigException, OSError) as error:
+            raise LookupError(f"no usable kubeconfig ({error}); set KUBECONFIG") from None
         # One pool for the collector's workers, the study loop's and kopf's handler threads:
         # the default (5 per CPU) made the rest open and drop a TLS connection per call.
         configuration.connection_pool_maxsize = 64
@@ -486,6 +506,72 @@ class Kube:
             )
         items: list[Obj] = cast(Obj, listing)["items"]
         return items
+
+    def create_study(self, namespace: str, study: Obj) -> Obj:
+        self._count("create_study")
+        created = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, "studies", study
+        )
+        return cast(Obj, created)
+
+    def delete_study(self, namespace: str, name: str) -> bool:
+        """Deletes the Study (its Trials, workloads and pods go with it, by owner); False when
+        there was none."""
+        self._count("delete_study")
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, "studies", name, propagation_policy="Background"
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    def watch_trials(
+        self, namespace: str, study: str, resource_version: str | None, seconds: int
+    ) -> Iterator[tuple[str, Obj]]:
+        """The study's Trial events (ADDED, MODIFIED, DELETED) from `resource_version` on, for
+        at most `seconds`."""
+        from kubernetes import watch  # noqa: PLC0415 - only readers that follow a study use it
+
+        self._count("watch_trials")
+        stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+            self.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            "trials",
+            label_selector=f"{STUDY_LABEL}={study}",
+            resource_version=resource_version,
+            timeout_seconds=seconds,
+            _request_timeout=(API_TIMEOUT[0], seconds + 10),
+        )
+        for event in stream:
+            yield str(event["type"]), cast(Obj, event["object"])
+
+    def create_config_map(self, namespace: str, config_map: Obj) -> None:
+        self._count("create_config_map")
+        self.core.create_namespaced_config_map(namespace, config_map)  # type: ignore[arg-type]
+
+    def delete_config_map(self, namespace: str, name: str) -> None:
+        self._count("delete_config_map")
+        with contextlib.suppress(ApiException):
+            self.core.delete_namespaced_config_map(name, namespace)
+
+    def adopt_config_map(self, namespace: str, name: str, owner: Obj) -> None:
+        """Make the Study `owner` the ConfigMap's owner, so that it goes with the Study."""
+        self._count("patch_config_map")
+        meta = owner["metadata"]
+        reference = {
+            "apiVersion": owner["apiVersion"],
+            "kind": owner["kind"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+        }
+        self.core.patch_namespaced_config_map(
+            name, namespace, {"metadata": {"ownerReferences": [reference]}}
+        )
 
     def list_events(self, namespace: str, involved: str) -> list[Obj]:
         """Events about the object named `involved` (a Trial, its Job or a pod)."""

@@ -104,6 +104,16 @@ def _values(raw: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in raw.items()}
 
 
+def set_aside(path: Path) -> None:
+    """Keep a study's results file, and its trials' logs, beside the new run's, stamped with
+    the time: a fresh run reuses the trial names, whose logs must start empty."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    path.rename(path.with_name(f"results.{stamp}.jsonl"))
+    logs = path.parent / "trials"
+    if logs.is_dir():
+        logs.rename(path.parent / f"trials.{stamp}")
+
+
 class ResultsFile:
     def __init__(self, path: Path | None) -> None:
         #: None: events are folded in memory only (a Tuner in a notebook given no file).

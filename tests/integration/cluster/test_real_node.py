@@ -5,6 +5,8 @@ what they print. No operator process on the host here."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+import kubetune
 
 from .conftest import ROOT, Cluster, wait_until
 from .test_operator import trials_of
@@ -176,6 +180,74 @@ def test_kubetune_logs_and_kubectl_logs_show_the_trainers_output(
 
 
 DASHBOARD = f"{RELEASE}-kubetune-dashboard"
+
+
+def digits_svc(params: dict[str, Any], folds: int = 3) -> float:
+    """A function a notebook would tune: it runs in the trial's pod, reports each fold through
+    the sidecar and returns the mean accuracy."""
+    from sklearn.datasets import load_digits  # noqa: PLC0415
+    from sklearn.model_selection import cross_val_score  # noqa: PLC0415
+    from sklearn.svm import SVC  # noqa: PLC0415
+
+    x, y = load_digits(return_X_y=True)
+    model = SVC(C=params["C"], gamma=params["gamma"], kernel=params["kernel"])
+    scores = cross_val_score(model, x[::2], y[::2], cv=folds)
+    for fold, score in enumerate(scores, start=1):
+        kubetune.report(step=fold, accuracy=float(score))
+    print(f"function ran in {socket.gethostname()} as {os.getuid()}")
+    return float(scores.mean())
+
+
+DIGITS_SPACE = {
+    "C": kubetune.search.float(0.1, 100, log=True),
+    "gamma": kubetune.search.float(1e-4, 1e-2, log=True),
+    "kernel": kubetune.search.categorical(["rbf", "sigmoid"]),
+}
+
+
+def test_tune_runs_a_function_in_real_pods_and_suggests_what_the_local_backend_does(
+    cluster: Cluster, operator: None, studies: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = kubetune.Client(studies, kubeconfig=cluster.kubeconfig)
+    call: dict[str, Any] = {
+        "parameters": DIGITS_SPACE,
+        "objective": "accuracy",
+        "name": "nb-digits",
+        "max_trials": 4,
+        "parallelism": 2,
+        "args": {"folds": 3},
+        "progress": False,
+    }
+    remote = kubetune.tune(
+        digits_svc, backend="cluster", client=client, pod=REAL, timeout=300, **call
+    )
+    assert remote.phase == "Succeeded", remote.status
+    assert [t.state for t in remote.trials] == ["Succeeded"] * 4
+    for trial in remote.trials:  # the sidecar forwarded every fold and the returned mean
+        assert trial.reports == 4 and 0 < (trial.objective or 0) <= 1
+    log = client.logs("nb-digits-0")
+    pod = cluster.get("pods", "-l", "kubetune.io/trial=nb-digits-0", namespace=studies)["items"][0]
+    assert f"function ran in {pod['metadata']['name']} as 65532" in log  # in the pod, not here
+    config_map = cluster.get("configmap", "nb-digits-function", namespace=studies)
+    assert config_map["metadata"]["ownerReferences"][0]["kind"] == "Study"
+
+    monkeypatch.chdir(tmp_path)
+    local = kubetune.tune(digits_svc, backend="local", **call)
+    assert local.phase == "Succeeded"
+    # The same call, the same Study: the same first suggestions on both backends.
+    assert [t.params for t in local.trials[:2]] == [t.params for t in remote.trials[:2]]
+
+    client.delete("nb-digits", wait=True)
+    wait_until(
+        lambda: (
+            cluster.kubectl(
+                "get", "configmap", "nb-digits-function", namespace=studies, check=False
+            ).returncode
+            != 0
+        ),
+        60,
+        "the function's ConfigMap to go with its Study",
+    )
 
 
 def test_the_charts_dashboard_serves_the_study_and_its_logs_through_its_service(
