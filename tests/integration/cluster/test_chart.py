@@ -12,7 +12,7 @@ import yaml
 
 from kubetune import __version__
 
-from .conftest import ROOT, Cluster
+from .conftest import ROOT, Cluster, wait_until
 from .operator_harness import Operator, Player, report_and_finish
 from .test_operator import study
 
@@ -86,7 +86,9 @@ def test_all_options_render_namespaced_roles_ha_and_monitoring(cluster: Cluster)
     docs = rendered(cluster, "-f", str(CHART / "ci-all-options.yaml"))
     kinds = [d["kind"] for d in docs]
     assert [d["metadata"]["name"] for d in docs if d["kind"] == "ClusterRole"] == [
-        "kubetune-discovery"
+        "kubetune-discovery",
+        "kubetune-view",
+        "kubetune-edit",
     ]
     assert sorted(
         d["metadata"]["namespace"]
@@ -192,6 +194,52 @@ def test_helm_install_establishes_crds_and_rbac(cluster: Cluster, installed: str
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
     assert cluster.get("clusterrole", "kubetune")["rules"]
     assert cluster.get("serviceaccount", "kubetune", namespace=NAMESPACE)
+
+
+def test_whoever_may_view_a_namespace_reads_its_studies_and_edit_may_start_them(
+    cluster: Cluster, installed: str, namespace: str
+) -> None:
+    """The chart's user roles, aggregated into Kubernetes' own `view` and `edit`: a notebook's
+    identity needs nothing kubetune-specific bound to it."""
+    for role in ("view", "edit"):
+        cluster.kubectl("create", "serviceaccount", role, namespace=namespace)
+        cluster.kubectl(
+            "create",
+            "rolebinding",
+            role,
+            f"--clusterrole={role}",
+            f"--serviceaccount={namespace}:{role}",
+            namespace=namespace,
+        )
+
+    def can(role: str, verb: str, resource: str, *more: str) -> bool:
+        done = cluster.kubectl(
+            "auth",
+            "can-i",
+            verb,
+            resource,
+            *more,
+            f"--as=system:serviceaccount:{namespace}:{role}",
+            namespace=namespace,
+            check=False,
+        )
+        return done.stdout.strip() == "yes"
+
+    def aggregated() -> bool:  # the controller manager fills the built-in roles' rules
+        return can("view", "watch", "trials.kubetune.io") and can(
+            "edit", "create", "studies.kubetune.io"
+        )
+
+    wait_until(aggregated, 60, "the chart's roles aggregated into view and edit")
+    for verb in ("get", "list", "watch"):
+        assert can("view", verb, "studies.kubetune.io") and can("view", verb, "trials.kubetune.io")
+    assert can("view", "get", "pods", "--subresource=log")  # Client.logs
+    for verb in ("create", "patch", "delete"):
+        assert not can("view", verb, "studies.kubetune.io")
+        assert can("edit", verb, "studies.kubetune.io")
+    assert can("edit", "create", "configmaps")  # tune(backend="cluster") ships its function
+    assert not can("edit", "patch", "studies.kubetune.io", "--subresource=status")  # operator's
+    assert not can("edit", "create", "trials.kubetune.io")
 
 
 def token_kubeconfig(cluster: Cluster, tmp_path: Path) -> Path:
