@@ -28,7 +28,7 @@ def outputs(cell: Any, kind: str, output_type: str | None = None) -> list[Any]:
 def test_the_digits_notebook_runs_with_the_local_backend(tmp_path: Path) -> None:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     (parameters,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
-    parameters.source = 'BACKEND = "local"\nNAMESPACE = None\nMAX_TRIALS = 8'
+    parameters.source = 'BACKEND = "local"\nNAMESPACE = None\nPOD = None\nMAX_TRIALS = 8'
     NotebookClient(
         notebook,
         timeout=600,
