@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: venv demo test docs browser mlflow-server unit lint format crds manifests images bench bench-mo bench-tracking bench-tuner clean cluster-build cluster-up cluster-down prometheus-up bench-operator
+.PHONY: venv demo test docs browser mlflow-server unit lint format crds manifests images bench bench-mo bench-tracking bench-tuner bench-pbt clean cluster-build cluster-up cluster-down prometheus-up bench-operator
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -89,6 +89,11 @@ bench-tracking: venv mlflow-server
 ## trials per sampler, and one decision over 500-10,000 finished trials (about 4 minutes)
 bench-tuner: venv
 	$(BIN)/python benchmarks/tuner_bench.py --out benchmarks/results/tuner.json
+
+## bench-pbt: population-based training's decisions on a toy whose best learning rate falls,
+## against the best fixed rate bayesian finds with the same steps (20 seeds, seconds)
+bench-pbt: venv
+	$(BIN)/python benchmarks/pbt_toy.py --out benchmarks/results/pbt-toy.json
 
 ## cluster-up: the local Kubernetes cluster (etcd, apiserver, controller manager, scheduler,
 ## kwok with 2 CPU + 2 GPU fake nodes, and one real node: containerd, kubelet, kube-proxy,

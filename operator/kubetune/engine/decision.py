@@ -15,11 +15,25 @@ Params = Mapping[str, ParamValue]
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a population-based trial (one training segment) comes from: its member of the
+    population, the trial whose checkpoint it continues (None: it starts from scratch), how
+    many segments its line has trained before it, and what became of each parameter
+    (`sampled` at the start, else `copied`, `perturbed` or `resampled`)."""
+
+    member: int
+    parent: str | None
+    generation: int
+    changes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class NewTrial:
     name: str
     index: int
     params: Params
     budget: float | None
+    lineage: Lineage | None = None
 
 
 @dataclass(frozen=True)

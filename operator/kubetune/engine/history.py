@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kubetune.api.parameters import ParamValue
 from kubetune.api.trial import TrialState
-from kubetune.engine.decision import StopDecision
+from kubetune.engine.decision import Lineage, StopDecision
 
 if TYPE_CHECKING:
     from kubetune.engine.ledger import Tally
@@ -42,6 +42,8 @@ class TrialRecord:
     #: Final value of each objective and constraint metric, as the shell recorded it when
     #: the trial ended (empty: read from `reports`).
     values: Mapping[str, float] = field(default_factory=dict)
+    #: A population-based trial's place in its line (`engine.pbt`); None for the rest.
+    lineage: Lineage | None = None
 
     @property
     def learned_value(self) -> float | None:
