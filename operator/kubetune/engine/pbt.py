@@ -21,8 +21,8 @@ below the population, members take turns and no line runs ahead of the rest.
 
 Pure like the rest of the engine: the history is the only input, the seeded generator the
 only randomness. Not yet reachable from a Study: `algorithm: pbt` comes with the shells'
-checkpoint folders and the lineage they record (issue 39); `benchmarks/pbt_toy.py` drives it
-directly.
+checkpoint folders and the lineage they record (issue 39); `benchmarks/pbt_harness.py` drives
+it directly (`make bench-pbt`).
 """
 
 from __future__ import annotations
