@@ -30,16 +30,19 @@ class Bar:
             return
         self._bar = tqdm(total=total, desc=title, unit="trial", file=self.stream, leave=True)
 
-    def update(self, done: int, note: str = "") -> None:
-        """`done` trials finished of `total` (the budget may grow while a study runs)."""
-        if not self.enabled or (done, note) == (self._done, self._said):
+    def update(self, done: int, note: str = "", total: int | None = None) -> None:
+        """`done` trials finished of `total` (the budget may grow while a study runs: a new
+        `total` is taken as given)."""
+        total = max(total if total is not None else self.total, done)
+        if not self.enabled or (done, note, total) == (self._done, self._said, self.total):
             return
+        self.total = total
         if self._bar is not None:
-            self._bar.total = max(self._bar.total, done)
+            self._bar.total = total
             self._bar.update(done - self._done)
             self._bar.set_postfix_str(note, refresh=True)
         else:
-            line = f"{self.title}: {done}/{self.total} trials" + (f" · {note}" if note else "")
+            line = f"{self.title}: {done}/{total} trials" + (f" · {note}" if note else "")
             print(line, file=self.stream, flush=True)
         self._done, self._said = done, note
 

@@ -165,8 +165,10 @@ class Client:
         with Bar(name, total, enabled=progress) as bar:
             while True:
                 status = study.get("status") or {}
-                bar.total = int(study["spec"].get("budget", {}).get("maxTrials") or total)
-                bar.update(finished_count(status), best_note(metric, status.get("bestTrial")))
+                budget = int(study["spec"].get("budget", {}).get("maxTrials") or total)
+                bar.update(
+                    finished_count(status), best_note(metric, status.get("bestTrial")), budget
+                )
                 if status.get("phase") == "Succeeded":
                     return dict(status)
                 if status.get("phase") == "Failed":

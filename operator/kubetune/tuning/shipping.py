@@ -35,9 +35,6 @@ from typing import Any
 from kubetune import sdk
 from kubetune.tuning import entry
 
-#: Modules every trial has whatever its image: the ones shipped functions may always import.
-_ALWAYS = frozenset({"kubetune"})
-
 
 class UnshippableFunctionError(ValueError):
     """The function cannot run in a trial as it is; the message says why and what to change."""
@@ -51,8 +48,6 @@ class Program:
     files: dict[str, str]
     #: What pip installs before the function runs.
     packages: list[str] = field(default_factory=list)
-    #: Top-level modules the function imports (beyond the standard library's).
-    modules: list[str] = field(default_factory=list)
 
     def write(self, folder: Path) -> None:
         for name, text in self.files.items():
@@ -125,7 +120,6 @@ class _Shipper:
         self.imports: dict[str, str] = {}
         self.constants: dict[str, str] = {}
         self.sources: dict[str, str] = {}  # helpers first, the root last
-        self.modules: set[str] = set()
 
     def add_function(self, function: types.FunctionType) -> None:
         if function.__name__ in self.sources:
@@ -201,7 +195,6 @@ class _Shipper:
             self.add_class(function, name, value)
         elif self._importable(value):
             module, qualname = value.__module__, value.__qualname__
-            self.modules.add(module.split(".")[0])
             self.imports[name] = f"from {module} import {qualname}" + (
                 "" if qualname == name else f" as {name}"
             )
@@ -223,7 +216,6 @@ class _Shipper:
             raise _refuse(
                 function, f"it uses the module {name!r}, which cannot be imported by name"
             )
-        self.modules.add(real.split(".")[0])
         self.imports[name] = f"import {real}" if real == name else f"import {real} as {name}"
 
     @staticmethod
@@ -306,5 +298,4 @@ def ship(
         "call.json": json.dumps(call, indent=2) + "\n",
         "fallback/kubetune/__init__.py": inspect.getsource(sdk),
     }
-    standard = set(sys.stdlib_module_names) | _ALWAYS
-    return Program(files, call["packages"], sorted(shipper.modules - standard))
+    return Program(files, call["packages"])

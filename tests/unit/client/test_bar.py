@@ -49,3 +49,13 @@ def test_a_disabled_bar_says_nothing() -> None:
     with Bar("digits", 3, enabled=False, stream=out) as bar:
         bar.update(3, "best")
     assert out.getvalue() == ""
+
+
+def test_a_budget_that_grows_while_the_study_runs_grows_the_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    with Bar("digits", 4, stream=out) as bar:
+        bar.update(2, "", total=4)
+        bar.update(3, "", total=8)  # maxTrials raised mid-study
+    assert out.getvalue().split("\r")[-1].startswith("digits:  38%") and "3/8" in out.getvalue()
