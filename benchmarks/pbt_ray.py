@@ -5,6 +5,10 @@ factors 1.2/0.8, the same total steps; the figure is judged the same way (the to
 score, the digits model's test accuracy) for the trial Ray ranks best by the reported score.
 
     python benchmarks/pbt_ray.py [--seeds 20] [--tasks toy digits] [--out FILE.json]
+        [--first-seed N --with EARLIER.json]
+
+A run can go on from an earlier one (about 3 minutes of wall time per seed here): seeds from
+`--first-seed` on are run, and the earlier file's first N seeds of each task join them.
 
 Needs `pip install 'ray[tune]'` (the `bench` extra). Ray runs each trial in an actor process
 of a local Ray instance started once, with 8 logical CPUs so the whole population runs at once.
@@ -128,13 +132,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--out", default="benchmarks/results/pbt-ray.json")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--with", dest="earlier", help="an earlier run's JSON (its first seeds)")
     args = parser.parse_args()
+    earlier = json.loads(Path(args.earlier).read_text())["finals"] if args.earlier else {}
     started = time.time()
     ray.init(num_cpus=POPULATION, include_dashboard=False, log_to_driver=False)
     finals: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as storage:
         for task in args.tasks:
-            finals[task] = [run(task, seed, Path(storage)) for seed in range(args.seeds)]
+            before = earlier.get(task, [])[: args.first_seed]
+            if len(before) < args.first_seed:
+                parser.error(f"--with holds {len(before)} seeds of {task}, not {args.first_seed}")
+            seeds = range(args.first_seed, args.first_seed + args.seeds)
+            finals[task] = before + [run(task, seed, Path(storage)) for seed in seeds]
             values = finals[task]
             ours = BASELINES / f"issue-39-pbt-{task}.json"
             said = ""
@@ -144,7 +155,7 @@ def main() -> None:
                 said = f"; kubetune's pbt {statistics.median(kubetune_pbt):.4f}, p {p:.2g}"
             print(
                 f"ray pbt {task}: median {statistics.median(values):.4f} "
-                f"min {min(values):.4f} max {max(values):.4f} ({args.seeds} seeds){said}",
+                f"min {min(values):.4f} max {max(values):.4f} ({len(values)} seeds){said}",
                 flush=True,
             )
     result = {

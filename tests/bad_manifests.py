@@ -76,6 +76,17 @@ P = "spec.parameters"
 GRID = spec("algorithm", {"name": "grid"})
 ASHA = "spec.earlyStopping.settings"
 
+
+def pbt(**settings: Any) -> Mutate:
+    """algorithm pbt (population 4, 2 steps a segment) with a checkpoint volume, as on a
+    cluster; `settings` replace those (None: left out)."""
+    chosen = {"population": 4, "readyInterval": 2, **settings}
+    return both(
+        spec("algorithm", {"name": "pbt", "settings": {k: v for k, v in chosen.items() if v}}),
+        spec("checkpoints", {"volumeClaim": "checkpoints"}),
+    )
+
+
 # (id, mutation, pydantic path, words in pydantic's message, API server path or None when only
 #  the operator-side validation can see it)
 CASES: list[tuple[str, Mutate, str, str, str | None]] = [
@@ -759,6 +770,85 @@ CASES: list[tuple[str, Mutate, str, str, str | None]] = [
         "spec.queueName",
         "name the LocalQueue in one place",
         "spec.queueName",
+    ),
+    (
+        "pbt-population-above-max-trials",
+        pbt(population=8),
+        "spec.algorithm.settings.population",
+        "maxTrials counts segments",
+        "spec.algorithm",
+    ),
+    (
+        "pbt-with-early-stopping",
+        both(pbt(), spec("earlyStopping", {"name": "asha", "settings": {"maxBudget": 9}})),
+        "spec.earlyStopping",
+        "remove earlyStopping",
+        "spec.earlyStopping",
+    ),
+    (
+        "pbt-with-objectives",
+        both(pbt(), spec("objective", None), spec("objectives", [ACC_UP, SIZE_DOWN])),
+        "spec.objectives",
+        "set objective, not objectives",
+        "spec.objectives",
+    ),
+    (
+        "pbt-with-constraints",
+        both(pbt(), spec("constraints", [{"metric": "size", "max": 3}])),
+        "spec.constraints",
+        "cannot keep to constraints",
+        "spec.constraints",
+    ),
+    (
+        "pbt-as-a-trainjob",
+        both(
+            pbt(),
+            spec(
+                "trialTemplate",
+                {
+                    "kind": "TrainJob",
+                    "spec": {"runtimeRef": {"name": "torch"}, "trainer": {"command": ["train"]}},
+                },
+            ),
+        ),
+        "spec.trialTemplate.kind",
+        "run each segment as a Job or a JobSet",
+        None,  # the operator's validation refuses it, naming the field
+    ),
+    (
+        "pbt-without-population",
+        pbt(population=None),
+        "spec.algorithm.settings.population",
+        "required field is missing",
+        "spec.algorithm.settings",
+    ),
+    (
+        "pbt-quantile-above-half",
+        pbt(quantile=0.6),
+        "spec.algorithm.settings.quantile",
+        "less than or equal to 0.5",
+        "spec.algorithm.settings.quantile",
+    ),
+    (
+        "pbt-factor-not-positive",
+        pbt(perturbFactors=[0.8, 0]),
+        "spec.algorithm.settings.perturbFactors[1]",
+        "greater than 0",
+        "spec.algorithm.settings.perturbFactors[1]",
+    ),
+    (
+        "checkpoints-without-pbt",
+        spec("checkpoints", {"volumeClaim": "checkpoints"}),
+        "spec.checkpoints",
+        "applies only to algorithm pbt",
+        "spec.checkpoints",
+    ),
+    (
+        "checkpoint-folder-without-pbt",
+        template_arg("--resume=${trial.restoreDir}"),
+        "spec.trialTemplate",
+        "only algorithm pbt gives its trials",
+        None,  # placeholders are read by the operator's validation
     ),
     (
         "infinite-target",

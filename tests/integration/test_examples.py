@@ -99,3 +99,19 @@ def test_the_multi_objective_example_finds_a_feasible_front_under_asha(
         assert values["log_loss"] <= 0.25  # the constraint
         assert member["objectives"] == {k: values[k] for k in ("accuracy", "weights_k")}
     assert (tmp_path / "mo" / "pareto.png").exists()
+
+
+@pytest.mark.slow
+def test_the_pbt_example_continues_real_checkpoints(kubetune: Kubetune, tmp_path: Path) -> None:
+    """examples/pbt.yaml as shipped but for its budget (12 segments, 3 per member, not 24:
+    ~15 s): weak members continue strong ones' pickled models with perturbed rates."""
+    document = example_with_budget("pbt.yaml", 12)
+    code, summary, stderr = kubetune.run_json("run", str(kubetune.write(document)), "--out", "pbt")
+    assert code == 0, stderr
+    assert summary["counts"]["Succeeded"] == 12 and summary["best"]["objective"] > 0.9
+    created = {e["trial"]: e for e in events(tmp_path / "pbt") if e["event"] == "created"}
+    assert any(
+        e["parent"] and created[e["parent"]]["member"] != e["member"] for e in created.values()
+    ), "a weak member took a strong one's checkpoint"
+    best = summary["best"]["trial"]
+    assert (tmp_path / "pbt" / "checkpoints" / best / "model.pkl").is_file()

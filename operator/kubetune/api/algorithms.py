@@ -31,11 +31,15 @@ from kubetune.api.settings import (
     HyperbandSettings,
     MedianSettings,
     NoStoppingSettings,
+    PbtSettings,
     RandomSettings,
     RungSettings,
     SobolSettings,
     TpeSettings,
 )
+
+if TYPE_CHECKING:
+    from kubetune.api.study import StudySpec
 
 M = TypeVar("M", bound=Model)
 C = TypeVar("C", bound="Chosen")
@@ -60,6 +64,10 @@ class Chosen(Model):
         """Refuse a search space this algorithm cannot work with (FieldError, spec-relative)."""
         del parameters
 
+    def check_spec(self, spec: StudySpec) -> None:
+        """Refuse the rest of a spec this algorithm cannot work with (FieldError)."""
+        del spec
+
     def settings_as(self, model: type[M]) -> M:
         """The settings as `model`: an engine factory states the type it reads, and a factory
         handed another algorithm's spec fails here rather than reading the wrong fields."""
@@ -78,6 +86,10 @@ class ChosenSampler(Chosen):
         description="Seed for reproducible suggestions. Default: derived from the study name, "
         "so a study resumes and restarts with the same suggestions.",
     )
+
+    #: Trials are segments of lines that continue from each other's checkpoints (pbt): the
+    #: engine decides them with their lineage, and the shells give each a checkpoint folder.
+    segmented: ClassVar[bool] = False
 
     @property
     def grid_points(self) -> int | None:
@@ -138,6 +150,103 @@ class BayesianAlgorithm(ChosenSampler):
 class TpeAlgorithm(ChosenSampler):
     name: Literal["tpe"] = "tpe"
     settings: TpeSettings = Field(default_factory=TpeSettings)
+
+
+def _when_pbt(rule: str) -> str:
+    return (
+        "!has(self.algorithm) || !has(self.algorithm.name) || self.algorithm.name != 'pbt' || "
+        + rule
+    )
+
+
+class PbtAlgorithm(ChosenSampler):
+    name: Literal["pbt"] = "pbt"
+    settings: PbtSettings
+    segmented: ClassVar[bool] = True
+    spec_rules: ClassVar[tuple[Rule, ...]] = (
+        cel(
+            _when_pbt(
+                "!has(self.algorithm.settings) || !has(self.algorithm.settings.population) || "
+                "self.algorithm.settings.population <= (has(self.budget) && "
+                "has(self.budget.maxTrials) ? self.budget.maxTrials : 20)"
+            ),
+            "pbt: settings.population must be <= budget.maxTrials (default 20), which counts "
+            "segments: raise maxTrials or shrink the population",
+            ".algorithm",
+        ),
+        cel(
+            _when_pbt(
+                "!has(self.earlyStopping) || !has(self.earlyStopping.name) || "
+                "self.earlyStopping.name == 'none'"
+            ),
+            "pbt decides itself which lines go on (weak members copy strong ones); remove "
+            "earlyStopping",
+            ".earlyStopping",
+        ),
+        cel(
+            _when_pbt("!has(self.objectives)"),
+            "pbt ranks members by one number: set objective, not objectives",
+            ".objectives",
+        ),
+        cel(
+            _when_pbt("!has(self.constraints) || size(self.constraints) == 0"),
+            "pbt ranks members by the objective alone and cannot keep to constraints; remove them",
+            ".constraints",
+        ),
+        cel(
+            _when_pbt(
+                "!has(self.warmStart) || ((!has(self.warmStart.trials) || "
+                "size(self.warmStart.trials) == 0) && (!has(self.warmStart.studies) || "
+                "size(self.warmStart.studies) == 0))"
+            ),
+            "pbt starts every member from scratch and cannot learn from warmStart; remove it",
+            ".warmStart",
+        ),
+        # Only the API server's copy: locally the checkpoints are folders beside the results.
+        cel(
+            _when_pbt("has(self.checkpoints)"),
+            "pbt on a cluster needs spec.checkpoints.volumeClaim: a PersistentVolumeClaim "
+            "(ReadWriteMany where trials may land on different nodes) that holds each trial's "
+            "checkpoint folder",
+            ".algorithm",
+        ),
+    )
+
+    def check_spec(self, spec: StudySpec) -> None:
+        population = self.settings.population
+        if population > spec.budget.max_trials:
+            raise FieldError(
+                "algorithm.settings.population",
+                f"{population} members but budget.maxTrials is {spec.budget.max_trials}, "
+                "and maxTrials counts segments: raise maxTrials or shrink the population",
+            )
+        if spec.early_stopping.name != "none":
+            raise FieldError(
+                "earlyStopping",
+                "pbt decides itself which lines go on (weak members copy strong ones); "
+                "remove earlyStopping",
+            )
+        if spec.multi_objective:
+            raise FieldError(
+                "objectives", "pbt ranks members by one number: set objective, not objectives"
+            )
+        if spec.constraints:
+            raise FieldError(
+                "constraints",
+                "pbt ranks members by the objective alone and cannot keep to constraints; "
+                "remove them",
+            )
+        if spec.trial_template.kind == "TrainJob":
+            raise FieldError(
+                "trialTemplate.kind",
+                "pbt mounts its checkpoint volume into the trial's pod template, which a "
+                "TrainJob does not have: run each segment as a Job or a JobSet",
+            )
+        if spec.warm_start.trials or spec.warm_start.studies:
+            raise FieldError(
+                "warmStart",
+                "pbt starts every member from scratch and cannot learn from warmStart; remove it",
+            )
 
 
 class ChosenStopping(Chosen):
@@ -298,6 +407,7 @@ SAMPLERS: Registry[ChosenSampler] = Registry(
         Registered(SobolAlgorithm, "kubetune.engine.samplers.sobol:build"),
         Registered(BayesianAlgorithm, "kubetune.engine.samplers.bayesian.sampler:build"),
         Registered(TpeAlgorithm, "kubetune.engine.samplers.tpe.sampler:build"),
+        Registered(PbtAlgorithm, "kubetune.engine.pbt:build"),
     ),
     ": picks one of the others for the study's space and budget, and says which and why in "
     "status.algorithm.",

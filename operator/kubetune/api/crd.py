@@ -219,6 +219,9 @@ def render_crds() -> dict[str, Schema]:
         _column("Objective", ".status.objective", "number"),
         _column("Params", ".spec.params"),
         _column("Reason", ".status.reason", priority=1),
+        # pbt: the member whose line this segment trains, and whose checkpoint it continues
+        _column("Member", ".status.member", "integer", priority=1),
+        _column("Parent", ".status.parent", priority=1),
         _column("Age", ".metadata.creationTimestamp", "date"),
     ]
     return {

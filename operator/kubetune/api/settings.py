@@ -7,7 +7,7 @@ accept it (api/crd.py), so the API server refuses a misplaced setting too.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -77,6 +77,45 @@ class TpeSettings(Model):
         ge=1,
         le=1000,
         description="tpe: random trials before the Parzen estimators take over. Default 10.",
+    )
+
+
+class PbtSettings(Model):
+    """Population-based training: each trial trains one segment of `readyInterval` steps of a
+    member's line, from a checkpoint (engine/pbt.py says how members exploit and explore)."""
+
+    population: int = Field(
+        ge=2,
+        le=1000,
+        description="pbt: members of the population (lines trained side by side); at most "
+        "budget.maxTrials, which counts segments. Required.",
+    )
+    ready_interval: int = Field(
+        ge=1,
+        description="pbt: steps per segment: a member may exploit another after every this many "
+        "steps of its line, and each trial's ${trial.budget} is the step its segment ends at. "
+        "Required.",
+    )
+    quantile: float = Field(
+        default=0.25,
+        gt=0,
+        le=0.5,
+        description="pbt: a member in the worst quantile of the population's latest scores "
+        "continues from the checkpoint of one in the best quantile. Default 0.25.",
+    )
+    perturb_factors: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: [0.8, 1.2],
+        min_length=1,
+        max_length=10,
+        description="pbt: a copied number is multiplied by one of these, drawn at random (kept "
+        "in range); a categorical moves to a neighbouring value. Default [0.8, 1.2].",
+    )
+    resample_probability: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="pbt: the chance that a copied parameter is drawn afresh from its range "
+        "instead of perturbed. Default 0.25.",
     )
 
 

@@ -13,13 +13,18 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator, model_
 
 from kubetune.api.algorithms import SAMPLERS, STOPPING_RULES, Algorithm, EarlyStopping
 from kubetune.api.base import Model, OpenModel, cel
+from kubetune.api.checkpoints import Checkpoints
 from kubetune.api.errors import FieldError, InvalidStudyError, render_problems
 from kubetune.api.goals import GOAL_RULES, Constraint, Objective, check_goals
 from kubetune.api.parameters import Parameter, ParamValue, check_conditions
 from kubetune.api.sources import MetricsSource
 from kubetune.api.template import TrialTemplate, find_placeholders
 from kubetune.api.tracking import Tracking
-from kubetune.api.trainer_env import PLACE_PLACEHOLDERS, place_placeholder_problem
+from kubetune.api.trainer_env import (
+    CHECKPOINT_PLACEHOLDERS,
+    PLACE_PLACEHOLDERS,
+    place_placeholder_problem,
+)
 from kubetune.api.warm_start import WarmStart, check_warm_trials
 
 GROUP = "kubetune.io"
@@ -158,6 +163,12 @@ _SPEC_RULES: list[Any] = [
         ".parameters",
     ),
     cel(
+        "!has(self.checkpoints) || (has(self.algorithm) && has(self.algorithm.name) && "
+        "self.algorithm.name == 'pbt')",
+        "applies only to algorithm pbt (population-based training)",
+        ".checkpoints",
+    ),
+    cel(
         "!has(self.queueName) || !has(self.trialTemplate.metadata) || "
         "!has(self.trialTemplate.metadata.labels) || "
         f"!('{QUEUE_LABEL}' in self.trialTemplate.metadata.labels) || "
@@ -239,6 +250,11 @@ class StudySpec(Model):
         description="Trials to run first and earlier studies to learn from; neither counts "
         "toward the budget. Optional.",
     )
+    checkpoints: Checkpoints | None = Field(
+        default=None,
+        description="algorithm pbt on a cluster: the volume each trial's checkpoint folder "
+        "lives on. Locally the folders go under the study's results folder.",
+    )
     tracking: Tracking = Field(
         default_factory=Tracking,
         description="Where the study is logged besides kubetune's own record (MLflow's "
@@ -266,7 +282,12 @@ class StudySpec(Model):
                 "trial's own reports; remove metrics.prometheus",
             )
         self.algorithm.check_parameters(self.parameters)
+        self.algorithm.check_spec(self)
         self.early_stopping.check_parameters(self.parameters)
+        if self.checkpoints is not None and not self.algorithm.segmented:
+            raise FieldError(
+                "checkpoints", "applies only to algorithm pbt (population-based training)"
+            )
         check_conditions(self.parameters, self.budget_parameter)
         check_warm_trials(self.warm_start, self.parameters, self.budget_parameter)
         self._check_placeholders(names)
@@ -328,16 +349,29 @@ class StudySpec(Model):
     def _check_placeholders(self, names: list[str]) -> None:
         known = {"trial.name", "trial.budget", "study.name"} | {f"trial.params.{n}" for n in names}
         known |= set(PLACE_PLACEHOLDERS)
+        if self.algorithm.segmented:
+            known |= set(CHECKPOINT_PLACEHOLDERS)
         try:
             expressions = find_placeholders(self.trial_template)
         except ValueError as error:
             raise FieldError("trialTemplate", str(error)) from None
         for expression in expressions:
-            if expression == "trial.budget" and self.max_budget is None:
+            if expression in CHECKPOINT_PLACEHOLDERS and not self.algorithm.segmented:
+                raise FieldError(
+                    "trialTemplate",
+                    f"${{{expression}}} is a checkpoint folder, which only algorithm pbt "
+                    "gives its trials; drop it",
+                )
+            if (
+                expression == "trial.budget"
+                and self.max_budget is None
+                and not self.algorithm.segmented
+            ):
                 raise FieldError(
                     "trialTemplate",
                     "${trial.budget} is each trial's budget under earlyStopping asha or "
-                    "hyperband; with none it would be empty: set one, or pass a fixed value",
+                    "hyperband (or the step a pbt segment ends at); with neither it would be "
+                    "empty: set one, or pass a fixed value",
                 )
             problem = place_placeholder_problem(self.metrics, expression)
             if problem is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kubetune.api.checkpoints import CHECKPOINT_DIR, RESTORE_DIR
 from kubetune.api.sources import CLUSTER_TENSORBOARD_DIR, MetricsSource
 
 STUDY = "KUBETUNE_STUDY"
@@ -24,9 +25,16 @@ TRAINER_VARIABLES: dict[str, str] = {
     TRIAL: "the trial's name (STUDY-N)",
     TENSORBOARD_DIR: "with spec.metrics.tensorboard: the folder to write event files into",
     METRICS_FILE: "with spec.metrics.file: the file to append reports to",
+    CHECKPOINT_DIR: "with algorithm pbt: the folder to write this segment's checkpoint into "
+    "(create it if missing)",
+    RESTORE_DIR: "with algorithm pbt, past a line's first segment: the checkpoint folder to "
+    "continue from (unset in the first generation)",
 }
 #: The placeholders that name the same places, for a trainer that takes them as flags.
 PLACE_PLACEHOLDERS = {"trial.tensorboardDir": TENSORBOARD_DIR, "trial.metricsFile": METRICS_FILE}
+#: The same for a pbt trial's checkpoint folders (`${trial.restoreDir}` is empty in the first
+#: generation).
+CHECKPOINT_PLACEHOLDERS = {"trial.checkpointDir": CHECKPOINT_DIR, "trial.restoreDir": RESTORE_DIR}
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,9 @@ class Places:
 
     tensorboard_dir: str
     metrics_file: str
+    #: A pbt trial's checkpoint folder and the one it continues from ("": none).
+    checkpoint_dir: str = ""
+    restore_dir: str = ""
 
 
 def cluster_places(source: MetricsSource) -> Places:
@@ -53,13 +64,21 @@ def render_trainer_env(
         env[TENSORBOARD_DIR] = places.tensorboard_dir
     if source.file is not None:
         env[METRICS_FILE] = places.metrics_file
+    if places.checkpoint_dir:
+        env[CHECKPOINT_DIR] = places.checkpoint_dir
+    if places.restore_dir:
+        env[RESTORE_DIR] = places.restore_dir
     return env
 
 
 def place_values(source: MetricsSource, places: Places) -> dict[str, str]:
     """The place placeholders this study may use (`${trial.tensorboardDir}`, ...), valued."""
     env = render_trainer_env(source, "", "", places)
-    return {key: env[name] for key, name in PLACE_PLACEHOLDERS.items() if name in env}
+    values = {key: env[name] for key, name in PLACE_PLACEHOLDERS.items() if name in env}
+    if places.checkpoint_dir:
+        values["trial.checkpointDir"] = places.checkpoint_dir
+        values["trial.restoreDir"] = places.restore_dir
+    return values
 
 
 def place_placeholder_problem(source: MetricsSource, expression: str) -> str | None:

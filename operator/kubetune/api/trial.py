@@ -43,6 +43,21 @@ class TrialState(enum.StrEnum):
         return not self.active
 
 
+class TrialLineage(Model):
+    """A pbt segment's place (engine.decision.Lineage): kept in the spec, which the operator
+    writes once, and shown again in the status for `kubectl get`."""
+
+    member: int = Field(ge=0, description="Which member of the population's line it trains.")
+    parent: str | None = Field(
+        default=None, description="The trial whose checkpoint it continues; none: from scratch."
+    )
+    generation: int = Field(ge=0, description="How many segments its line trained before it.")
+    changes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per parameter: sampled, copied, perturbed or resampled.",
+    )
+
+
 class TrialSpec(Model):
     study: str = Field(description="The owning Study's name.")
     index: int = Field(ge=0, description="Position in the study (0-based); names are STUDY-INDEX.")
@@ -51,6 +66,14 @@ class TrialSpec(Model):
         json_schema_extra={"additionalProperties": {"x-kubernetes-preserve-unknown-fields": True}},
     )
     budget: float | None = Field(default=None, description="${trial.budget}, when a rule sets one.")
+    lineage: TrialLineage | None = Field(
+        default=None, description="algorithm pbt: this segment's place in its member's line."
+    )
+    checkpoints_in_use: list[str] | None = Field(
+        default=None,
+        description="algorithm pbt: the study's checkpoints a line could still continue from "
+        "when this trial was made; its pod deletes the other checkpoints of earlier trials.",
+    )
 
 
 class Violation(Model):
@@ -100,6 +123,15 @@ class TrialStatus(Model):
     )
     start_time: str | None = None
     completion_time: str | None = None
+    parent: str | None = Field(
+        default=None, description="algorithm pbt: the trial whose checkpoint this one continues."
+    )
+    member: int | None = Field(default=None, description="algorithm pbt: its member.")
+    generation: int | None = Field(default=None, description="algorithm pbt: its generation.")
+    changes: dict[str, str] | None = Field(
+        default=None,
+        description="algorithm pbt: per parameter, copied, perturbed, resampled or sampled.",
+    )
 
 
 class TrialMeta(OpenModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -143,6 +145,22 @@ def command_sidecar(args: argparse.Namespace) -> int:
     return sidecar.main()
 
 
+def command_prune_checkpoints(args: argparse.Namespace) -> int:
+    """In a pbt trial's pod, before its trainer: delete the folders `STUDY-N` under the
+    study's checkpoint folder with N below this trial's index that are not kept. Best effort:
+    a folder that cannot be deleted now is deleted by a later trial's pod."""
+    folder, kept = Path(args.folder), set(args.keep or [])
+    pattern = re.compile(re.escape(args.study) + r"-(\d+)")
+    dropped = 0
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        found = pattern.fullmatch(entry.name)
+        if found and int(found.group(1)) < args.below and entry.name not in kept:
+            shutil.rmtree(entry, ignore_errors=True)
+            dropped += 1
+    print(f"deleted {dropped} checkpoint(s) no line can reach; kept {len(kept)}", flush=True)
+    return 0
+
+
 def register(commands: Any) -> None:
     operator = commands.add_parser("operator", help="run the Kubernetes operator (kopf)")
     operator.add_argument(
@@ -191,6 +209,15 @@ def register(commands: Any) -> None:
 
     sidecar = commands.add_parser("sidecar", help="the metrics sidecar in a trial pod (reads env)")
     sidecar.set_defaults(handler=command_sidecar)
+
+    prune = commands.add_parser(
+        "prune-checkpoints", help="in a pbt trial's pod: delete checkpoints no line can reach"
+    )
+    prune.add_argument("folder", help="the study's folder on the checkpoint volume")
+    prune.add_argument("--study", required=True)
+    prune.add_argument("--below", type=int, required=True, help="only trials older than this")
+    prune.add_argument("--keep", action="append", help="a trial whose checkpoint stays (repeat)")
+    prune.set_defaults(handler=command_prune_checkpoints)
 
     crds = commands.add_parser("crds", help="write the CRDs generated from the API models")
     crds.add_argument("--out", default="crds")

@@ -10,13 +10,15 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import Any
 
 from kubetune.api import trainer_env
+from kubetune.api.checkpoints import CHECKPOINT_DIR, RESTORE_DIR, trial_folder
 from kubetune.api.study import API_VERSION, QUEUE_LABEL, Study
 from kubetune.api.template import placeholder_values, substitute
-from kubetune.api.trainer_env import cluster_places, place_values, render_trainer_env
+from kubetune.api.trainer_env import Places, cluster_places, place_values, render_trainer_env
 from kubetune.controller.settings import OperatorSettings
 from kubetune.engine import NewTrial
 from kubetune.metrics import prometheus, wire
@@ -26,6 +28,10 @@ TRIAL_LABEL = "kubetune.io/trial"
 #: On each pod of a trial: the kind of its workload, so that its events reach that kind's room.
 WORKLOAD_LABEL = "kubetune.io/workload"
 SIDECAR_NAME = "kubetune-metrics"
+#: A pbt trial's init container that deletes checkpoints no line can reach any more.
+PRUNE_NAME = "kubetune-prune"
+#: A pbt trial's volume: the Study's checkpoint claim (spec.checkpoints).
+CHECKPOINT_VOLUME = "kubetune-checkpoints"
 #: The volumes a trial's trainer and sidecar share: the output's folder (wire.OUTPUT_DIR), and
 #: the folder of the metrics file or event files when it is elsewhere.
 OUTPUT_VOLUME = "kubetune-output"
@@ -94,8 +100,82 @@ def build_trial(study_obj: Mapping[str, Any], new: NewTrial) -> dict[str, Any]:
             "index": new.index,
             "params": dict(new.params),
             **({"budget": new.budget} if new.budget is not None else {}),
+            **_lineage_spec(new),
         },
     }
+
+
+def _lineage_spec(new: NewTrial) -> dict[str, Any]:
+    lineage = new.lineage
+    if lineage is None:
+        return {}
+    return {
+        "lineage": {
+            "member": lineage.member,
+            **({"parent": lineage.parent} if lineage.parent is not None else {}),
+            "generation": lineage.generation,
+            "changes": dict(lineage.changes),
+        },
+        "checkpointsInUse": list(new.checkpoints_in_use),
+    }
+
+
+def checkpoint_places(study: Study, trial_obj: Mapping[str, Any]) -> Places | None:
+    """A pbt trial's checkpoint folder and its parent's, on the claim as its pod mounts it
+    (None: not a pbt study on a cluster)."""
+    claim = study.spec.checkpoints
+    if claim is None or not study.spec.algorithm.segmented:
+        return None
+    name = trial_obj["metadata"]["name"]
+    parent = (trial_obj["spec"].get("lineage") or {}).get("parent")
+    return Places(
+        "",
+        "",
+        checkpoint_dir=trial_folder(claim.mount_path, study.name, name),
+        restore_dir=trial_folder(claim.mount_path, study.name, parent) if parent else "",
+    )
+
+
+def add_checkpoints(
+    pod: dict[str, Any], study: Study, trial_obj: Mapping[str, Any], settings: OperatorSettings
+) -> None:
+    """Mount the Study's checkpoint claim into a pbt trial's trainer, tell it its two folders,
+    and first delete the checkpoints no line can reach any more (an init container: the
+    operator itself mounts no volume). Only folders of trials older than this one that were
+    not in use when it was made are deleted: a newer trial's may still be being written,
+    and a checkpoint out of use never comes back into use."""
+    places = checkpoint_places(study, trial_obj)
+    claim = study.spec.checkpoints
+    if places is None or claim is None:
+        return
+    mount = {"name": CHECKPOINT_VOLUME, "mountPath": claim.mount_path}
+    pod.setdefault("volumes", []).append(
+        {"name": CHECKPOINT_VOLUME, "persistentVolumeClaim": {"claimName": claim.volume_claim}}
+    )
+    trainer = pod["containers"][0]
+    trainer.setdefault("volumeMounts", []).append(mount)
+    told = {CHECKPOINT_DIR: places.checkpoint_dir}
+    if places.restore_dir:
+        told[RESTORE_DIR] = places.restore_dir
+    env = [e for e in trainer.get("env") or [] if e.get("name") not in told]
+    trainer["env"] = env + [{"name": k, "value": v} for k, v in told.items()]
+    spec = trial_obj["spec"]
+    prune = [
+        "kubetune",
+        "prune-checkpoints",
+        str(PurePosixPath(claim.mount_path) / study.name),
+        f"--study={study.name}",
+        f"--below={spec['index']}",
+        *(f"--keep={name}" for name in spec.get("checkpointsInUse") or []),
+    ]
+    init = {
+        "name": PRUNE_NAME,
+        "image": settings.sidecar_image,
+        "command": prune,
+        "volumeMounts": [mount],
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+    }
+    pod.setdefault("initContainers", []).insert(0, init)
 
 
 def add_gpus(pod: dict[str, Any], study: Study) -> None:
@@ -296,7 +376,13 @@ def workload_object(
 def substituted(study: Study, trial_obj: Mapping[str, Any]) -> dict[str, Any]:
     meta, spec = trial_obj["metadata"], trial_obj["spec"]
     names = [p.name for p in study.spec.parameters]
-    places = place_values(study.spec.metrics, cluster_places(study.spec.metrics))
+    where = cluster_places(study.spec.metrics)
+    folders = checkpoint_places(study, trial_obj)
+    if folders is not None:
+        where = replace(
+            where, checkpoint_dir=folders.checkpoint_dir, restore_dir=folders.restore_dir
+        )
+    places = place_values(study.spec.metrics, where)
     values = placeholder_values(
         study.name, meta["name"], spec["params"], spec.get("budget"), names, places
     )

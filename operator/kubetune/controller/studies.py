@@ -41,7 +41,7 @@ from kubetune.controller.warm_start import WAIT_SECONDS, Waiting, WarmStartReade
 from kubetune.controller.workloads import registry
 from kubetune.engine import decide
 from kubetune.records.times import now_iso
-from kubetune.records.trials import trial_phase
+from kubetune.records.trials import lineage_status, trial_phase
 
 log = logging.getLogger("kubetune.operator")
 
@@ -263,7 +263,7 @@ class StudyLoop:
                 tell_study=False,
             )
             return
-        mark: Obj = {"jobName": meta["name"]}
+        mark: Obj = {"jobName": meta["name"], **lineage_status(trial)}
         if fresh:  # Pending, unless its pod was faster and already said Running
             try:
                 self.trials.seen(

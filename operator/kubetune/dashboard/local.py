@@ -91,11 +91,17 @@ def trial_document(row: TrialRow) -> dict[str, Any]:
         "startTime": _iso(row.started),
         "completionTime": _iso(row.ended),
     }
-    return {
-        "metadata": {"name": row.name},
-        "spec": {"index": row.index, "params": dict(row.params), "budget": row.budget},
-        "status": status,
-    }
+    spec: dict[str, Any] = {"index": row.index, "params": dict(row.params), "budget": row.budget}
+    lineage = row.lineage
+    if lineage is not None:  # as the operator writes a pbt Trial: spec and status
+        spec["lineage"] = {
+            "member": lineage.member,
+            "parent": lineage.parent,
+            "generation": lineage.generation,
+            "changes": dict(lineage.changes),
+        }
+        status.update(spec["lineage"])
+    return {"metadata": {"name": row.name}, "spec": spec, "status": status}
 
 
 def local_documents(

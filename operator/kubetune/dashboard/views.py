@@ -24,6 +24,7 @@ import numpy as np
 
 from kubetune.api.algorithms import SAMPLERS, STOPPING_RULES
 from kubetune.dashboard.importance import importance, importance_method
+from kubetune.dashboard.lineage import lineage_plot
 from kubetune.dashboard.pareto import goals_of, pareto_plot
 from kubetune.records.judged import Judged
 
@@ -647,6 +648,7 @@ def study_view(study: Obj, trials: Sequence[Obj], now: float) -> dict[str, Any]:
         "contour": contour_plot(study, scored, default_pair(study, ranked)),
         "distribution": distribution(study, scored),
         "pareto": pareto_plot(study, trials),
+        "lineage": lineage_plot(study, trials, metric, maximize),
         "spending": spending(trials),
         "states": dict(counts),
         "stops": len([t for t in trials if (t.get("status") or {}).get("stop")]),

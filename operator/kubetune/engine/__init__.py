@@ -6,7 +6,7 @@ state (every draw comes from a generator seeded by the study seed and the next t
 """
 
 from kubetune.engine.decide import decide
-from kubetune.engine.decision import Best, Decision, Finish, NewTrial, StopDecision
+from kubetune.engine.decision import Best, Decision, Finish, Lineage, NewTrial, StopDecision
 from kubetune.engine.history import History, Report, TrialRecord, TrialState
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Decision",
     "Finish",
     "History",
+    "Lineage",
     "NewTrial",
     "Report",
     "StopDecision",

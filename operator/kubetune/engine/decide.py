@@ -15,9 +15,10 @@ import numpy as np
 
 from kubetune.api.study import StudySpec
 from kubetune.engine.decision import Best, Decision, Finish, FrontMember, NewTrial
-from kubetune.engine.encoding import Params, build_space
+from kubetune.engine.encoding import Params, Space, build_space
 from kubetune.engine.history import History, TrialRecord, TrialState
 from kubetune.engine.pareto import crowding
+from kubetune.engine.pbt import PbtSampler, reachable_checkpoints, unreachable_checkpoints
 from kubetune.engine.samplers import SAMPLERS
 from kubetune.engine.standing import standing
 from kubetune.engine.stopping import STOPPING_RULES
@@ -180,15 +181,18 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
     suggestions = _warm_trials(spec, history, dict(space.fixed), slots)
     wanted = max(0, min(left, slots - len(suggestions)))
     seed = study_seed(spec, history.study)
-    if wanted:
-        asked = _with_pending(history, suggestions, start)
-        sampler = SAMPLERS[spec.algorithm.name](spec, space, seed)
-        rng = np.random.default_rng([seed, asked.next_trial_index])
-        suggestions += [dict(p) for p in sampler.suggest(asked, wanted, rng)]
-    create = tuple(
-        NewTrial(trial_name(history.study, start + i), start + i, params, spec.max_budget)
-        for i, params in enumerate(suggestions)
-    )
+    if spec.algorithm.segmented:
+        create = _segments(spec, history, space, seed, wanted, best)
+    else:
+        if wanted:
+            asked = _with_pending(history, suggestions, start)
+            sampler = SAMPLERS[spec.algorithm.name](spec, space, seed)
+            rng = np.random.default_rng([seed, asked.next_trial_index])
+            suggestions += [dict(p) for p in sampler.suggest(asked, wanted, rng)]
+        create = tuple(
+            NewTrial(trial_name(history.study, start + i), start + i, params, spec.max_budget)
+            for i, params in enumerate(suggestions)
+        )
     if not active and not create:
         if left <= 0:
             finish = _final_finish(
@@ -198,6 +202,11 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
             )
         else:
             finish = _final_finish("GridExhausted", "every point of the grid was tried", best)
+    drop = (
+        tuple(unreachable_checkpoints(history, keep=[best.trial] if best else []))
+        if spec.algorithm.segmented
+        else ()
+    )
     return Decision(
         create=create,
         stop=stops,
@@ -205,4 +214,29 @@ def decide(spec: StudySpec, history: History, now: float) -> Decision:
         best=best,
         front=front,
         next_suggestions=tuple(n.params for n in create),
+        drop_checkpoints=drop,
+    )
+
+
+def _segments(
+    spec: StudySpec, history: History, space: Space, seed: int, wanted: int, best: Best | None
+) -> tuple[NewTrial, ...]:
+    """pbt's trials: each a segment of a member's line, its budget the step it ends at."""
+    if not wanted:
+        return ()
+    in_use = reachable_checkpoints(history, keep=[best.trial] if best else [])
+    sampler = SAMPLERS[spec.algorithm.name](spec, space, seed)
+    assert isinstance(sampler, PbtSampler)
+    start = history.next_trial_index
+    rng = np.random.default_rng([seed, start])
+    return tuple(
+        NewTrial(
+            trial_name(history.study, start + i),
+            start + i,
+            dict(segment.params),
+            float(segment.end_step),
+            segment.lineage,
+            tuple(sorted(in_use)),  # holds every parent: parents are members' last good
+        )
+        for i, segment in enumerate(sampler.segments(history, wanted, rng))
     )

@@ -34,6 +34,9 @@ class NewTrial:
     params: Params
     budget: float | None
     lineage: Lineage | None = None
+    #: pbt: the study's checkpoints a line may still continue from as this segment is made
+    #: (`engine.pbt.reachable_checkpoints`); those of earlier trials not listed are garbage.
+    checkpoints_in_use: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,3 +87,6 @@ class Decision:
     #: `FRONT_LIMIT` members, thinned by crowding so its spread is kept.
     front: tuple[FrontMember, ...] = ()
     next_suggestions: tuple[Params, ...] = field(default=())
+    #: pbt: finished segments whose checkpoints no line can continue from any more (the best
+    #: trial's is kept); a shell deletes their folders, and may be told the same name again.
+    drop_checkpoints: tuple[str, ...] = ()

@@ -16,13 +16,18 @@ has finished, its next segment is decided here:
 - otherwise it continues from its own checkpoint with its own parameters (`copied`).
 
 A member whose segment failed starts again from its last good checkpoint (or from scratch
-with its first parameters). Members that wait the longest go first, so with `parallelism`
-below the population, members take turns and no line runs ahead of the rest.
+with its first parameters); after `RETRIES` failures in a row from the same checkpoint (one
+missing or unreadable fails every time) it moves on: it exploits a member of the best quantile,
+or, with none, starts from scratch with fresh parameters. A checkpoint that `RETRIES`
+segments in all failed to continue from is offered to no other member. A killed segment (the
+study ending, an operator that lost it) counts as a failure here. Members that wait the
+longest go first, so with `parallelism` below the population, members take turns and no line
+runs ahead of the rest.
 
 Pure like the rest of the engine: the history is the only input, the seeded generator the
-only randomness. Not yet reachable from a Study: `algorithm: pbt` comes with the shells'
-checkpoint folders and the lineage they record (issue 39); `benchmarks/pbt_harness.py` drives
-it directly (`make bench-pbt`).
+only randomness. A Study reaches it as `algorithm: {name: pbt}` through `build` and
+`decide`, which hands the segments to the shells as trials with their lineage;
+`benchmarks/pbt_harness.py` drives `next_segments` directly (`make bench-pbt`).
 """
 
 from __future__ import annotations
@@ -34,11 +39,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from kubetune.api.parameters import ParamValue, active_names
+from kubetune.api.settings import PbtSettings as PbtManifestSettings
+from kubetune.api.study import StudySpec
 from kubetune.engine.decision import Lineage
 from kubetune.engine.encoding import Dimension, Params, Space
 from kubetune.engine.history import History, TrialRecord, TrialState
 
 SAMPLED, COPIED, PERTURBED, RESAMPLED = "sampled", "copied", "perturbed", "resampled"
+#: Segments in a row a member runs from the same checkpoint before it moves on (a missing or
+#: unreadable checkpoint fails every time; a flaky node may not).
+RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -172,7 +182,12 @@ def next_segments(
     )
     ranked = _ranked(members, maximize)
     share = min(math.ceil(settings.quantile * len(ranked)), len(ranked) // 2)
-    top = [number for number, _ in ranked[:share]]
+    spoiled = _spoiled(history)
+    top = [
+        number
+        for number, _ in ranked[:share]
+        if (members[number].last_good or members[number].head).name not in spoiled
+    ]
     bottom = {number for number, _ in ranked[len(ranked) - share :]} if share else set()
     for member in ready[: max(0, wanted - len(out))]:
         out.append(_continue(space, settings, members, member, top, bottom, rng))
@@ -190,6 +205,18 @@ def _continue(
 ) -> Segment:
     good = member.last_good
     if member.head.state != TrialState.SUCCEEDED:  # failed or killed: again from the last good
+        if _failed_from(member, good) >= RETRIES:
+            # That checkpoint (or this start) failed every time: the member moves on, from a
+            # strong member's checkpoint if there is one, else from scratch.
+            donors = [n for n in top if n != member.number]
+            if donors:
+                source = members[donors[int(rng.integers(len(donors)))]].last_good
+                assert source is not None
+                params, changes = explore(space, dict(source.params), settings, rng)
+                return _from(space, settings, member.number, source, params, changes)
+            params = space.decode(list(rng.random(space.size)))
+            changes = {name: RESAMPLED for name in params if name not in space.fixed}
+            return Segment(params, Lineage(member.number, None, 0, changes), settings.interval)
         if good is None:
             first = member.segments[0]
             changes = {name: COPIED for name in first.params if name not in space.fixed}
@@ -224,21 +251,85 @@ def _from(
     return Segment(params, lineage, settings.interval * (generation + 1))
 
 
-def unreachable_checkpoints(history: History, keep: Sequence[str] = ()) -> list[str]:
-    """Segments whose checkpoints no line can continue from any more: not a member's last
-    good segment, not the parent of a segment still to run, not in `keep` (the best trial's,
-    which a user wants to load)."""
-    members = _members(history)
+def _spoiled(history: History) -> set[str]:
+    """Checkpoints that `RETRIES` segments in all failed to continue from (lost or
+    unreadable, most likely): no one else is sent to them."""
+    failures: dict[str, int] = {}
+    for trial in history.trials:
+        parent = trial.lineage.parent if trial.lineage is not None else None
+        if parent is not None and trial.state in (TrialState.FAILED, TrialState.KILLED):
+            failures[parent] = failures.get(parent, 0) + 1
+    return {name for name, count in failures.items() if count >= RETRIES}
+
+
+def _failed_from(member: _Member, good: TrialRecord | None) -> int:
+    """How many of the member's latest segments in a row failed (or were killed) starting
+    from `good`'s checkpoint (None: from scratch)."""
+    parent = good.name if good is not None else None
+    count = 0
+    for segment in reversed(member.segments):
+        if segment.state == TrialState.SUCCEEDED or segment.lineage is None:
+            break
+        if segment.lineage.parent != parent:
+            break
+        count += 1
+    return count
+
+
+def reachable_checkpoints(history: History, keep: Sequence[str] = ()) -> set[str]:
+    """Segments whose checkpoints a line may still continue from: each member's last good
+    one, the segments still running and their parents, and `keep` (the best trial's, which a user
+    wants to load). A finished segment outside this set never comes back into it: lines only
+    continue from their members' latest good segments, which only move forward."""
     needed = set(keep)
-    for member in members.values():
+    for member in _members(history).values():
         good = member.last_good
         if good is not None:
             needed.add(good.name)
     for trial in history.trials:
-        if trial.lineage is not None and trial.state.active and trial.lineage.parent:
-            needed.add(trial.lineage.parent)
+        if trial.lineage is not None and trial.state.active:
+            needed.add(trial.name)  # its checkpoint is being written
+            if trial.lineage.parent:
+                needed.add(trial.lineage.parent)
+    return needed
+
+
+def unreachable_checkpoints(history: History, keep: Sequence[str] = ()) -> list[str]:
+    """Finished segments whose checkpoints no line can continue from any more."""
+    needed = reachable_checkpoints(history, keep)
     return [
         t.name
         for t in history.trials
         if t.lineage is not None and not t.state.active and t.name not in needed
     ]
+
+
+class PbtSampler:
+    """What the registry builds for `algorithm: pbt`: `decide` asks it for `segments`; a
+    caller that only wants points (`suggest`) gets the params those segments would take."""
+
+    def __init__(self, spec: StudySpec, space: Space, seed: int) -> None:
+        given = spec.algorithm.settings_as(PbtManifestSettings)
+        self.space = space
+        self.maximize = spec.primary.goal == "maximize"
+        self.settings = PbtSettings(
+            population=given.population,
+            interval=given.ready_interval,
+            quantile=given.quantile,
+            factors=tuple(given.perturb_factors),
+            resample=given.resample_probability,
+        )
+        del seed  # the generator handed to each call carries it
+
+    def segments(self, history: History, wanted: int, rng: np.random.Generator) -> list[Segment]:
+        return next_segments(self.space, self.settings, history, wanted, self.maximize, rng)
+
+    def suggest(self, history: History, count: int, rng: np.random.Generator) -> list[Params]:
+        found = [s.params for s in self.segments(history, count, rng)]
+        while len(found) < count:  # every member busy: fresh draws, as a new member's
+            found.append(self.space.decode(list(rng.random(self.space.size))))
+        return found
+
+
+def build(spec: StudySpec, space: Space, seed: int) -> PbtSampler:
+    return PbtSampler(spec, space, seed)

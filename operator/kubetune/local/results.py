@@ -4,7 +4,9 @@ Why JSON lines: one event per line is append-only, human-readable with `jq`, and
 crash or Ctrl-C at any moment. Events:
 
   study     the manifest, once per run session (the first one fixes the spec)
-  created   trial name, index, params, budget
+  created   trial name, index, params, budget; a pbt segment also its lineage: `parent` (the
+            trial whose checkpoint it continues, null in the first generation), `member`,
+            `generation` and `changes` (each parameter sampled, copied, perturbed or resampled)
   started   trial name (a restart after --resume discards the reports of an interrupted run)
   report    trial name, step, metrics
   finished  trial name, state, objective, reason, stop decision
@@ -37,7 +39,15 @@ from typing import Any, BinaryIO
 
 from kubetune.api.parameters import active_names
 from kubetune.api.study import StudySpec
-from kubetune.engine import History, NewTrial, Report, StopDecision, TrialRecord, TrialState
+from kubetune.engine import (
+    History,
+    Lineage,
+    NewTrial,
+    Report,
+    StopDecision,
+    TrialRecord,
+    TrialState,
+)
 from kubetune.engine.ledger import TrialLedger
 
 
@@ -56,6 +66,7 @@ class TrialRow:
     started: float | None = None
     ended: float | None = None
     attempt: int = 1
+    lineage: Lineage | None = None
 
     def record(self) -> TrialRecord:
         return TrialRecord(
@@ -69,6 +80,7 @@ class TrialRow:
             stop=self.stop,
             budget=self.budget,
             values=dict(self.values),
+            lineage=self.lineage,
         )
 
 
@@ -104,14 +116,29 @@ def _values(raw: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in raw.items()}
 
 
+def _lineage(event: dict[str, Any]) -> Lineage | None:
+    if "member" not in event:
+        return None
+    parent = event.get("parent")
+    changes = _field(event, "changes", dict)
+    if (parent is not None and not isinstance(parent, str)) or not all(
+        isinstance(v, str) for v in changes.values()
+    ):
+        raise _BadEventError("'parent' or 'changes' of a pbt segment is not text")
+    return Lineage(
+        _field(event, "member", int), parent, _field(event, "generation", int), dict(changes)
+    )
+
+
 def set_aside(path: Path) -> None:
-    """Keep a study's results file, and its trials' logs, beside the new run's, stamped with
-    the time: a fresh run reuses the trial names, whose logs must start empty."""
+    """Keep a study's results file, its trials' logs and pbt checkpoints beside the new
+    run's, stamped with the time: a fresh run reuses the trial names, whose logs and
+    checkpoint folders must start empty."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     path.rename(path.with_name(f"results.{stamp}.jsonl"))
-    logs = path.parent / "trials"
-    if logs.is_dir():
-        logs.rename(path.parent / f"trials.{stamp}")
+    for folder in ("trials", "checkpoints"):
+        if (path.parent / folder).is_dir():
+            (path.parent / folder).rename(path.parent / f"{folder}.{stamp}")
 
 
 class ResultsFile:
@@ -224,6 +251,7 @@ class ResultsFile:
                 _field(event, "index", int),
                 _field(event, "params", dict),
                 _number(event, "budget"),
+                lineage=_lineage(event),
             )
             self._sorted = None
         elif kind in ("started", "retried"):
@@ -319,6 +347,7 @@ class ResultsFile:
         os.fsync(out.fileno())
 
     def created(self, now: float, new: NewTrial) -> None:
+        lineage = new.lineage
         self.write(
             "created",
             now,
@@ -326,6 +355,16 @@ class ResultsFile:
             index=new.index,
             params=dict(new.params),
             budget=new.budget,
+            **(
+                {
+                    "parent": lineage.parent,
+                    "member": lineage.member,
+                    "generation": lineage.generation,
+                    "changes": dict(lineage.changes),
+                }
+                if lineage is not None
+                else {}
+            ),
         )
 
     def finished_trial(

@@ -35,6 +35,7 @@ from kubetune.engine import (
     Decision,
     Finish,
     History,
+    Lineage,
     Report,
     StopDecision,
     TrialRecord,
@@ -42,6 +43,7 @@ from kubetune.engine import (
     decide,
 )
 from kubetune.engine.outcome import trial_outcome
+from kubetune.local import checkpoints
 from kubetune.local.gpus import GpuPool
 from kubetune.local.processes import (
     GRACE_SECONDS,
@@ -213,16 +215,23 @@ class LocalRunner:
             self._end(name, TrialState.KILLED, f"study finished: {decision.finish.reason}")
         for new in decision.create:
             self.results.created(now, new)
+        checkpoints.drop(self.options.out_dir, decision.drop_checkpoints)
         return bool(decision.stop or decision.kill or decision.create)
 
     def _start_pending(self) -> None:
         for row in self.results.rows():
             if row.state != TrialState.PENDING or row.name in self.processes:
                 continue
+            missing = checkpoints.missing_parent(self.options.out_dir, row.lineage)
+            if missing is not None:
+                self._end(row.name, TrialState.FAILED, missing)
+                continue
             devices = self.gpus.acquire(row.name, self.spec.resources.gpus)
             if devices is None:
                 return  # trials start in index order; the next waits for a GPU to free up
             places, follower = self._places(row.name)
+            if self.spec.algorithm.segmented:
+                places = self._checkpoint_places(places, row.name, row.lineage)
             argv, env, workdir = build_command(self.study, row.name, row.params, row.budget, places)
             if self.spec.resources.gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(devices)
@@ -249,6 +258,16 @@ class LocalRunner:
         Path(places.tensorboard_dir).mkdir(exist_ok=True)
         place = places.metrics_file if source.file is not None else places.tensorboard_dir
         return places, build_follower(source, self.known, Path(place))
+
+    def _checkpoint_places(self, places: Places, trial: str, lineage: Lineage | None) -> Places:
+        """A pbt segment's own checkpoint folder (emptied) and its parent's, if it has one."""
+        out = self.options.out_dir
+        parent = lineage.parent if lineage is not None else None
+        return replace(
+            places,
+            checkpoint_dir=str(checkpoints.fresh_checkpoint_dir(out, trial)),
+            restore_dir=str(checkpoints.trial_checkpoints(out, parent)) if parent else "",
+        )
 
     def _enforce_deadlines(self) -> None:
         if self.deadline_seconds is None:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubetune.api.trial import MAX_REPORTS, TrialStatus
-from kubetune.engine import History, Report, StopDecision, TrialRecord, TrialState
+from kubetune.engine import History, Lineage, Report, StopDecision, TrialRecord, TrialState
 from kubetune.records.times import parse_time
 
 
@@ -31,7 +31,33 @@ def trial_record(obj: Mapping[str, Any]) -> TrialRecord:
         stop=StopDecision(**stop) if stop else None,
         budget=spec.get("budget"),
         values=dict(status.get("values") or {}),
+        lineage=_lineage(spec.get("lineage")),
     )
+
+
+def _lineage(given: Mapping[str, Any] | None) -> Lineage | None:
+    if not given:
+        return None
+    return Lineage(
+        int(given["member"]),
+        given.get("parent"),
+        int(given["generation"]),
+        dict(given.get("changes") or {}),
+    )
+
+
+def lineage_status(trial: Mapping[str, Any]) -> dict[str, Any]:
+    """A pbt Trial's lineage as its status shows it (`parent`, `member`, `generation`,
+    `changes`, as in the local results file's `created` event); empty for the rest."""
+    given = trial["spec"].get("lineage")
+    if not given:
+        return {}
+    return {
+        "parent": given.get("parent"),
+        "member": given["member"],
+        "generation": given["generation"],
+        "changes": dict(given.get("changes") or {}),
+    }
 
 
 def owned_by(obj: Mapping[str, Any], owner_uid: str) -> bool:

@@ -650,3 +650,101 @@ def test_the_tensorboard_example_writes_real_event_files_on_the_node_and_asha_st
         assert steps == list(range(1, len(steps) + 1)) and steps
     stopped = [t for t in done if t["status"]["phase"] == "EarlyStopped"]
     assert stopped and {t["status"]["stop"]["step"] for t in stopped} <= {1, 3, 9}
+
+
+PBT_SEGMENT = """
+import json, os, pathlib, socket, sys, kubetune
+until, x = int(float(sys.argv[1])), float(sys.argv[2])
+restore = os.environ.get("KUBETUNE_RESTORE_DIR")
+if restore:
+    state = json.loads(pathlib.Path(restore, "state.json").read_text())
+    print(f"continues {state['path'][-1]} at step {state['step']}", flush=True)
+else:
+    state = {"step": 0, "score": 0.0, "path": [], "pods": []}
+while state["step"] < until:
+    state["step"] += 1
+    state["score"] += 1 - (x - 0.3) ** 2
+    kubetune.report(step=state["step"], score=state["score"])
+state["path"].append(os.environ["KUBETUNE_TRIAL"])
+state["pods"].append(socket.gethostname())
+folder = pathlib.Path(os.environ["KUBETUNE_CHECKPOINT_DIR"])
+folder.mkdir(parents=True, exist_ok=True)
+(folder / "state.json").write_text(json.dumps(state))
+"""
+
+
+def test_pbt_generations_of_real_pods_pass_checkpoints_through_the_volume(
+    cluster: Cluster, operator: None, studies: str, tmp_path: Path
+) -> None:
+    from .test_pbt_cluster import checkpoint_claim  # noqa: PLC0415
+
+    # The claim's hostPath is a folder of this machine (the real node): made writable for the
+    # trainer image's user (65532), as a provisioner's fsGroup would make a real volume.
+    host = tmp_path / "checkpoints"
+    host.mkdir()
+    host.chmod(0o1777)
+    volume = checkpoint_claim(cluster, studies, str(host))
+    try:
+        document = reporter_study(
+            "pbt-real",
+            PBT_SEGMENT,
+            parameters=[{"name": "x", "type": "float", "min": 0.0, "max": 1.0}],
+            algorithm={
+                "name": "pbt",
+                "seed": 2,
+                "settings": {"population": 2, "readyInterval": 2},
+            },
+            objective={"metric": "score", "goal": "maximize"},
+            budget={"maxTrials": 6, "parallelism": 2},
+            checkpoints={"volumeClaim": "checkpoints"},
+        )
+        container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        container["command"] = ["python", "-c", PBT_SEGMENT, "${trial.budget}", "${trial.params.x}"]
+        cluster.apply(document, namespace=studies)
+        assert finished(cluster, studies, "pbt-real", 300)["phase"] == "Succeeded"
+        trials = {t["metadata"]["name"]: t for t in trials_of(cluster, studies, "pbt-real")}
+        assert len(trials) == 6
+        assert all(t["status"]["phase"] == "Succeeded" for t in trials.values())
+
+        def line(name: str) -> list[str]:
+            parent = trials[name]["status"].get("parent")
+            return ([*line(parent)] if parent else []) + [name]
+
+        for name, trial in trials.items():
+            parent = trial["status"].get("parent")
+            if parent is None:
+                continue
+            logs = cluster.kubectl("logs", f"job/{name}", "-c", "trainer", namespace=studies)
+            steps = INTERVAL_REAL * trial["status"]["generation"]
+            assert f"continues {parent} at step {steps}" in logs.stdout, logs.stdout
+        # What the volume holds: every checkpoint but those a later pod deleted as it started
+        # (older trials not in use when that pod's trial was made); each left was trained by
+        # its whole line, in one pod per segment.
+        left = {
+            p.name: json.loads((p / "state.json").read_text())
+            for p in (host / "pbt-real").iterdir()
+        }
+        deleted = {
+            older
+            for trial in trials.values()
+            for older, other in trials.items()
+            if other["spec"]["index"] < trial["spec"]["index"]
+            and older not in trial["spec"]["checkpointsInUse"]
+        }
+        assert deleted, "the third generation found checkpoints no line could reach"
+        assert set(left) == set(trials) - deleted
+        for name, state in left.items():
+            generation = trials[name]["status"]["generation"]
+            assert state["path"] == line(name)
+            assert state["step"] == INTERVAL_REAL * (generation + 1)
+            assert len(set(state["pods"])) == generation + 1, "one pod per segment"
+        last = max(trials.values(), key=lambda t: t["spec"]["index"])["metadata"]["name"]
+        prune = cluster.kubectl("logs", f"job/{last}", "-c", "kubetune-prune", namespace=studies)
+        assert "checkpoint(s) no line can reach" in prune.stdout
+    finally:
+        cluster.kubectl("delete", "study", "pbt-real", namespace=studies, check=False)
+        cluster.kubectl("delete", "pvc", "checkpoints", namespace=studies, check=False)
+        cluster.kubectl("delete", "pv", volume, "--wait=false", check=False)
+
+
+INTERVAL_REAL = 2

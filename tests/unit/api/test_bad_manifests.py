@@ -64,3 +64,15 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
         load_study(bad)
     paths = {p.split(":")[0] for p in refused.value.problems}
     assert {f"{P}[0].min", "spec.budget.maxTrials"} <= paths
+
+
+def test_a_pbt_study_needs_a_checkpoint_volume_on_a_cluster_only() -> None:
+    local = manifest()
+    spec("algorithm", {"name": "pbt", "settings": {"population": 3, "readyInterval": 2}})(local)
+    assert load_study(local).spec.checkpoints is None  # kubetune run keeps them in folders
+    problems = api_server_problems(local, SCHEMA)
+    assert any(
+        p.startswith("spec.algorithm") and "spec.checkpoints.volumeClaim" in p for p in problems
+    ), problems
+    spec("checkpoints", {"volumeClaim": "checkpoints"})(local)
+    assert api_server_problems(local, SCHEMA) == []

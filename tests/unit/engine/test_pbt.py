@@ -20,6 +20,7 @@ from kubetune.engine.pbt import (
     PbtSettings,
     explore,
     next_segments,
+    reachable_checkpoints,
     unreachable_checkpoints,
 )
 
@@ -163,3 +164,53 @@ def test_only_checkpoints_no_line_can_reach_are_given_up() -> None:
     )
     assert unreachable_checkpoints(history) == ["demo-0", "demo-4"]
     assert unreachable_checkpoints(history, keep=["demo-0"]) == ["demo-4"]
+
+
+def test_a_member_that_failed_twice_from_one_checkpoint_moves_on_and_no_one_else_goes_there() -> (
+    None
+):
+    base = [
+        segment(0, 0, 0, 0.9),
+        segment(1, 1, 0, 0.5),
+        segment(2, 2, 0, 0.4),
+        segment(3, 3, 0, 0.1),
+    ]
+    once = History("demo", (*base, segment(4, 0, 1, None, "demo-0", TrialState.FAILED)))
+    (again,) = [s for s in segments(once, 4) if s.lineage.member == 0]
+    assert again.lineage.parent == "demo-0", "one failure: again from the same checkpoint"
+    twice = History(
+        "demo",
+        (
+            *base,
+            segment(4, 0, 1, None, "demo-0", TrialState.FAILED),
+            segment(5, 0, 1, None, "demo-0", TrialState.FAILED),
+        ),
+    )
+    following = {s.lineage.member: s for s in segments(twice, 4)}
+    moved = following[0].lineage
+    # Member 0 was the best, so no one stronger is left to copy: it starts from scratch.
+    assert moved.parent is None and moved.generation == 0
+    assert set(moved.changes.values()) == {"resampled"}
+    # The worst member would have copied demo-0; with it spoiled, it continues its own line.
+    assert following[3].lineage.parent == "demo-3"
+    assert all(s.lineage.parent != "demo-0" for s in following.values())
+
+
+def test_a_running_segment_and_its_parent_are_in_use_and_old_lines_are_not() -> None:
+    history = History(
+        "demo",
+        (
+            segment(0, 0, 0, 0.9),
+            segment(1, 1, 0, 0.2),
+            segment(2, 0, 1, 0.95, parent="demo-0"),
+            segment(3, 1, 1, None, parent="demo-2", state=TrialState.RUNNING),
+        ),
+    )
+    # demo-3's pod writes its folder while later pods prune: it must never look unused.
+    assert reachable_checkpoints(history) == {"demo-1", "demo-2", "demo-3"}
+    assert reachable_checkpoints(history, keep=["demo-0"]) == {
+        "demo-0",
+        "demo-1",
+        "demo-2",
+        "demo-3",
+    }

@@ -65,6 +65,7 @@ def test_every_factory_resolves_to_a_function_of_the_documented_shape(entry: Reg
 def test_each_name_loads_as_its_own_model_with_its_own_settings(entry: Registered) -> None:
     field = "algorithm" if entry in SAMPLER_REGISTRY.entries else "earlyStopping"
     needs = {"asha": {"maxBudget": 9}, "hyperband": {"maxBudget": 9}, "grid": {"gridPoints": 3}}
+    needs["pbt"] = {"population": 3, "readyInterval": 2}
     settings = needs.get(entry.name, {})
     spec = load_study(manifest(**{field: {"name": entry.name, "settings": settings}})).spec
     chosen = spec.algorithm if field == "algorithm" else spec.early_stopping

@@ -23,8 +23,11 @@ from factories import history, study, trial
 GRID = {"name": "grid", "settings": {"gridPoints": 3}}
 
 
+PBT = {"name": "pbt", "seed": 5, "settings": {"population": 4, "readyInterval": 3}}
+
+
 def spec_for(name: str) -> StudySpec:
-    algorithm = GRID if name == "grid" else {"name": name, "seed": 5}
+    algorithm = {"grid": GRID, "pbt": PBT}.get(name, {"name": name, "seed": 5})
     return study(algorithm=algorithm).spec
 
 

@@ -77,6 +77,7 @@ def build(
         pod_template = resolve(template, path)
         sidecar = manifests.sidecar_for(study, name, token, settings) if index == 0 else None
         manifests.decorate_pod(pod_template, study, name, 0, sidecar, settings)
+        manifests.add_checkpoints(pod_template["spec"], study, trial_obj, settings)
         pod_template["metadata"]["annotations"].update(where)
     workload = manifests.workload_object(
         study, trial_obj, template, template["spec"], settings, suspend=False

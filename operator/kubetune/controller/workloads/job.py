@@ -137,6 +137,7 @@ def build(
     manifests.decorate_pod(
         job_spec["template"], study, name, job_spec["backoffLimit"], sidecar, settings
     )
+    manifests.add_checkpoints(job_spec["template"]["spec"], study, trial_obj, settings)
     return manifests.workload_object(study, trial_obj, template, job_spec, settings)
 
 

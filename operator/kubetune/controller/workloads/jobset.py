@@ -56,6 +56,7 @@ def build(
         sidecar = manifests.sidecar_for(study, name, token, settings, rank) if index == 0 else None
         retries = job_spec["backoffLimit"]
         manifests.decorate_pod(job_spec["template"], study, name, retries, sidecar, settings)
+        manifests.add_checkpoints(job_spec["template"]["spec"], study, trial_obj, settings)
     return manifests.workload_object(study, trial_obj, template, spec, settings)
 
 

@@ -396,6 +396,25 @@ function drawPareto(div, data, key) {
   return p.objectives > 2 ? `The front is judged on all ${p.objectives} objectives; this plot shows the first two.` : "";
 }
 
+// Population-based training: each member's line (the objective against the line's steps),
+// and the exploits: a dashed link from the checkpoint a member copied to where it went on.
+function drawLineage(div, data, key) {
+  const l = data.lineage;
+  if (!l) { message(div, "not a pbt study"); return ""; }
+  const traces = l.members.map((m) => ({ type: "scatter", mode: "lines+markers", name: `member ${m.member}`, x: m.x, y: m.y,
+    customdata: m.trial, connectgaps: false, marker: { size: 4 },
+    hovertemplate: `member ${m.member}, %{customdata}: step %{x}, %{y}<extra></extra>` }));
+  const j = l.jumps;
+  traces.push({ type: "scatter", mode: "lines+markers", name: "exploit", x: j.x, y: j.y, customdata: j.trial.map((t, i) => [t, j.parent[i], j.changes[i]]),
+    line: { dash: "dot", color: "#6b7280" }, marker: { symbol: "triangle-up", size: 8, color: "#6b7280" },
+    hovertemplate: "%{customdata[0]} continued %{customdata[1]}'s checkpoint (%{customdata[2]})<extra></extra>" });
+  plot(div, traces, { title: { text: `Lineage: ${l.metric} by member` }, xaxis: { title: { text: "step of the line" } },
+    yaxis: { title: { text: l.metric } } }, key);
+  const exploits = j.trial.filter((t, i) => t !== null && i % 3 === 0).length;
+  const hidden = l.population - l.members.length;
+  return `${l.population} members, ${l.segments} segments, ${exploits} exploits` + (hidden > 0 ? `; the best ${l.members.length} members drawn` : "") + ".";
+}
+
 // One slice at a time, of the parameter the user picks (the most important one at first).
 const slicePick = { key: null, name: null };
 
@@ -567,7 +586,7 @@ async function renderStudy(app, key) {
   const spend = el("div");
   const table = el("div", { class: "card", id: "trial-table" });
   app.replaceChildren(el("p", {}, el("a", { href: "#/" }, "← every study")), header,
-    el("div", { class: "grid" }, ...(study.body.pareto ? [card("pareto")] : []), card("objective"), card("curves"), card("parallel"), card("importance"), card("contour"),
+    el("div", { class: "grid" }, ...(study.body.pareto ? [card("pareto")] : []), ...(study.body.lineage ? [card("lineage")] : []), card("objective"), card("curves"), card("parallel"), card("importance"), card("contour"),
       el("div", { class: "card" }, el("h2", {}, "Where the budget went"), spend)),
     el("div", { class: "card" }, el("h2", {}, "Slice: the objective against one parameter (darker: later trials)"), slices), table);
   function draw() {
@@ -584,6 +603,7 @@ async function renderStudy(app, key) {
     const goal = d.summary.goal;
     const section = (id, drawer) => lazy(sections[id][0], () => { sections[id][1].textContent = drawer(sections[id][0]); });
     if (sections.pareto) section("pareto", (div) => drawPareto(div, d, key));
+    if (sections.lineage) section("lineage", (div) => drawLineage(div, d, key));
     section("objective", (div) => drawObjective(div, d, key));
     section("curves", (div) => drawCurves(div, d, key));
     section("parallel", (div) => drawParallel(div, d, goal, key));

@@ -1,0 +1,59 @@
+"""A local pbt study's checkpoint folders: `kubetune-runs/STUDY/checkpoints/TRIAL/`.
+
+Each segment writes into its own folder and reads its parent's; the runner empties a
+segment's folder at each start (what an interrupted or failed attempt left is not a
+checkpoint), refuses to start a segment whose parent's folder is gone or empty (the segment
+fails with `CheckpointMissing`, and the engine moves its member on: engine/pbt.py), and deletes
+the folders the engine says no line can reach any more.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from kubetune.engine import Lineage
+
+FOLDER = "checkpoints"
+
+
+def trial_checkpoints(out_dir: Path, trial: str) -> Path:
+    return (out_dir / FOLDER / trial).resolve()
+
+
+def missing_parent(out_dir: Path, lineage: Lineage | None) -> str | None:
+    """Why the segment cannot start from its parent's checkpoint (None: it can, or it starts
+    from scratch)."""
+    if lineage is None or lineage.parent is None:
+        return None
+    folder = trial_checkpoints(out_dir, lineage.parent)
+    try:
+        empty = not any(folder.iterdir())
+    except OSError as error:
+        return (
+            f"CheckpointMissing: {lineage.parent}'s checkpoint folder {folder} cannot be read "
+            f"({error.strerror})"
+        )
+    if empty:
+        return f"CheckpointMissing: {lineage.parent}'s checkpoint folder {folder} is empty"
+    return None
+
+
+def fresh_checkpoint_dir(out_dir: Path, trial: str) -> Path:
+    """The segment's own folder, emptied: a half-written checkpoint of an earlier attempt
+    must not pass for this one's."""
+    folder = trial_checkpoints(out_dir, trial)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def drop(out_dir: Path, trials: tuple[str, ...]) -> list[str]:
+    """Delete the checkpoint folders of `trials` that still exist; the names deleted."""
+    dropped = []
+    for trial in trials:
+        folder = trial_checkpoints(out_dir, trial)
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            dropped.append(trial)
+    return dropped
