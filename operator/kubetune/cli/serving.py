@@ -4,6 +4,7 @@ and `kubetune crds` (the CRDs rendered from the API models)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -149,6 +150,15 @@ def command_prune_checkpoints(args: argparse.Namespace) -> int:
     """In a pbt trial's pod, before its trainer: delete the folders `STUDY-N` under the
     study's checkpoint folder with N below this trial's index that are not kept. Best effort:
     a folder that cannot be deleted now is deleted by a later trial's pod."""
+    if args.restore is not None:
+        from kubetune.local.checkpoints import missing_checkpoint  # noqa: PLC0415
+
+        missing = missing_checkpoint(Path(args.restore))
+        if missing is not None:  # the trial fails with this as its reason (pod_outcome)
+            with contextlib.suppress(OSError):
+                Path("/dev/termination-log").write_text(missing)
+            print(missing, file=sys.stderr, flush=True)
+            return 1
     folder, kept = Path(args.folder), set(args.keep or [])
     pattern = re.compile(re.escape(args.study) + r"-(\d+)")
     dropped = 0
@@ -217,6 +227,7 @@ def register(commands: Any) -> None:
     prune.add_argument("--study", required=True)
     prune.add_argument("--below", type=int, required=True, help="only trials older than this")
     prune.add_argument("--keep", action="append", help="a trial whose checkpoint stays (repeat)")
+    prune.add_argument("--restore", help="the parent's folder: fail if it is missing or empty")
     prune.set_defaults(handler=command_prune_checkpoints)
 
     crds = commands.add_parser("crds", help="write the CRDs generated from the API models")

@@ -139,11 +139,12 @@ def checkpoint_places(study: Study, trial_obj: Mapping[str, Any]) -> Places | No
 def add_checkpoints(
     pod: dict[str, Any], study: Study, trial_obj: Mapping[str, Any], settings: OperatorSettings
 ) -> None:
-    """Mount the Study's checkpoint claim into a pbt trial's trainer, tell it its two folders,
-    and first delete the checkpoints no line can reach any more (an init container: the
-    operator itself mounts no volume). Only folders of trials older than this one that were
-    not in use when it was made are deleted: a newer trial's may still be being written,
-    and a checkpoint out of use never comes back into use."""
+    """Mount the Study's checkpoint claim into a pbt trial's trainer and tell it its two
+    folders. First, in an init container (the operator itself mounts no volume): fail the
+    trial if its parent's checkpoint is missing, and delete the checkpoints no line can reach
+    any more. Only folders of trials older than this one that were not in use when it was
+    made are deleted: a newer trial's may still be being written, and a checkpoint out of
+    use never comes back into use."""
     places = checkpoint_places(study, trial_obj)
     claim = study.spec.checkpoints
     if places is None or claim is None:
@@ -167,6 +168,7 @@ def add_checkpoints(
         f"--study={study.name}",
         f"--below={spec['index']}",
         *(f"--keep={name}" for name in spec.get("checkpointsInUse") or []),
+        *([f"--restore={places.restore_dir}"] if places.restore_dir else []),
     ]
     init = {
         "name": PRUNE_NAME,

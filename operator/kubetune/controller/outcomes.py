@@ -61,6 +61,14 @@ def pod_outcome(pod: Mapping[str, Any]) -> tuple[TrialState, str | None]:
             return TrialState.FAILED, f"trainer exited with code {ended['exitCode']}" + (
                 f": {detail}" if detail else ""
             )
+        for container in status.get("initContainerStatuses") or []:  # before the trainer
+            ended = (container.get("state") or {}).get("terminated") or {}
+            if ended.get("exitCode"):
+                detail = ended.get("message") or ended.get("reason") or ""
+                return TrialState.FAILED, (
+                    f"container {container.get('name')} exited with code {ended['exitCode']}"
+                    + (f": {detail.strip()}" if detail else "")
+                )
         return TrialState.FAILED, _pod_failure(pod)
     if phase == "Running":
         trainer = (status.get("containerStatuses") or [{}])[0]

@@ -80,7 +80,12 @@ def plan_actions(study_obj: Mapping[str, Any], decision: Decision) -> Plan:
     creations = tuple(
         Creation(
             manifests.build_trial(study_obj, new),
-            ("TrialCreated", f"{new.name}: {render(new.params)}", "Normal"),
+            (
+                "TrialCreated",
+                f"{new.name}: {render(new.params)}"
+                + (f"; {new.lineage.describe()}" if new.lineage else ""),
+                "Normal",
+            ),
         )
         for new in decision.create
     )

@@ -26,6 +26,13 @@ class Lineage:
     generation: int
     changes: Mapping[str, str] = field(default_factory=dict)
 
+    def describe(self) -> str:
+        """In words, as both shells show it: `member 3, from pbt-4 (perturbed)`."""
+        if self.parent is None:
+            return f"member {self.member}, from scratch"
+        how = ", ".join(sorted(set(self.changes.values())))
+        return f"member {self.member}, from {self.parent} ({how})"
+
 
 @dataclass(frozen=True)
 class NewTrial:

@@ -26,17 +26,21 @@ def missing_parent(out_dir: Path, lineage: Lineage | None) -> str | None:
     from scratch)."""
     if lineage is None or lineage.parent is None:
         return None
-    folder = trial_checkpoints(out_dir, lineage.parent)
+    return missing_checkpoint(trial_checkpoints(out_dir, lineage.parent))
+
+
+def missing_checkpoint(folder: Path) -> str | None:
+    """Why a segment cannot continue from the checkpoint `folder` (None: it can); the same
+    words on a cluster, where a trial pod's init container checks (`kubetune
+    prune-checkpoints --restore`)."""
     try:
         empty = not any(folder.iterdir())
     except OSError as error:
-        return (
-            f"CheckpointMissing: {lineage.parent}'s checkpoint folder {folder} cannot be read "
-            f"({error.strerror})"
-        )
-    if empty:
-        return f"CheckpointMissing: {lineage.parent}'s checkpoint folder {folder} is empty"
-    return None
+        said = f"cannot be read ({error.strerror})"
+        return f"CheckpointMissing: {folder.name}'s checkpoint folder {folder} {said}"
+    return (
+        f"CheckpointMissing: {folder.name}'s checkpoint folder {folder} is empty" if empty else None
+    )
 
 
 def fresh_checkpoint_dir(out_dir: Path, trial: str) -> Path:

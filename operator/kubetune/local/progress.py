@@ -78,7 +78,8 @@ class Progress:
         value = f" {self.metric}={row.objective:.6g}" if row.objective is not None else ""
         why = f": {row.reason}" if row.reason else ""
         line = f"{row.name} {row.state.value}{value} [{render_params(row.params)}]"
-        self._print(f"{line}{_lineage(row)}{why}")
+        place = f" {row.lineage.describe()}" if row.lineage is not None else ""
+        self._print(f"{line}{place}{why}")
 
     def retried(self, row: TrialRow, why: str) -> None:
         self._print(f"{row.name} failed, starting attempt {row.attempt}: {why}")
@@ -87,17 +88,6 @@ class Progress:
         assert decision.finish is not None
         self._print(self._summary(rows, decision.best))
         self._print(f"study finished: {decision.finish.reason}: {decision.finish.message}")
-
-
-def _lineage(row: TrialRow) -> str:
-    """A pbt segment's place: its member, and what it continued from and how."""
-    lineage = row.lineage
-    if lineage is None:
-        return ""
-    if lineage.parent is None:
-        return f" member {lineage.member}, from scratch"
-    how = sorted(set(lineage.changes.values()))
-    return f" member {lineage.member}, from {lineage.parent} ({', '.join(how)})"
 
 
 def render_best_table(rows: Sequence[TrialRow], metric: str, maximize: bool, limit: int = 5) -> str:

@@ -38,7 +38,15 @@ from typing import Any
 
 from kubetune.api import StudySpec, load_study
 from kubetune.api.parameters import ParamValue
-from kubetune.engine import Best, Decision, History, StopDecision, TrialRecord, TrialState
+from kubetune.engine import (
+    Best,
+    Decision,
+    History,
+    Lineage,
+    StopDecision,
+    TrialRecord,
+    TrialState,
+)
 from kubetune.engine import decide as engine_decide
 from kubetune.engine.decide import find_best
 from kubetune.engine.outcome import trial_outcome
@@ -61,6 +69,9 @@ class Asked:
     name: str
     params: Mapping[str, ParamValue]
     budget: float | None
+    #: algorithm pbt: the member, and the trial whose checkpoint to continue from (`parent`,
+    #: None: from scratch); keeping checkpoints by trial name is the caller's, here.
+    lineage: Lineage | None = None
 
 
 class Tuner:
@@ -229,7 +240,7 @@ class Tuner:
             row = self.results.trials[waiting[0].name]
             self.results.write("started", now, trial=row.name, attempt=row.attempt)
             self._tracked()
-            return Asked(row.name, dict(row.params), row.budget)
+            return Asked(row.name, dict(row.params), row.budget, row.lineage)
         decision = engine_decide(self._asking_spec(len(history.active)), history, now)
         if not decision.create:
             reason = decision.finish.message if decision.finish else "no suggestion available"
@@ -238,7 +249,7 @@ class Tuner:
         self.results.created(now, new)
         self.results.write("started", now, trial=new.name)
         self._tracked()
-        return Asked(new.name, dict(new.params), new.budget)
+        return Asked(new.name, dict(new.params), new.budget, new.lineage)
 
     def _asking_spec(self, open_count: int) -> StudySpec:
         """The spec with room for one more trial than are open: parallelism is the caller's.

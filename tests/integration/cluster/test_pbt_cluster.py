@@ -13,7 +13,7 @@ import yaml
 
 from .conftest import Cluster, wait_until
 from .operator_harness import Operator, Player
-from .test_operator import study, trials_of
+from .test_operator import events, study, trials_of
 
 pytestmark = pytest.mark.cluster
 
@@ -144,6 +144,15 @@ def test_a_pbt_study_runs_segments_with_their_lineage_and_the_checkpoint_claim(
             assert f"--below={trial['spec']['index']}" in prune["command"]
         generations = sorted(t["spec"]["lineage"]["generation"] for t in trials.values())
         assert generations == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+        told = {
+            e["message"].split(":")[0]: e["message"]
+            for e in events(cluster, namespace)
+            if e.get("reason") == "TrialCreated"
+        }
+        for name, trial in trials.items():
+            lineage = trial["spec"]["lineage"]
+            place = f"; member {lineage['member']}, from {lineage.get('parent') or 'scratch'}"
+            assert place in told[name], told[name]
     finally:
         cluster.kubectl("delete", "pv", volume, "--wait=false", check=False)
 

@@ -667,10 +667,27 @@ while state["step"] < until:
     kubetune.report(step=state["step"], score=state["score"])
 state["path"].append(os.environ["KUBETUNE_TRIAL"])
 state["pods"].append(socket.gethostname())
-folder = pathlib.Path(os.environ["KUBETUNE_CHECKPOINT_DIR"])
-folder.mkdir(parents=True, exist_ok=True)
-(folder / "state.json").write_text(json.dumps(state))
+if os.environ["KUBETUNE_TRIAL"] not in os.environ.get("LOSE", "").split(","):  # lost ones
+    folder = pathlib.Path(os.environ["KUBETUNE_CHECKPOINT_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "state.json").write_text(json.dumps(state))
 """
+
+
+def pbt_real_study(name: str, max_trials: int, **spec: Any) -> dict[str, Any]:
+    document = reporter_study(
+        name,
+        PBT_SEGMENT,
+        parameters=[{"name": "x", "type": "float", "min": 0.0, "max": 1.0}],
+        algorithm={"name": "pbt", "seed": 2, "settings": {"population": 2, "readyInterval": 2}},
+        objective={"metric": "score", "goal": "maximize"},
+        budget={"maxTrials": max_trials, "parallelism": 2, "maxFailedTrials": 4},
+        checkpoints={"volumeClaim": "checkpoints"},
+        **spec,
+    )
+    container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = ["python", "-c", PBT_SEGMENT, "${trial.budget}", "${trial.params.x}"]
+    return document
 
 
 def test_pbt_generations_of_real_pods_pass_checkpoints_through_the_volume(
@@ -685,21 +702,7 @@ def test_pbt_generations_of_real_pods_pass_checkpoints_through_the_volume(
     host.chmod(0o1777)
     volume = checkpoint_claim(cluster, studies, str(host))
     try:
-        document = reporter_study(
-            "pbt-real",
-            PBT_SEGMENT,
-            parameters=[{"name": "x", "type": "float", "min": 0.0, "max": 1.0}],
-            algorithm={
-                "name": "pbt",
-                "seed": 2,
-                "settings": {"population": 2, "readyInterval": 2},
-            },
-            objective={"metric": "score", "goal": "maximize"},
-            budget={"maxTrials": 6, "parallelism": 2},
-            checkpoints={"volumeClaim": "checkpoints"},
-        )
-        container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
-        container["command"] = ["python", "-c", PBT_SEGMENT, "${trial.budget}", "${trial.params.x}"]
+        document = pbt_real_study("pbt-real", 6)
         cluster.apply(document, namespace=studies)
         assert finished(cluster, studies, "pbt-real", 300)["phase"] == "Succeeded"
         trials = {t["metadata"]["name"]: t for t in trials_of(cluster, studies, "pbt-real")}
@@ -748,3 +751,39 @@ def test_pbt_generations_of_real_pods_pass_checkpoints_through_the_volume(
 
 
 INTERVAL_REAL = 2
+
+
+def test_a_lost_checkpoint_fails_the_segments_that_need_it_in_their_init_container(
+    cluster: Cluster, operator: None, studies: str, tmp_path: Path
+) -> None:
+    from .test_pbt_cluster import checkpoint_claim  # noqa: PLC0415
+
+    host = tmp_path / "checkpoints"
+    host.mkdir()
+    host.chmod(0o1777)
+    volume = checkpoint_claim(cluster, studies, str(host))
+    try:
+        document = pbt_real_study("pbt-lost", 4)
+        container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        # Both first segments' checkpoints are lost, so whatever continues fails.
+        container["env"] = [{"name": "LOSE", "value": "pbt-lost-0,pbt-lost-1"}]
+        cluster.apply(document, namespace=studies)
+        assert finished(cluster, studies, "pbt-lost", 300)["phase"] == "Succeeded"
+        trials = {
+            t["metadata"]["name"]: t["status"] for t in trials_of(cluster, studies, "pbt-lost")
+        }
+        later = {n: t for n, t in trials.items() if t["generation"] > 0 or t.get("parent")}
+        assert len(later) == 2, trials
+        for status in later.values():
+            parent = status["parent"]
+            assert parent in ("pbt-lost-0", "pbt-lost-1")
+            assert status["phase"] == "Failed"
+            assert status["reason"].startswith(
+                f"container kubetune-prune exited with code 1: CheckpointMissing: {parent}'s "
+                f"checkpoint folder /kubetune/checkpoints/pbt-lost/{parent}"
+            ), status["reason"]
+        assert [trials[f"pbt-lost-{i}"]["phase"] for i in (0, 1)] == ["Succeeded"] * 2
+    finally:
+        cluster.kubectl("delete", "study", "pbt-lost", namespace=studies, check=False)
+        cluster.kubectl("delete", "pvc", "checkpoints", namespace=studies, check=False)
+        cluster.kubectl("delete", "pv", volume, "--wait=false", check=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 from kubetune.api import load_study
 from kubetune.api.study import Study
-from kubetune.controller import manifests
+from kubetune.controller import manifests, outcomes
 from kubetune.controller.settings import OperatorSettings
 from kubetune.controller.workloads import job as job_kind
 from kubetune.engine import Lineage, NewTrial
@@ -99,6 +99,7 @@ def test_the_pod_mounts_the_claim_and_is_told_both_folders() -> None:
         "--keep=demo-4",
         "--keep=demo-6",
         "--keep=demo-7",
+        "--restore=/kubetune/checkpoints/demo/demo-4",
     ]
     assert prune["volumeMounts"] == [mount]
 
@@ -127,3 +128,37 @@ def test_pruning_deletes_only_older_trials_of_the_study_that_are_not_kept(tmp_pa
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-12", "demo-2", "demo-x", "other-1"]
     assert "deleted 2 checkpoint(s)" in done.stdout
+
+
+def test_a_missing_parent_checkpoint_fails_the_pod_before_its_trainer_naming_it(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "demo-4").mkdir()
+    prune = [sys.executable, "-m", "kubetune.cli", "prune-checkpoints", str(tmp_path)]
+    done = subprocess.run(
+        [*prune, "--study=demo", "--below=9", f"--restore={tmp_path / 'demo-4'}"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    said = f"CheckpointMissing: demo-4's checkpoint folder {tmp_path / 'demo-4'} is empty"
+    assert done.stderr.strip() == said
+    assert (tmp_path / "demo-4").is_dir(), "nothing deleted by a check that failed"
+    # The kubelet keeps the message (terminationMessagePath); the trial's reason names it.
+    pod = {
+        "metadata": {"name": "demo-9-abcde"},
+        "status": {
+            "phase": "Failed",
+            "initContainerStatuses": [
+                {
+                    "name": "kubetune-prune",
+                    "state": {"terminated": {"exitCode": 1, "message": said + "\n"}},
+                }
+            ],
+            "containerStatuses": [{"name": "trainer", "state": {"waiting": {}}}],
+        },
+    }
+    assert outcomes.pod_outcome(pod) == (
+        outcomes.TrialState.FAILED,
+        f"container kubetune-prune exited with code 1: {said}",
+    )

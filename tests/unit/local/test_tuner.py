@@ -169,3 +169,21 @@ def test_a_notebook_learns_from_an_earlier_study_and_asks_its_hand_given_trials_
     ):
         Tuner.from_manifest(missing, results=runs / "other")
     assert not (runs / "other").exists()  # refused before anything was written
+
+
+def test_a_pbt_tuner_says_which_checkpoint_each_segment_continues() -> None:
+    document = manifest(
+        algorithm={"name": "pbt", "seed": 1, "settings": {"population": 2, "readyInterval": 3}},
+        budget={"maxTrials": 6, "parallelism": 2},
+    )
+    tuner = Tuner.from_manifest(document, clock=lambda: 0.0)
+    states: dict[str, float] = {}  # the caller's checkpoints: the line's score so far
+    while not tuner.finished:
+        asked = tuner.ask()
+        assert asked.lineage is not None and asked.budget == 3 * (asked.lineage.generation + 1)
+        parent = asked.lineage.parent
+        states[asked.name] = (states[parent] if parent else 0.0) + float(asked.params["lr"])
+        tuner.tell(asked.name, states[asked.name])
+    assert len(tuner.history.trials) == 6
+    later = [t.lineage for t in tuner.history.trials[2:]]
+    assert all(line is not None and line.parent is not None for line in later)
