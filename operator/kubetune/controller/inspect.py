@@ -90,6 +90,8 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
     # Preempted (Kueue): retried in place with the same params, so only its count says so
     # once it runs again; the column appears when any trial was.
     preempted = any((t.get("status") or {}).get("preemptions") for t in trials)
+    # pbt: each segment's member and the trial whose checkpoint it continued.
+    lines = any(t["spec"].get("lineage") for t in trials)
     rows = []
     for trial in sorted(trials, key=order):
         status = trial.get("status") or {}
@@ -101,12 +103,20 @@ def render_trials(study: Obj, trials: Sequence[Obj]) -> str:
                 *(["*" if trial["metadata"]["name"] in on_front else ""] if several else []),
                 *(_value(trial["spec"]["params"].get(n, "-")) for n in names),
                 *([str(status.get("preemptions") or "-")] if preempted else []),
+                *(_lineage_cells(trial) if lines else []),
                 (status.get("reason") or "")[:60],
             ]
         )
     metrics = [g["metric"].upper() for g in goals] + (["FRONT"] if several else [])
-    extra = ["PREEMPTED"] if preempted else []
+    extra = (["PREEMPTED"] if preempted else []) + (["MEMBER", "PARENT"] if lines else [])
     return render_table(["TRIAL", "PHASE", *metrics, *names, *extra, "REASON"], rows)
+
+
+def _lineage_cells(trial: Obj) -> list[str]:
+    lineage = trial["spec"].get("lineage") or {}
+    if not lineage:
+        return ["-", "-"]
+    return [str(lineage["member"]), lineage.get("parent") or "-"]
 
 
 def best_document(study: Obj) -> dict[str, Any] | None:

@@ -107,3 +107,14 @@ def test_status_says_what_each_earlier_study_gave_and_lists_the_front() -> None:
     assert "objective  maximize score, minimize size; latency <= 20" in text
     assert "warm start old: 28 trials learned from, 2 skipped (first: old-7: params.lr)" in text
     assert "front      q-1: score 0.8, size 1" in text
+
+
+def test_a_pbt_studys_trials_show_each_segments_member_and_parent() -> None:
+    first, second = trial(0, phase="Succeeded", objective=0.5), trial(1, phase="Running")
+    first["spec"]["lineage"] = {"member": 0, "generation": 0, "changes": {}}
+    second["spec"]["lineage"] = {"member": 1, "parent": "q-0", "generation": 1, "changes": {}}
+    header, *rows = render_trials(STUDY, [first, second]).splitlines()
+    assert header.split()[-3:] == ["MEMBER", "PARENT", "REASON"]
+    assert rows[0].split()[-2:] == ["0", "-"]
+    assert rows[1].split()[-2:] == ["1", "q-0"]
+    assert "MEMBER" not in render_trials(STUDY, [trial(2, phase="Running")])
