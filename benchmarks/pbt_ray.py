@@ -7,8 +7,10 @@ score, the digits model's test accuracy) for the trial Ray ranks best by the rep
     python benchmarks/pbt_ray.py [--seeds 20] [--tasks toy digits] [--out FILE.json]
         [--first-seed N --with EARLIER.json]
 
-A run can go on from an earlier one (about 3 minutes of wall time per seed here): seeds from
-`--first-seed` on are run, and the earlier file's first N seeds of each task join them.
+A run can go on from an earlier one (about 3 minutes of wall time per seed here, alone): seeds
+from `--first-seed` on are run, and the earlier file's first N seeds of each task join them.
+The file is written after every seed ("complete": false until the end), so a stopped run can
+be continued from it.
 
 Needs `pip install 'ray[tune]'` (the `bench` extra). Ray runs each trial in an actor process
 of a local Ray instance started once, with 8 logical CPUs so the whole population runs at once.
@@ -144,8 +146,10 @@ def main() -> None:
             before = earlier.get(task, [])[: args.first_seed]
             if len(before) < args.first_seed:
                 parser.error(f"--with holds {len(before)} seeds of {task}, not {args.first_seed}")
-            seeds = range(args.first_seed, args.first_seed + args.seeds)
-            finals[task] = before + [run(task, seed, Path(storage)) for seed in seeds]
+            finals[task] = before
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                finals[task] = [*finals[task], run(task, seed, Path(storage))]
+                _write(args.out, started, finals, done=False)  # a stopped run keeps its seeds
             values = finals[task]
             ours = BASELINES / f"issue-39-pbt-{task}.json"
             said = ""
@@ -158,16 +162,22 @@ def main() -> None:
                 f"min {min(values):.4f} max {max(values):.4f} ({len(values)} seeds){said}",
                 flush=True,
             )
+    _write(args.out, started, finals, done=True)
+
+
+def _write(out: str, started: float, finals: dict[str, list[float]], done: bool) -> None:
     result = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "python": platform.python_version(),
         "ray": ray.__version__,
         "seconds": round(time.time() - started, 1),
+        "complete": done,
         "finals": finals,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out} ({result['seconds']} s)")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=1))
+    if done:
+        print(f"wrote {out} ({result['seconds']} s)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubetune.engine import TrialState
-from kubetune.local.results import ResultsFile
+from kubetune.local.results import ResultsFile, set_aside
 
 
 def write_study(results: ResultsFile, now: float) -> None:
@@ -59,3 +59,17 @@ def test_elapsed_time_carries_across_sessions_so_timeouts_resume(tmp_path: Path)
     later = ResultsFile.load(results.path)
     write_study(later, 1000)
     assert later.history("s", 1005).started_at == 1000 - 30
+
+
+def test_setting_a_study_aside_keeps_its_logs_and_checkpoints_beside_the_new_run(
+    tmp_path: Path,
+) -> None:
+    results = tmp_path / "results.jsonl"
+    results.write_text("{}\n")
+    for folder in ("trials", "checkpoints"):
+        (tmp_path / folder / "s-0").mkdir(parents=True)
+    set_aside(results)
+    left = sorted(p.name.split(".")[0] for p in tmp_path.iterdir())
+    assert left == ["checkpoints", "results", "trials"]
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "trials").exists()
+    assert len(list(tmp_path.glob("checkpoints.*/s-0"))) == 1
