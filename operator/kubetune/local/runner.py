@@ -133,6 +133,8 @@ class LocalRunner:
         self.guard: Guard | None = None
         self.track: StudyTrack | None = None
         self._signal: int | None = None  # a stop asked for, not yet acted on
+        #: pbt checkpoints already deleted this session.
+        self.dropped: set[str] = set()
         self._waiting = False  # True only while the loop blocks: the one place to raise
 
     def history(self) -> History:
@@ -215,7 +217,10 @@ class LocalRunner:
             self._end(name, TrialState.KILLED, f"study finished: {decision.finish.reason}")
         for new in decision.create:
             self.results.created(now, new)
-        checkpoints.drop(self.options.out_dir, decision.drop_checkpoints)
+        # The engine names every unreachable checkpoint each time: only new ones are looked at.
+        dropping = [n for n in decision.drop_checkpoints if n not in self.dropped]
+        checkpoints.drop(self.options.out_dir, tuple(dropping))
+        self.dropped.update(dropping)
         return bool(decision.stop or decision.kill or decision.create)
 
     def _start_pending(self) -> None:

@@ -652,6 +652,7 @@ def test_the_tensorboard_example_writes_real_event_files_on_the_node_and_asha_st
     assert stopped and {t["status"]["stop"]["step"] for t in stopped} <= {1, 3, 9}
 
 
+INTERVAL_REAL = 2
 PBT_SEGMENT = """
 import json, os, pathlib, socket, sys, kubetune
 until, x = int(float(sys.argv[1])), float(sys.argv[2])
@@ -690,17 +691,27 @@ def pbt_real_study(name: str, max_trials: int, **spec: Any) -> dict[str, Any]:
     return document
 
 
-def test_pbt_generations_of_real_pods_pass_checkpoints_through_the_volume(
-    cluster: Cluster, operator: None, studies: str, tmp_path: Path
-) -> None:
+@pytest.fixture
+def checkpoint_host(cluster: Cluster, studies: str, tmp_path: Path) -> Iterator[Path]:
+    """The claim `checkpoints` in the studies' namespace, bound to a hostPath folder of this
+    machine (the real node), made writable for the trainer image's user (65532) as a
+    provisioner's fsGroup would make a real volume; gone after the test (whose study goes
+    first, in the test: its pods hold the claim)."""
     from .test_pbt_cluster import checkpoint_claim  # noqa: PLC0415
 
-    # The claim's hostPath is a folder of this machine (the real node): made writable for the
-    # trainer image's user (65532), as a provisioner's fsGroup would make a real volume.
     host = tmp_path / "checkpoints"
     host.mkdir()
     host.chmod(0o1777)
     volume = checkpoint_claim(cluster, studies, str(host))
+    yield host
+    cluster.kubectl("delete", "pvc", "checkpoints", namespace=studies, check=False)
+    cluster.kubectl("delete", "pv", volume, "--wait=false", check=False)
+
+
+def test_pbt_generations_of_real_pods_pass_checkpoints_through_the_volume(
+    cluster: Cluster, operator: None, studies: str, checkpoint_host: Path
+) -> None:
+    host = checkpoint_host
     try:
         document = pbt_real_study("pbt-real", 6)
         cluster.apply(document, namespace=studies)
@@ -746,22 +757,11 @@ def test_pbt_generations_of_real_pods_pass_checkpoints_through_the_volume(
         assert "checkpoint(s) no line can reach" in prune.stdout
     finally:
         cluster.kubectl("delete", "study", "pbt-real", namespace=studies, check=False)
-        cluster.kubectl("delete", "pvc", "checkpoints", namespace=studies, check=False)
-        cluster.kubectl("delete", "pv", volume, "--wait=false", check=False)
-
-
-INTERVAL_REAL = 2
 
 
 def test_a_lost_checkpoint_fails_the_segments_that_need_it_in_their_init_container(
-    cluster: Cluster, operator: None, studies: str, tmp_path: Path
+    cluster: Cluster, operator: None, studies: str, checkpoint_host: Path
 ) -> None:
-    from .test_pbt_cluster import checkpoint_claim  # noqa: PLC0415
-
-    host = tmp_path / "checkpoints"
-    host.mkdir()
-    host.chmod(0o1777)
-    volume = checkpoint_claim(cluster, studies, str(host))
     try:
         document = pbt_real_study("pbt-lost", 4)
         container = document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
@@ -785,5 +785,3 @@ def test_a_lost_checkpoint_fails_the_segments_that_need_it_in_their_init_contain
         assert [trials[f"pbt-lost-{i}"]["phase"] for i in (0, 1)] == ["Succeeded"] * 2
     finally:
         cluster.kubectl("delete", "study", "pbt-lost", namespace=studies, check=False)
-        cluster.kubectl("delete", "pvc", "checkpoints", namespace=studies, check=False)
-        cluster.kubectl("delete", "pv", volume, "--wait=false", check=False)
